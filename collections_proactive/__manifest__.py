@@ -1,0 +1,22 @@
+# Copyright 2026 collections_proactive contributors
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+{
+    "name": "Proactive Collections",
+    "summary": "Risk scoring, pre-due reminders, follow-up board, payment plans "
+    "and a customer portal for accounts receivable",
+    "version": "18.0.1.0.0",
+    "category": "Accounting/Accounting",
+    "website": "https://github.com/collections-proactive/collections-proactive",
+    "author": "collections_proactive contributors",
+    "license": "AGPL-3",
+    "development_status": "Alpha",
+    "application": True,
+    "depends": ["account", "account_payment", "sms", "portal", "mail"],
+    "external_dependencies": {"python": ["python-stdnum", "num2words"]},
+    "data": [
+        "security/collections_proactive_groups.xml",
+        "views/res_config_settings_views.xml",
+        "views/collections_proactive_menus.xml",
+    ],
+    "demo": ["demo/collections_proactive_demo.xml"],
+}

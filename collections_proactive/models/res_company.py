@@ -1,0 +1,60 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class ResCompany(models.Model):
+    """Collections settings live on the company: each company collects its own way."""
+
+    _inherit = "res.company"
+
+    collection_risk_window_days = fields.Integer(
+        string="Risk History Window (days)",
+        default=365,
+        help="How far back the customer's payment history is read to score its risk.",
+    )
+    collection_risk_medium_threshold = fields.Integer(
+        string="Medium Risk From",
+        default=30,
+        help="A customer whose risk score reaches this value is in the medium band.",
+    )
+    collection_risk_high_threshold = fields.Integer(
+        string="High Risk From",
+        default=55,
+        help="A customer whose risk score reaches this value is in the high band.",
+    )
+    collection_risk_critical_threshold = fields.Integer(
+        string="Critical Risk From",
+        default=75,
+        help="A customer whose risk score reaches this value is in the critical band.",
+    )
+
+    @api.constrains(
+        "collection_risk_window_days",
+        "collection_risk_medium_threshold",
+        "collection_risk_high_threshold",
+        "collection_risk_critical_threshold",
+    )
+    def _check_collection_risk_settings(self):
+        for company in self:
+            if not 30 <= company.collection_risk_window_days <= 3650:
+                raise ValidationError(
+                    self.env._(
+                        "The risk history window of %(company)s must be between 30 "
+                        "and 3650 days.",
+                        company=company.display_name,
+                    )
+                )
+            if not (
+                0
+                < company.collection_risk_medium_threshold
+                < company.collection_risk_high_threshold
+                < company.collection_risk_critical_threshold
+                <= 100
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The risk band thresholds of %(company)s must increase from "
+                        "medium to high to critical, between 1 and 100.",
+                        company=company.display_name,
+                    )
+                )

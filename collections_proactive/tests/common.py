@@ -1,0 +1,111 @@
+from datetime import date
+
+from odoo import Command
+from odoo.tests import new_test_user
+
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+from odoo.addons.mail.tests.common import mail_new_test_user
+
+
+class CollectionsCommon(AccountTestInvoicingCommon):
+    """Base for the addon's tests: customers, invoices with chosen dates, payments.
+
+    Everything is made through the ORM as a user would (invoices posted, payments
+    registered through Odoo's own wizard and reconciled), so what the tests measure
+    is what production data looks like.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.company = cls.company_data["company"]
+        cls.currency = cls.company.currency_id
+        cls.collector = new_test_user(
+            cls.env,
+            login="cp_collector",
+            name="Carla Collector",
+            email="carla.collector@example.com",
+            groups="base.group_user,collections_proactive.group_collections_user",
+            company_id=cls.company.id,
+            company_ids=[Command.set(cls.company.ids)],
+        )
+        cls.collections_manager = mail_new_test_user(
+            cls.env,
+            login="cp_manager",
+            name="Manuel Manager",
+            email="manuel.manager@example.com",
+            groups="base.group_user,collections_proactive.group_collections_manager",
+            company_id=cls.company.id,
+            company_ids=[Command.set(cls.company.ids)],
+        )
+
+    @classmethod
+    def _cp_customer(cls, name="Customer", **values):
+        return cls.env["res.partner"].create(
+            {
+                "name": name,
+                "is_company": True,
+                "email": f"{name.lower().replace(' ', '.')}@example.com",
+                "customer_rank": 1,
+                **values,
+            }
+        )
+
+    @classmethod
+    def _cp_invoice(
+        cls,
+        partner,
+        amount,
+        invoice_date,
+        due_date=None,
+        move_type="out_invoice",
+        company=None,
+        post=True,
+    ):
+        """A one-line customer invoice (or credit note) for ``amount`` untaxed.
+
+        ``due_date`` defaults to the invoice date; no tax, so the total is the amount.
+        """
+        company = company or cls.company
+        move = (
+            cls.env["account.move"]
+            .with_company(company)
+            .create(
+                {
+                    "move_type": move_type,
+                    "partner_id": partner.id,
+                    "invoice_date": invoice_date,
+                    "invoice_date_due": due_date or invoice_date,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "name": "Goods",
+                                "quantity": 1,
+                                "price_unit": amount,
+                                "tax_ids": [Command.clear()],
+                            }
+                        )
+                    ],
+                }
+            )
+        )
+        if post:
+            move.action_post()
+        return move
+
+    @classmethod
+    def _cp_pay(cls, invoices, amount=None, payment_date=None):
+        """Register a payment on ``invoices`` as a user would, returns the payment."""
+        wizard = (
+            cls.env["account.payment.register"]
+            .with_context(active_model="account.move", active_ids=invoices.ids)
+            .create(
+                {
+                    "payment_date": payment_date or date.today(),
+                    **({"amount": amount} if amount is not None else {}),
+                    "group_payment": True,
+                }
+            )
+        )
+        return wizard._create_payments()

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# One entry point for everything a developer or CI does with this repository.
+#
+#   ./dev.sh run    set up, create or reuse the demo database, serve Odoo on :8069
+#   ./dev.sh test   set up, run lint, install the addon in a fresh database, run every test
+#   ./dev.sh lint   ruff, ruff-format, pylint-odoo, oca-checks-odoo-module, oca-checks-po
+#   ./dev.sh i18n   export i18n/collections_proactive.pot and merge it into i18n/es.po
+#   ./dev.sh setup  only the set-up (system packages, virtualenv, PostgreSQL)
+#
+# Odoo's source is taken from $ODOO_PATH (default /opt/odoo/18.0).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ADDON=collections_proactive
+ODOO_PATH=${ODOO_PATH:-/opt/odoo/18.0}
+DEMO_DB=${DEMO_DB:-collections_demo}
+HTTP_PORT=${HTTP_PORT:-8069}
+TEST_HTTP_PORT=${TEST_HTTP_PORT:-8169}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+check_odoo() {
+    if [ ! -x "$ODOO_PATH/odoo-bin" ] || ! grep -q "version_info = (18, 0" "$ODOO_PATH/odoo/release.py" 2>/dev/null; then
+        die "Odoo 18.0 source not found at ODOO_PATH=$ODOO_PATH.
+Provide an unmodified Odoo 18.0 tree there, e.g.:
+    git clone --depth 1 --branch 18.0 https://github.com/odoo/odoo.git /opt/odoo/18.0
+or point ODOO_PATH at an existing checkout: ODOO_PATH=/path/to/odoo ./dev.sh test"
+    fi
+}
+
+setup_system() {
+    local missing=()
+    command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
+    [ -e /usr/include/postgresql/libpq-fe.h ] || missing+=(libpq-dev)
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v wkhtmltopdf >/dev/null || missing+=(wkhtmltopdf)
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "Installing system packages: ${missing[*]}"
+        as_root apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+setup_postgres() {
+    if ! pg_isready -q 2>/dev/null; then
+        say "Starting PostgreSQL"
+        as_root service postgresql start >/dev/null
+        for _ in $(seq 30); do pg_isready -q && break; sleep 1; done
+    fi
+    local me; me=$(id -un)
+    if ! as_root su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='$me'\"" | grep -q 1; then
+        say "Creating PostgreSQL role $me"
+        as_root su postgres -c "psql -qc 'CREATE ROLE \"$me\" SUPERUSER LOGIN'"
+    fi
+}
+
+setup_venv() {
+    # One virtualenv per set of pinned requirements, reused across clones of the repo.
+    local key
+    key=$( (cat "$ODOO_PATH/requirements.txt" "$ROOT/requirements-dev.txt"; python3 --version) | sha1sum | cut -c1-12)
+    VENV=${VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/collections_proactive/venv-$key}
+    PY=$VENV/bin/python
+    if [ ! -f "$VENV/.complete" ]; then
+        say "Creating virtualenv $VENV with Odoo's pinned requirements"
+        rm -rf "$VENV"
+        python3 -m venv "$VENV"
+        local tmp; tmp=$(mktemp -d)
+        # cbor2 builds from source and needs pkg_resources; python-ldap only serves auth_ldap.
+        echo 'setuptools<70' > "$tmp/constraints.txt"
+        grep -vi python-ldap "$ODOO_PATH/requirements.txt" > "$tmp/odoo-req.txt"
+        # Recent pip reads build constraints from PIP_BUILD_CONSTRAINT, older from PIP_CONSTRAINT.
+        PIP_CONSTRAINT=$tmp/constraints.txt PIP_BUILD_CONSTRAINT=$tmp/constraints.txt \
+            "$VENV/bin/pip" install -q -r "$tmp/odoo-req.txt"
+        "$VENV/bin/pip" install -q -r "$ROOT/requirements-dev.txt"
+        rm -rf "$tmp"
+        touch "$VENV/.complete"
+    fi
+}
+
+setup() {
+    check_odoo
+    setup_system
+    setup_postgres
+    setup_venv
+}
+
+odoo() {
+    "$PY" "$ODOO_PATH/odoo-bin" --addons-path="$ODOO_PATH/addons,$ROOT" "$@"
+}
+
+cmd_lint() {
+    setup_venv
+    say "Lint: ruff"
+    "$VENV/bin/ruff" check "$ROOT/$ADDON"
+    "$VENV/bin/ruff" format --check "$ROOT/$ADDON"
+    say "Lint: pylint-odoo (OCA mandatory checks)"
+    (cd "$ROOT" && "$VENV/bin/pylint" --rcfile=.pylintrc-mandatory "$ADDON")
+    say "Lint: oca-checks-odoo-module, oca-checks-po"
+    (cd "$ROOT" && "$VENV/bin/oca-checks-odoo-module" --no-verbose "$ADDON")
+    (cd "$ROOT" && "$VENV/bin/oca-checks-po" --no-verbose $(find "$ADDON" -name '*.po' -o -name '*.pot'))
+    say "Lint: clean"
+}
+
+cmd_run() {
+    setup
+    if ! psql -lqt | cut -d'|' -f1 | grep -qw "$DEMO_DB"; then
+        say "Creating demo database $DEMO_DB (Odoo, the addon and its demo data: a few minutes)"
+        odoo -d "$DEMO_DB" -i "$ADDON" --load-language=es_CL --stop-after-init --log-level=warn
+    else
+        say "Reusing demo database $DEMO_DB (updating the addon)"
+        odoo -d "$DEMO_DB" -u "$ADDON" --stop-after-init --log-level=warn
+    fi
+    say "Serving Odoo at http://localhost:$HTTP_PORT  (login: admin  password: admin)"
+    exec "$PY" "$ODOO_PATH/odoo-bin" --addons-path="$ODOO_PATH/addons,$ROOT" \
+        -d "$DEMO_DB" --db-filter="^$DEMO_DB\$" --http-port="$HTTP_PORT" "$@"
+}
+
+cmd_test() {
+    setup
+    cmd_lint
+    local db="cp_test_$$" log
+    log=$(mktemp -t collections_test.XXXXXX.log)
+    say "Installing $ADDON in fresh database $db and running its tests (log: $log)"
+    dropdb --if-exists "$db" 2>/dev/null || true
+    set +e
+    odoo -d "$db" -i "$ADDON" --without-demo=all --test-tags "/$ADDON" \
+        --stop-after-init --http-port="$TEST_HTTP_PORT" --log-level=info \
+        --max-cron-threads=0 --logfile="$log" "$@"
+    local rc=$?
+    set -e
+    dropdb --if-exists "$db" 2>/dev/null || true
+    "$PY" "$ROOT/.ci/summarize_log.py" "$log" "$rc"
+}
+
+cmd_i18n() {
+    setup
+    local db="cp_i18n_$$" pot="$ROOT/$ADDON/i18n/$ADDON.pot"
+    say "Exporting $pot from a scratch database"
+    odoo -d "$db" -i "$ADDON" --without-demo=all --stop-after-init --log-level=warn
+    odoo -d "$db" --i18n-export="$pot" --modules="$ADDON" --stop-after-init --log-level=warn
+    dropdb --if-exists "$db"
+    say "Merging the template into $ADDON/i18n/es.po (new entries stay untranslated)"
+    "$PY" - "$pot" "$ROOT/$ADDON/i18n/es.po" <<'PY'
+import os, sys
+import polib
+pot, po_path = polib.pofile(sys.argv[1]), sys.argv[2]
+po = polib.pofile(po_path) if os.path.exists(po_path) else polib.POFile()
+po.metadata = {**pot.metadata, **po.metadata, "Language": "es"}
+po.merge(pot)
+po.obsolete_entries() and [po.remove(e) for e in po.obsolete_entries()]
+po.save(po_path)
+print(f"{len(po.untranslated_entries())} untranslated, {len(po.translated_entries())} translated")
+PY
+}
+
+case "${1:-}" in
+    run) shift; cmd_run "$@" ;;
+    test) shift; cmd_test "$@" ;;
+    lint) shift; cmd_lint ;;
+    i18n) shift; cmd_i18n ;;
+    setup) shift; setup ;;
+    *) sed -n '2,10p' "$0"; exit 2 ;;
+esac

@@ -108,7 +108,7 @@ cmd_run() {
     setup
     if ! psql -lqt | cut -d'|' -f1 | grep -qw "$DEMO_DB"; then
         say "Creating demo database $DEMO_DB (Odoo, the addon and its demo data: a few minutes)"
-        odoo -d "$DEMO_DB" -i "$ADDON" --load-language=es_CL --stop-after-init --log-level=warn
+        odoo -d "$DEMO_DB" -i "$ADDON" --stop-after-init --log-level=warn
     else
         say "Reusing demo database $DEMO_DB (updating the addon)"
         odoo -d "$DEMO_DB" -u "$ADDON" --stop-after-init --log-level=warn

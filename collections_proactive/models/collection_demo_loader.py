@@ -73,11 +73,11 @@ class CollectionDemoLoader(models.AbstractModel):
     _description = "Collections Demo Data Loader"
 
     @api.model
-    def _load_demo(self, customers_per_profile=6, seed=20261123):
+    def _load_demo(self, customers_per_profile=6, seed=20261123, translations=True):
         if self.env.ref(DEMO_XMLID_PREFIX + "company", raise_if_not_found=False):
             return
         rng = random.Random(seed)
-        company = self._demo_create_company()
+        company = self._demo_create_company(translations)
         loader = self.with_company(company).with_context(
             tracking_disable=True, mail_create_nolog=True, mail_notrack=True
         )
@@ -111,11 +111,18 @@ class CollectionDemoLoader(models.AbstractModel):
             ]
         )
 
-    def _demo_create_company(self):
+    def _demo_create_company(self, translations):
         clp = self.env.ref("base.CLP")
         chile = self.env.ref("base.cl")
         clp.active = True
-        self.env["res.lang"]._activate_lang("es_CL")
+        if not self.env["res.lang"]._lang_get("es_CL").active:
+            self.env["res.lang"]._activate_lang("es_CL")
+            if translations:
+                # As the language wizard does; this addon's own terms are loaded
+                # by Odoo right after its demo data, for every active language.
+                self.env["ir.module.module"].search(
+                    [("state", "=", "installed")]
+                )._update_translations("es_CL")
         company_vals = {
             "name": "Proactiva Distribuciones SpA",
             "currency_id": clp.id,

@@ -20,7 +20,9 @@ class TestDemoLoader(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env["collection.demo.loader"]._load_demo(customers_per_profile=2)
+        cls.env["collection.demo.loader"]._load_demo(
+            customers_per_profile=2, translations=False
+        )
         cls.company = cls.env.ref("collections_proactive.demo_company")
         cls.today = fields.Date.context_today(cls.env["res.partner"])
 

@@ -15,7 +15,12 @@
     "external_dependencies": {"python": ["python-stdnum", "num2words"]},
     "data": [
         "security/collections_proactive_groups.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
         "views/res_config_settings_views.xml",
+        "views/account_move_views.xml",
+        "views/res_partner_views.xml",
+        "wizards/collection_risk_backtest_views.xml",
         "views/collections_proactive_menus.xml",
     ],
     "demo": ["demo/collections_proactive_demo.xml"],

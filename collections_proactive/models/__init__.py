@@ -1,3 +1,6 @@
 from . import res_company
 from . import res_config_settings
+from . import res_partner
+from . import account_move
+from . import collection_risk_scoring
 from . import collection_demo_loader

@@ -28,6 +28,43 @@ class ResCompany(models.Model):
         help="A customer whose risk score reaches this value is in the critical band.",
     )
 
+    # The learnt model and its back-test (written by collection.risk.scoring).
+    collection_risk_model_state = fields.Selection(
+        [
+            ("model", "Learnt model"),
+            ("weak", "Rules (model not accurate enough)"),
+            ("thin", "Rules (not enough history)"),
+        ],
+        string="Risk Model",
+        readonly=True,
+        help="Whether scores come from the model learnt on this company's payment "
+        "history or, when its back-test falls short, from transparent rules.",
+    )
+    collection_risk_model_date = fields.Date(
+        string="Risk Model Fitted On", readonly=True
+    )
+    collection_risk_model_samples = fields.Integer(
+        string="Back-test Samples", readonly=True
+    )
+    collection_risk_model_auc = fields.Float(
+        string="Back-test AUC", digits=(3, 3), readonly=True
+    )
+    collection_risk_model_accuracy = fields.Float(
+        string="Back-test Accuracy", digits=(3, 3), readonly=True
+    )
+    collection_risk_model_brier = fields.Float(
+        string="Back-test Brier Score", digits=(3, 3), readonly=True
+    )
+    collection_risk_model_params = fields.Json(readonly=True, copy=False)
+    # Run bookkeeping of the scheduled recompute (see collection.risk.scoring).
+    collection_risk_run_start = fields.Datetime(readonly=True, copy=False)
+    collection_risk_run_full = fields.Boolean(readonly=True, copy=False)
+    collection_risk_run_seq = fields.Integer(readonly=True, copy=False)
+    collection_risk_last_run = fields.Datetime(readonly=True, copy=False)
+    collection_risk_last_date = fields.Date(readonly=True, copy=False)
+    collection_risk_last_full_run = fields.Datetime(readonly=True, copy=False)
+    collection_risk_full_requested = fields.Boolean(readonly=True, copy=False)
+
     @api.constrains(
         "collection_risk_window_days",
         "collection_risk_medium_threshold",

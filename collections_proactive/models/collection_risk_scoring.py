@@ -1,0 +1,747 @@
+import json
+import logging
+import math
+import random
+from collections import defaultdict
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..tools import risk_model as rm
+
+_logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 10000
+# Below these, a back-test says nothing and the transparent rules score instead.
+MIN_TRAINING_SAMPLES = 200
+MIN_CLASS_SAMPLES = 30
+MIN_AUC = 0.70
+# Training reads at most this many invoices, sampled by customer, so fitting stays
+# within seconds whatever the size of the ledger.
+MAX_TRAINING_INVOICES = 8000
+MAX_FIT_SAMPLES = 8000
+FULL_RECOMPUTE_DAYS = 7
+# An overdue invoice whose expected payment date has passed is expected next week.
+OVERDUE_HORIZON_DAYS = 7
+# A change committed after a run started may carry an older timestamp (the one of its
+# transaction's start): look that much further back for changes.
+CHANGE_MARGIN = timedelta(minutes=15)
+WRITE_PAGE = 5000
+
+
+class CollectionRiskScoring(models.AbstractModel):
+    """Scores customers and open invoices, per company, from their payment history.
+
+    Everything is set-based: one SQL statement aggregates the history of a batch of
+    customers, another lists their open invoices; Python turns those figures into
+    features and probabilities (``tools/risk_model.py``) and writes them back with
+    bulk ``UPDATE ... FROM (VALUES ...)``.
+    """
+
+    _name = "collection.risk.scoring"
+    _description = "Collections Risk Scoring"
+
+    # ------------------------------------------------------------------
+    # Entry points
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_compute_risk(self, full=False, batch_size=BATCH_SIZE):
+        """Scheduled action: one batch per call, the cron calls again while work
+        remains. Incremental unless ``full`` or a weekly full recompute is due."""
+        today = self._risk_today()
+        done = remaining = 0
+        for company in self.env["res.company"].sudo().search([]):
+            todo = self._risk_todo(company, today, full)
+            batch = todo[: max(batch_size - done, 0)]
+            if batch:
+                self._risk_score_partners(company, batch, today)
+                done += len(batch)
+            if len(batch) == len(todo):
+                self._risk_finish_run(company, today)
+            else:
+                remaining += len(todo) - len(batch)
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        return {"done": done, "remaining": remaining}
+
+    @api.model
+    def _compute_risk(self, companies=None, full=False, batch_size=BATCH_SIZE):
+        """Run the scoring to the end in this transaction (shell, tests, buttons)."""
+        companies = companies or self.env["res.company"].sudo().search([])
+        today = self._risk_today()
+        total = 0
+        for company in companies.sudo():
+            while todo := self._risk_todo(company, today, full):
+                batch = todo[:batch_size]
+                self._risk_score_partners(company, batch, today)
+                total += len(batch)
+            self._risk_finish_run(company, today)
+        return total
+
+    def _risk_today(self):
+        return self.env.context.get(
+            "collection_risk_date"
+        ) or fields.Date.context_today(self)
+
+    # ------------------------------------------------------------------
+    # Which customers need a score
+    # ------------------------------------------------------------------
+
+    def _risk_clock(self):
+        """Real time from the database, for run bookkeeping only: unlike the
+        transaction timestamp it moves within a transaction, and unlike Python's
+        clock it is not frozen in tests. Reference dates never come from here."""
+        self.env.cr.execute("SELECT clock_timestamp() AT TIME ZONE 'UTC'")
+        return self.env.cr.fetchone()[0]
+
+    def _risk_todo(self, company, today, full=False):
+        """Commercial partners of ``company`` still to score in the current run,
+        starting a run if none is under way.
+
+        Each run has a sequence number that scored customers take, so they leave the
+        list: a crash or a new call resumes where the last committed batch ended.
+        """
+        company = company.sudo()
+        if not company.collection_risk_run_start:
+            last_full = company.collection_risk_last_full_run
+            full = bool(
+                full
+                or company.collection_risk_full_requested
+                or not company.collection_risk_last_run
+                or not last_full
+                or self._risk_clock() - last_full > timedelta(days=FULL_RECOMPUTE_DAYS)
+            )
+            company.write(
+                {
+                    "collection_risk_run_start": self._risk_clock(),
+                    "collection_risk_run_full": full,
+                    "collection_risk_run_seq": company.collection_risk_run_seq + 1,
+                }
+            )
+            self._risk_fit(company, today)
+        changed = SQL("TRUE")
+        if not company.collection_risk_run_full:
+            changed = SQL(
+                """(m.write_date > %(since)s
+                    OR (m.invoice_date_due > %(last_day)s
+                        AND m.invoice_date_due <= %(today)s
+                        AND m.payment_state NOT IN
+                            ('paid', 'in_payment', 'reversed')))""",
+                since=company.collection_risk_last_run - CHANGE_MARGIN,
+                last_day=company.collection_risk_last_date or today,
+                today=today,
+            )
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT p.id
+                  FROM res_partner p
+                 WHERE p.id IN (
+                        SELECT m.commercial_partner_id
+                          FROM account_move m
+                         WHERE m.company_id = %(company)s
+                           AND m.move_type IN ('out_invoice', 'out_refund')
+                           AND m.state = 'posted'
+                           AND %(changed)s)
+                   AND COALESCE((p.collection_risk_run_seq->>%(key)s)::int, 0)
+                       < %(run_seq)s
+                 ORDER BY p.id
+                """,
+                company=company.id,
+                changed=changed,
+                key=str(company.id),
+                run_seq=company.collection_risk_run_seq,
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    def _risk_finish_run(self, company, today):
+        company = company.sudo()
+        if not company.collection_risk_run_start:
+            return
+        values = {
+            "collection_risk_last_run": company.collection_risk_run_start,
+            "collection_risk_last_date": today,
+            "collection_risk_run_start": False,
+            "collection_risk_full_requested": False,
+        }
+        if company.collection_risk_run_full:
+            values["collection_risk_last_full_run"] = company.collection_risk_run_start
+        company.write(values)
+
+    # ------------------------------------------------------------------
+    # SQL: payment history
+    # ------------------------------------------------------------------
+
+    def _risk_invoice_rows_sql(self, company, today, partner_ids, window_start):
+        """Customer invoices with the date each was paid in full, as of ``today``.
+
+        The paid date is the latest reconciliation of the receivable lines, counted
+        only when they are fully reconciled by ``today`` (a payment dated later, as
+        in a ledger imported up to a cut-off, does not count yet). Fully reversed
+        invoices are left out: a credit note is not a payment behaviour.
+        """
+        return SQL(
+            """
+            WITH inv AS (
+                SELECT m.id, m.commercial_partner_id AS partner_id, m.invoice_date,
+                       m.invoice_date_due AS due, m.amount_total_signed AS amount,
+                       m.amount_residual_signed AS residual
+                  FROM account_move m
+                 WHERE m.company_id = %(company)s
+                   AND m.move_type = 'out_invoice'
+                   AND m.state = 'posted'
+                   AND m.payment_state != 'reversed'
+                   AND m.commercial_partner_id = ANY(%(partners)s)
+                   AND (m.invoice_date_due >= %(window_start)s
+                        OR m.payment_state NOT IN ('paid', 'in_payment')
+                        OR m.invoice_date > %(today)s)
+            ), paid AS (
+                SELECT aml.move_id, BOOL_AND(aml.reconciled) AS reconciled,
+                       MAX(apr.max_date) AS last_date
+                  FROM account_move_line aml
+             LEFT JOIN account_partial_reconcile apr ON apr.debit_move_id = aml.id
+                 WHERE aml.move_id IN (SELECT id FROM inv)
+                   AND aml.display_type = 'payment_term'
+              GROUP BY aml.move_id
+            )
+            SELECT inv.*,
+                   CASE WHEN paid.reconciled AND paid.last_date <= %(today)s
+                        THEN paid.last_date END AS paid_on
+              FROM inv
+         LEFT JOIN paid ON paid.move_id = inv.id
+            """,
+            company=company.id,
+            partners=list(partner_ids),
+            window_start=window_start,
+            today=today,
+        )
+
+    def _risk_stats_sql(self, company, today, partner_ids, window_start):
+        """Per customer aggregates: the SQL twin of ``rm.stats_from_history``."""
+        checkpoints = SQL(", ").join(
+            SQL(
+                "COALESCE(SUM(amount) FILTER (WHERE settled"
+                " AND (paid_on IS NULL OR due - paid_on < %s)), 0)",
+                checkpoint,
+            )
+            for checkpoint in rm.CHECKPOINTS
+        )
+        return SQL(
+            """
+            WITH rows AS (%(rows)s), r AS (
+                SELECT *,
+                       (paid_on IS NOT NULL OR due < %(today)s) AS settled,
+                       LEAST(GREATEST(COALESCE(paid_on, %(today)s::date) - due,
+                                      %(clip_low)s), %(clip_high)s) AS days
+                  FROM rows
+                 WHERE invoice_date <= %(today)s
+                   AND (due >= %(window_start)s OR paid_on IS NULL)
+            ), s AS (
+                SELECT *, settled AND days > 0 AS late FROM r
+            )
+            SELECT partner_id,
+                   COUNT(*),
+                   SUM(amount),
+                   SUM(due - invoice_date),
+                   %(today)s::date - MIN(invoice_date),
+                   COALESCE(SUM(amount) FILTER (WHERE paid_on IS NULL), 0),
+                   COALESCE(SUM(amount) FILTER (WHERE paid_on IS NULL
+                                                  AND due < %(today)s), 0),
+                   COALESCE(MAX(%(today)s::date - due) FILTER (
+                       WHERE paid_on IS NULL AND due < %(today)s), 0),
+                   COUNT(*) FILTER (WHERE settled),
+                   COALESCE(SUM(amount) FILTER (WHERE settled), 0),
+                   COALESCE(SUM(amount) FILTER (WHERE late), 0),
+                   COALESCE(SUM(amount * days) FILTER (WHERE settled), 0),
+                   COALESCE(SUM(amount * days) FILTER (WHERE settled AND NOT late), 0),
+                   COALESCE(SUM(amount * days) FILTER (WHERE late), 0),
+                   COUNT(*) FILTER (WHERE settled AND %(today)s::date - due
+                                    < %(recent)s),
+                   COALESCE(SUM(amount) FILTER (WHERE settled AND %(today)s::date - due
+                                                < %(recent)s), 0),
+                   COALESCE(SUM(amount) FILTER (WHERE late AND %(today)s::date - due
+                                                < %(recent)s), 0),
+                   %(checkpoints)s
+              FROM s
+          GROUP BY partner_id
+            """,
+            rows=self._risk_invoice_rows_sql(company, today, partner_ids, window_start),
+            today=today,
+            window_start=window_start,
+            clip_low=rm.DAYS_LATE_CLIP[0],
+            clip_high=rm.DAYS_LATE_CLIP[1],
+            recent=rm.RECENT_DAYS,
+            checkpoints=checkpoints,
+        )
+
+    def _risk_fetch_stats(self, company, today, partner_ids):
+        window_start = today - timedelta(days=company.collection_risk_window_days)
+        self.env.cr.execute(
+            self._risk_stats_sql(company, today, partner_ids, window_start)
+        )
+        broken = self._collection_risk_broken_commitments(
+            partner_ids, company, window_start, today
+        )
+        limits = self._risk_credit_limits(company, partner_ids)
+        stats = {}
+        for row in self.env.cr.fetchall():
+            (partner_id, n_invoices, amount_sum, term_sum, first_days, open_amount,
+             overdue, oldest, n_settled, settled, late, days_late, days_on_time,
+             days_late_late, recent_n, recent_settled, recent_late,
+             *unpaid_at) = row  # fmt: skip
+            stats[partner_id] = rm.CustomerStats(
+                n_settled=n_settled,
+                settled=float(settled),
+                late=float(late),
+                days_late=float(days_late),
+                days_late_on_time=float(days_on_time),
+                days_late_late=float(days_late_late),
+                recent_n=recent_n,
+                recent_settled=float(recent_settled),
+                recent_late=float(recent_late),
+                unpaid_at={
+                    c: float(v) for c, v in zip(rm.CHECKPOINTS, unpaid_at, strict=True)
+                },
+                open=float(open_amount),
+                overdue=float(overdue),
+                oldest_overdue=oldest,
+                n_invoices=n_invoices,
+                amount_sum=float(amount_sum),
+                term_sum=float(term_sum),
+                first_date_days=first_days,
+                broken_commitments=broken.get(partner_id, 0),
+                credit_limit=limits.get(partner_id, 0.0),
+            )
+        return stats
+
+    def _collection_risk_broken_commitments(
+        self, partner_ids, company, date_from, date_to
+    ):
+        """Broken promises and payment plans per customer in the window.
+
+        The hook for the payment plans and promises feature: it returns counts by
+        commercial partner id; none exist until that feature is installed.
+        """
+        return {}
+
+    def _risk_credit_limits(self, company, partner_ids):
+        if not company.account_use_credit_limit:
+            return {}
+        self.env.cr.execute(
+            SQL(
+                """SELECT id, COALESCE((credit_limit->>%(key)s)::float, %(default)s)
+                     FROM res_partner WHERE id = ANY(%(ids)s)""",
+                key=str(company.id),
+                default=company.account_default_credit_limit or 0.0,
+                ids=list(partner_ids),
+            )
+        )
+        return dict(self.env.cr.fetchall())
+
+    # ------------------------------------------------------------------
+    # Scoring a batch
+    # ------------------------------------------------------------------
+
+    def _risk_score_partners(self, company, partner_ids, today):
+        company = company.sudo()
+        params = company.collection_risk_model_params or {}
+        prior = rm.Prior(**params.get("prior", {}))
+        model = (
+            rm.LogisticModel.from_dict(params["model"])
+            if company.collection_risk_model_state == "model" and params.get("model")
+            else None
+        )
+        stats = self._risk_fetch_stats(company, today, partner_ids)
+        empty = rm.CustomerStats(unpaid_at=dict.fromkeys(rm.CHECKPOINTS, 0.0))
+        thresholds = (
+            company.collection_risk_medium_threshold,
+            company.collection_risk_high_threshold,
+            company.collection_risk_critical_threshold,
+        )
+        now = fields.Datetime.to_string(self._risk_clock())
+        partner_rows = []
+        for partner_id in partner_ids:
+            s = stats.get(partner_id, empty)
+            score, factors = self._risk_customer_score(s, prior, model)
+            partner_rows.append(
+                (
+                    partner_id,
+                    score,
+                    self._risk_band(score, thresholds),
+                    self._risk_confidence(s, model),
+                    now,
+                    json.dumps(factors),
+                    company.collection_risk_run_seq,
+                )
+            )
+        self._risk_write_partners(company, partner_rows)
+        bands = {row[0]: row[2] for row in partner_rows}
+        self._risk_score_invoices(
+            company, partner_ids, today, stats, prior, model, bands
+        )
+
+    @api.model
+    def _risk_customer_score(self, s, prior, model):
+        """Score 0-100 and the factors that explain it (code, value, points)."""
+        rates = rm.customer_rates(s, prior)
+        values = {
+            "late_share": rates["late_share"],
+            "avg_days_late": rates["avg_days_late"],
+            "overdue_share": rates["overdue_share"],
+            "oldest_overdue": s.oldest_overdue,
+            "trend": rates["trend"],
+            "broken_commitments": s.broken_commitments,
+            "credit_use": s.open / s.credit_limit if s.credit_limit else 0.0,
+            "history": s.n_settled,
+        }
+        if model:
+            row = rm.features(s, prior)
+            p = model.predict(row)
+            # A customer always a week late is less of a risk than one always two
+            # months late: the probability is weighted by how late it pays when late.
+            severity = 0.6 + 0.4 * rm.clip(rates["days_late"], 0, 60) / 60
+            score = round(100 * p * severity)
+            terms = dict(zip(rm.FEATURES, model.logit_terms(row), strict=True))
+            pushes = {
+                "late_share": terms["late_share"] + terms["late_share_unpaid_now"],
+                "avg_days_late": terms["avg_days_late"],
+                "overdue_share": terms["overdue_share"],
+                "oldest_overdue": terms["oldest_overdue"],
+                "trend": terms["trend"],
+                "broken_commitments": terms["broken_commitments"],
+                "credit_use": terms["credit_use"],
+                "history": 0.0,
+            }
+            # Points: how far this factor alone moves the company's average
+            # customer, which stays readable when the score itself is saturated.
+            share = rm.clip(prior.late_share, 0.01, 0.99)
+            base_logit = math.log(share / (1 - share))
+            points = {
+                code: 100 * (rm.sigmoid(base_logit + push) - share)
+                for code, push in pushes.items()
+            }
+        else:
+            points = rm.rule_points(s, prior)
+            score = round(sum(points.values()))
+            points["history"] = 0.0
+        score = int(rm.clip(score, 0, 100))
+        factors = [
+            {"code": code, "value": round(values[code], 4), "points": round(pts, 1)}
+            for code, pts in points.items()
+            if abs(pts) >= 0.5 or code == "history"
+        ]
+        factors.sort(key=lambda f: -abs(f["points"]))
+        return score, factors
+
+    @api.model
+    def _risk_band(self, score, thresholds):
+        medium, high, critical = thresholds
+        if score >= critical:
+            return "critical"
+        if score >= high:
+            return "high"
+        if score >= medium:
+            return "medium"
+        return "low"
+
+    @api.model
+    def _risk_confidence(self, s, model):
+        if s.n_settled < 3:
+            return "low"
+        if s.n_settled < 10 or not model:
+            return "medium"
+        return "high"
+
+    def _risk_write_partners(self, company, rows):
+        """Bulk-write the company's slot of the company-dependent risk fields."""
+        fnames = [
+            "collection_risk_score",
+            "collection_risk_band",
+            "collection_risk_confidence",
+            "collection_risk_computed_at",
+            "collection_risk_factors",
+            "collection_risk_run_seq",
+        ]
+        self.env["res.partner"].flush_model(fnames)
+        key = str(company.id)
+        assignments = SQL(", ").join(
+            SQL(
+                "%(col)s = COALESCE(p.%(col)s, '{}'::jsonb)"
+                " || jsonb_build_object(%(key)s, v.%(col)s)",
+                col=SQL.identifier(fname),
+                key=key,
+            )
+            for fname in fnames
+        )
+        for page in range(0, len(rows), WRITE_PAGE):
+            values = SQL(", ").join(
+                SQL(
+                    "(%s::int, %s::int, %s::text, %s::text, %s::text, %s::text,"
+                    " %s::int)",
+                    *row,
+                )
+                for row in rows[page : page + WRITE_PAGE]
+            )
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE res_partner p SET %(assignments)s
+                         FROM (VALUES %(values)s) AS v(id, %(columns)s)
+                        WHERE p.id = v.id""",
+                    assignments=assignments,
+                    values=values,
+                    columns=SQL(", ").join(SQL.identifier(f) for f in fnames),
+                )
+            )
+        self.env["res.partner"].invalidate_model(fnames)
+
+    def _risk_score_invoices(
+        self, company, partner_ids, today, stats, prior, model, bands
+    ):
+        """Late probability, predicted payment date and expected on-time amount of
+        every invoice of these customers not paid as of ``today``."""
+        window_start = today - timedelta(days=company.collection_risk_window_days)
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, partner_id, invoice_date, due, amount, residual"
+                " FROM (%s) rows WHERE paid_on IS NULL",
+                self._risk_invoice_rows_sql(company, today, partner_ids, window_start),
+            )
+        )
+        empty = rm.CustomerStats(unpaid_at=dict.fromkeys(rm.CHECKPOINTS, 0.0))
+        rows = []
+        for (
+            move_id,
+            partner_id,
+            invoice_date,
+            due,
+            amount,
+            residual,
+        ) in self.env.cr.fetchall():
+            s = stats.get(partner_id, empty)
+            rates = rm.customer_rates(s, prior)
+            start = max(today, invoice_date)
+            days_to_due = (due - start).days
+            if days_to_due < 0:
+                # Already past due and unpaid: late is a fact, not a probability.
+                p = 1.0
+                predicted = due + timedelta(days=round(rates["days_late"]))
+                if predicted <= today:
+                    predicted = today + timedelta(days=OVERDUE_HORIZON_DAYS)
+            else:
+                if model:
+                    p = model.predict(rm.features(s, prior, days_to_due, float(amount)))
+                else:
+                    p = rm.features(s, prior, days_to_due, float(amount))[1]
+                delay = (1 - p) * rates["days_on_time"] + p * max(rates["days_late"], 1)
+                predicted = max(due + timedelta(days=round(delay)), start)
+            rows.append(
+                (
+                    move_id,
+                    round(p, 4),
+                    predicted,
+                    float(residual or amount) * (1 - p),
+                    bands[partner_id],
+                )
+            )
+        fnames = [
+            "collection_late_probability",
+            "collection_predicted_payment_date",
+            "collection_expected_on_time_amount",
+            "collection_risk_band",
+        ]
+        self.env["account.move"].flush_model(fnames)
+        for page in range(0, len(rows), WRITE_PAGE):
+            values = SQL(", ").join(
+                SQL("(%s::int, %s::float, %s::date, %s::numeric, %s::text)", *row)
+                for row in rows[page : page + WRITE_PAGE]
+            )
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE account_move m
+                          SET collection_late_probability = v.p,
+                              collection_predicted_payment_date = v.predicted,
+                              collection_expected_on_time_amount = v.expected,
+                              collection_risk_band = v.band
+                         FROM (VALUES %s) AS v(id, p, predicted, expected, band)
+                        WHERE m.id = v.id""",
+                    values,
+                )
+            )
+        self.env["account.move"].invalidate_model(fnames)
+        return len(rows)
+
+    # ------------------------------------------------------------------
+    # Learning from the company's own history
+    # ------------------------------------------------------------------
+
+    def _risk_training_rows(self, company, today):
+        """Raw history of a sample of customers: {partner: [(date, due, paid_on,
+        amount)]} over two windows, so the oldest samples still have a history."""
+        window = company.collection_risk_window_days
+        start = today - timedelta(days=2 * window)
+        self.env.cr.execute(
+            SQL(
+                """SELECT commercial_partner_id, COUNT(*)
+                     FROM account_move
+                    WHERE company_id = %(company)s AND move_type = 'out_invoice'
+                      AND state = 'posted' AND invoice_date_due >= %(start)s
+                      AND invoice_date <= %(today)s
+                 GROUP BY commercial_partner_id""",
+                company=company.id,
+                start=start,
+                today=today,
+            )
+        )
+        counts = self.env.cr.fetchall()
+        # A seeded sample keeps a refit on the same data identical.
+        random.Random(company.id).shuffle(counts)
+        partner_ids, total = [], 0
+        for partner_id, count in counts:
+            if total >= MAX_TRAINING_INVOICES:
+                break
+            partner_ids.append(partner_id)
+            total += count
+        if not partner_ids:
+            return {}
+        self.env.cr.execute(
+            SQL(
+                "SELECT partner_id, invoice_date, due, paid_on, amount FROM (%s) r"
+                " WHERE invoice_date <= %s ORDER BY partner_id, invoice_date, id",
+                self._risk_invoice_rows_sql(company, today, partner_ids, start),
+                today,
+            )
+        )
+        history = defaultdict(list)
+        for partner_id, invoice_date, due, paid_on, amount in self.env.cr.fetchall():
+            history[partner_id].append((invoice_date, due, paid_on, float(amount)))
+        return history
+
+    @api.model
+    def _risk_samples(self, history, today, window_days, prior):
+        """Labelled snapshots ``(t, known_on, features, late)``, features as of t.
+
+        Each invoice whose outcome is known today gives a snapshot on its invoice
+        date and, while still unpaid, at each checkpoint before its due date: the
+        model learns what being unpaid that close to the due date means. In its own
+        snapshots the invoice counts as open, as it does when it is scored.
+        """
+        samples = []
+        for rows in history.values():
+            for index, (invoice_date, due, paid_on, amount) in enumerate(rows):
+                if paid_on is None and due >= today:
+                    continue  # outcome unknown yet
+                late = paid_on is None or paid_on > due
+                known_on = due + timedelta(days=1)
+                if paid_on and not late:
+                    known_on = paid_on
+                points = [invoice_date]
+                for checkpoint in rm.CHECKPOINTS:
+                    t = due - timedelta(days=checkpoint)
+                    if t > invoice_date and (paid_on is None or paid_on > t):
+                        points.append(t)
+                as_open = list(rows)
+                as_open[index] = (invoice_date, due, None, amount)
+                for t in points:
+                    s = rm.stats_from_history(
+                        as_open, t, t - timedelta(days=window_days)
+                    )
+                    row = rm.features(s, prior, (due - t).days, amount)
+                    samples.append((t, known_on, row, int(late)))
+        samples.sort(key=lambda sample: sample[0])
+        return samples
+
+    @api.model
+    def _risk_fit_sample(self, samples, size=MAX_FIT_SAMPLES):
+        """At most ``size`` samples, drawn with a fixed seed: a pure-Python fit
+        costs samples x features^2 per iteration."""
+        if len(samples) <= size:
+            return samples
+        return random.Random(len(samples)).sample(samples, size)
+
+    @api.model
+    def _risk_prior(self, history, today, window_days):
+        s = rm.stats_from_history(
+            [r for rows in history.values() for r in rows],
+            today,
+            today - timedelta(days=window_days),
+        )
+        prior = rm.Prior()
+        if s.settled > 0:
+            prior.late_share = s.late / s.settled
+            prior.avg_days_late = s.days_late / s.settled
+        if s.on_time > 0:
+            prior.days_on_time = s.days_late_on_time / s.on_time
+        if s.late > 0:
+            prior.days_late = s.days_late_late / s.late
+        if s.n_invoices:
+            prior.term = s.term_sum / s.n_invoices
+        return prior
+
+    def _risk_fit(self, company, today, force=False):
+        """Back-test on a time-ordered split, then fit on everything; keep the
+        model only if the back-test shows it ranks customers well enough."""
+        company = company.sudo()
+        if not force and company.collection_risk_model_date == today:
+            return
+        history = self._risk_training_rows(company, today)
+        window_days = company.collection_risk_window_days
+        prior = self._risk_prior(history, today, window_days)
+        samples = self._risk_samples(history, today, window_days, prior)
+        result = self._risk_backtest(samples)
+        values = {
+            "collection_risk_model_date": today,
+            "collection_risk_model_samples": len(samples),
+            "collection_risk_model_auc": result.get("auc") or 0.0,
+            "collection_risk_model_accuracy": result.get("accuracy") or 0.0,
+            "collection_risk_model_brier": result.get("brier") or 0.0,
+        }
+        params = {"prior": prior.as_dict()}
+        if result.get("auc") is not None and result["auc"] >= MIN_AUC:
+            fit = self._risk_fit_sample(samples)
+            model = rm.LogisticModel.fit([s[2] for s in fit], [s[3] for s in fit])
+            params["model"] = model.to_dict()
+            values["collection_risk_model_state"] = "model"
+        else:
+            values["collection_risk_model_state"] = (
+                "thin" if result.get("auc") is None else "weak"
+            )
+        values["collection_risk_model_params"] = params
+        company.write(values)
+        _logger.info(
+            "Collections risk model for %s: %s on %s samples (AUC %s)",
+            company.name,
+            values["collection_risk_model_state"],
+            len(samples),
+            result.get("auc"),
+        )
+
+    @api.model
+    def _risk_backtest(self, samples):
+        """Train on the first 70% of snapshots in time, test on the rest; a
+        training snapshot counts only if its outcome was known at the split."""
+        if len(samples) < MIN_TRAINING_SAMPLES:
+            return {}
+        split = samples[int(len(samples) * 0.7)][0]
+        train = [s for s in samples if s[0] < split and s[1] <= split]
+        test = [s for s in samples if s[0] >= split]
+        positives = sum(s[3] for s in train)
+        if (
+            len(train) < MIN_TRAINING_SAMPLES
+            or min(positives, len(train) - positives) < MIN_CLASS_SAMPLES
+            or len({s[3] for s in test}) < 2
+        ):
+            return {}
+        fit = self._risk_fit_sample(train)
+        model = rm.LogisticModel.fit([s[2] for s in fit], [s[3] for s in fit])
+        probabilities = [model.predict(s[2]) for s in test]
+        labels = [s[3] for s in test]
+        return {
+            "auc": rm.auc(probabilities, labels),
+            "accuracy": rm.accuracy(probabilities, labels),
+            "brier": rm.brier(probabilities, labels),
+            "train": len(train),
+            "test": len(test),
+        }

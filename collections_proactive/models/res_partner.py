@@ -1,0 +1,165 @@
+import json
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
+
+RISK_BANDS = [
+    ("low", "Low"),
+    ("medium", "Medium"),
+    ("high", "High"),
+    ("critical", "Critical"),
+]
+CONFIDENCE_LEVELS = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    # Company-dependent: a customer of two companies has a score in each, computed
+    # from its history in that company only (collection.risk.scoring).
+    collection_risk_score = fields.Integer(
+        string="Risk Score",
+        company_dependent=True,
+        readonly=True,
+        copy=False,
+        help="0 to 100, higher is riskier: how likely a new invoice of this customer "
+        "is to be paid after its due date, weighted by how late it pays when it is "
+        "late, from its own payment history in this company.",
+    )
+    collection_risk_band = fields.Selection(
+        RISK_BANDS,
+        string="Risk Band",
+        company_dependent=True,
+        readonly=True,
+        copy=False,
+    )
+    collection_risk_confidence = fields.Selection(
+        CONFIDENCE_LEVELS,
+        string="Risk Confidence",
+        company_dependent=True,
+        readonly=True,
+        copy=False,
+        help="How much history the score rests on: with little, the company's "
+        "average weighs in.",
+    )
+    collection_risk_computed_at = fields.Datetime(
+        string="Risk Computed On", company_dependent=True, readonly=True, copy=False
+    )
+    collection_risk_factors = fields.Text(
+        string="Risk Factors (technical)",
+        company_dependent=True,
+        readonly=True,
+        copy=False,
+    )
+    collection_risk_run_seq = fields.Integer(
+        string="Risk Run (technical)",
+        company_dependent=True,
+        readonly=True,
+        copy=False,
+        help="The scoring run that last scored this customer, so an interrupted run "
+        "resumes where it stopped.",
+    )
+    collection_risk_explanation = fields.Html(
+        string="Why this score",
+        compute="_compute_collection_risk_explanation",
+        sanitize=False,
+    )
+
+    @api.depends_context("company", "lang")
+    @api.depends("collection_risk_factors")
+    def _compute_collection_risk_explanation(self):
+        window = self.env.company.collection_risk_window_days
+        for partner in self:
+            factors = json.loads(partner.collection_risk_factors or "[]")
+            lines = [
+                self._collection_risk_sentence(factor, window) for factor in factors
+            ]
+            partner.collection_risk_explanation = (
+                Markup("<p>%s</p><ul>%s</ul>")
+                % (
+                    self.env._("Compared with an average customer of this company:"),
+                    Markup().join(
+                        Markup("<li>%s</li>") % line for line in lines if line
+                    ),
+                )
+                if lines
+                else False
+            )
+
+    def _collection_risk_sentence(self, factor, window):
+        """One factor as a plain sentence with the points it adds or removes."""
+        _ = self.env._
+        value, code = factor["value"], factor["code"]
+        months = round(window / 30.4)
+        if code == "late_share":
+            text = _(
+                "Pays %(percent)s%% of its invoiced amount late over the last "
+                "%(months)s months",
+                percent=round(value * 100),
+                months=months,
+            )
+        elif code == "avg_days_late":
+            days = round(value)
+            if days > 0:
+                text = _("Pays %(days)s days late on average", days=days)
+            elif days < 0:
+                text = _("Pays %(days)s days early on average", days=-days)
+            else:
+                text = _("Pays on the due date on average")
+        elif code == "overdue_share":
+            if not value:
+                return None
+            text = _(
+                "%(percent)s%% of what it owes now is overdue",
+                percent=round(value * 100),
+            )
+        elif code == "oldest_overdue":
+            text = (
+                _("Its oldest unpaid invoice is %(days)s days overdue", days=value)
+                if value
+                else _("Nothing is overdue now")
+            )
+        elif code == "trend":
+            text = (
+                _("Recent invoices are paid late more often than before")
+                if value > 0
+                else _("Recent invoices are paid on time more often than before")
+            )
+        elif code == "broken_commitments":
+            text = _("%(count)s broken promises or payment plans", count=round(value))
+        elif code == "credit_use":
+            text = _(
+                "Uses %(percent)s%% of its credit limit", percent=round(value * 100)
+            )
+        elif code == "history":
+            if value == 0:
+                text = _("No payment history yet: the company's average applies")
+            elif value < 10:
+                text = _(
+                    "Only %(count)s settled invoices to judge from: the company's "
+                    "average weighs in",
+                    count=round(value),
+                )
+            else:
+                text = _("Judged on %(count)s settled invoices", count=round(value))
+        else:
+            return None
+        points = round(factor["points"])
+        if points:
+            text = _("%(reason)s (%(points)+d points)", reason=text, points=points)
+        return text
+
+    def action_collection_compute_risk(self):
+        """Rescore these customers now, in the current company."""
+        if not self.env.user.has_group("collections_proactive.group_collections_user"):
+            raise AccessError(
+                self.env._("Only collection users can rescore customers.")
+            )
+        scoring = self.env["collection.risk.scoring"].sudo()
+        company = self.env.company.sudo()
+        today = scoring._risk_today()
+        scoring._risk_fit(company, today)
+        scoring._risk_score_partners(company, self.commercial_partner_id.ids, today)
+        return True

@@ -537,10 +537,11 @@ class CollectionRiskScoring(models.AbstractModel):
                     p = rm.features(s, prior, days_to_due, float(amount))[1]
                 delay = (1 - p) * rates["days_on_time"] + p * max(rates["days_late"], 1)
                 predicted = max(due + timedelta(days=round(delay)), start)
+            p = round(p, 4)
             rows.append(
                 (
                     move_id,
-                    round(p, 4),
+                    p,
                     predicted,
                     float(residual or amount) * (1 - p),
                     bands[partner_id],

@@ -109,3 +109,25 @@ class CollectionsCommon(AccountTestInvoicingCommon):
             )
         )
         return wizard._create_payments()
+
+    @classmethod
+    def _cp_history(cls, partner, rows, company=None):
+        """Posted invoices and their payments from ``(invoice_date, due, paid_on,
+        amount)`` rows, ``paid_on`` None for unpaid; payments are registered and
+        reconciled in batch. Returns the invoices in row order."""
+        company = company or cls.company
+        invoices = cls.env["account.move"]
+        for invoice_date, due, _paid_on, amount in rows:
+            invoices |= cls._cp_invoice(
+                partner, amount, invoice_date, due, company=company, post=False
+            )
+        invoices.action_post()
+        cls.env["collection.demo.loader"].with_company(company)._demo_create_payments(
+            company,
+            [
+                (invoice, row[3], row[2])
+                for invoice, row in zip(invoices, rows, strict=True)
+                if row[2]
+            ],
+        )
+        return invoices

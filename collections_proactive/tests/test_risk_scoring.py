@@ -1,0 +1,327 @@
+from datetime import date, timedelta
+
+from freezegun import freeze_time
+
+from odoo.exceptions import AccessError
+from odoo.tests import tagged
+
+from ..tools import risk_model as rm
+from .common import CollectionsCommon
+
+TODAY = date(2026, 6, 30)
+
+
+def monthly(count, term=30, first=date(2025, 7, 5)):
+    """``count`` monthly (invoice date, due date) pairs starting at ``first``."""
+    return [
+        (first + timedelta(days=30 * i), first + timedelta(days=30 * i + term))
+        for i in range(count)
+    ]
+
+
+def paid(dates, delay, amount=1000.0):
+    """History rows paid ``delay`` days after due; unpaid when that is after TODAY."""
+    rows = []
+    for invoice_date, due in dates:
+        paid_on = due + timedelta(days=delay)
+        rows.append((invoice_date, due, paid_on if paid_on <= TODAY else None, amount))
+    return rows
+
+
+@tagged("post_install", "-at_install")
+@freeze_time(TODAY)
+class TestRiskScoring(CollectionsCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.scoring = cls.env["collection.risk.scoring"]
+        cls.early = cls._cp_customer("Early Bird")
+        cls.chronic = cls._cp_customer("Chronic Late")
+        cls.drifting = cls._cp_customer("Drifting Away")
+        cls.newbie = cls._cp_customer("Brand New")
+        with freeze_time(TODAY):
+            cls._cp_history(cls.early, paid(monthly(12), -6))
+            cls.chronic_invoices = cls._cp_history(cls.chronic, paid(monthly(12), 60))
+            cls._cp_history(
+                cls.drifting,
+                paid(monthly(8), -1) + paid(monthly(4, first=date(2026, 3, 3)), 30),
+            )
+            cls.newbie_invoice = cls._cp_history(
+                cls.newbie, [(date(2026, 6, 20), date(2026, 7, 20), None, 500.0)]
+            )
+        cls.customers = cls.early | cls.chronic | cls.drifting | cls.newbie
+
+    def _score(self):
+        self.scoring._compute_risk(companies=self.company)
+        return self.customers.with_company(self.company)
+
+    def test_bands_on_thin_history_use_rules(self):
+        customers = self._score()
+        self.assertEqual(self.company.collection_risk_model_state, "thin")
+        early, chronic, drifting, newbie = customers
+        self.assertEqual(early.collection_risk_band, "low")
+        self.assertIn(chronic.collection_risk_band, ("high", "critical"))
+        self.assertGreater(
+            chronic.collection_risk_score, drifting.collection_risk_score
+        )
+        self.assertGreater(drifting.collection_risk_score, early.collection_risk_score)
+        self.assertEqual(newbie.collection_risk_confidence, "low")
+        self.assertEqual(early.collection_risk_confidence, "medium")
+        self.assertIn("No payment history yet", newbie.collection_risk_explanation)
+        self.assertIn(
+            "Recent invoices are paid late more often than before",
+            drifting.collection_risk_explanation,
+        )
+        self.assertIn("days late on average", chronic.collection_risk_explanation)
+        self.assertTrue(early.collection_risk_computed_at)
+
+    def test_new_customer_gets_company_prior(self):
+        newbie = self._score()[3]
+        prior = rm.Prior(**self.company.collection_risk_model_params["prior"])
+        expected = round(
+            sum(
+                rm.rule_points(
+                    rm.CustomerStats(unpaid_at={3: 0, 10: 0}), prior
+                ).values()
+            )
+        )
+        self.assertEqual(newbie.collection_risk_score, expected)
+        self.assertAlmostEqual(
+            self.newbie_invoice.collection_late_probability, prior.late_share, places=3
+        )
+
+    def test_invoice_predictions(self):
+        self._score()
+        open_chronic = self.chronic_invoices.filtered(
+            lambda inv: inv.payment_state == "not_paid"
+        )
+        overdue = open_chronic.filtered(lambda inv: inv.invoice_date_due < TODAY)
+        self.assertTrue(overdue)
+        for invoice in overdue:
+            self.assertEqual(invoice.collection_late_probability, 1.0)
+            self.assertGreater(invoice.collection_predicted_payment_date, TODAY)
+            self.assertEqual(invoice.collection_expected_on_time_amount, 0.0)
+            self.assertEqual(
+                invoice.collection_risk_band,
+                self.chronic.with_company(self.company).collection_risk_band,
+            )
+        invoice = self.newbie_invoice
+        self.assertTrue(0 < invoice.collection_late_probability < 1)
+        self.assertGreaterEqual(invoice.collection_predicted_payment_date, TODAY)
+        self.assertAlmostEqual(
+            invoice.collection_expected_on_time_amount,
+            invoice.amount_residual * (1 - invoice.collection_late_probability),
+            delta=0.01,
+        )
+        paid_invoice = self.chronic_invoices[0]
+        self.assertEqual(paid_invoice.payment_state, "paid")
+        self.assertFalse(paid_invoice.collection_predicted_payment_date)
+
+    def test_sql_statistics_match_python_definition(self):
+        window_start = TODAY - timedelta(days=365)
+        sql = self.scoring._risk_fetch_stats(self.company, TODAY, self.customers.ids)
+        history = self.scoring._risk_training_rows(self.company, TODAY)
+        for customer in self.customers:
+            python = rm.stats_from_history(history[customer.id], TODAY, window_start)
+            self.assertEqual(sql[customer.id], python, customer.name)
+
+    def test_paid_date_partial_payments_credit_notes_and_cut_off(self):
+        partner = self._cp_customer("Pays In Parts")
+        in_two = self._cp_invoice(partner, 1000, date(2026, 3, 1), date(2026, 3, 31))
+        self._cp_pay(in_two, 400, date(2026, 3, 20))
+        self._cp_pay(in_two, 600, date(2026, 4, 10))
+        credited = self._cp_invoice(partner, 1000, date(2026, 4, 1), date(2026, 5, 1))
+        refund = self._cp_invoice(
+            partner, 300, date(2026, 5, 8), move_type="out_refund"
+        )
+        (refund.line_ids | credited.line_ids).filtered(
+            lambda line: line.account_id.account_type == "asset_receivable"
+        ).reconcile()
+        self._cp_pay(credited, 700, date(2026, 4, 28))
+        reversed_invoice = self._cp_invoice(
+            partner, 500, date(2026, 4, 2), date(2026, 5, 2)
+        )
+        reversed_invoice._reverse_moves(cancel=True)
+        partly = self._cp_invoice(partner, 1000, date(2026, 5, 1), date(2026, 5, 31))
+        self._cp_pay(partly, 300, date(2026, 5, 15))
+        after_cut_off = self._cp_invoice(
+            partner, 800, date(2026, 5, 5), date(2026, 6, 4)
+        )
+        self._cp_pay(after_cut_off, 800, date(2026, 7, 15))
+
+        self.env.flush_all()
+        self.env.cr.execute(
+            self.scoring._risk_invoice_rows_sql(
+                self.company, TODAY, partner.ids, TODAY - timedelta(days=365)
+            )
+        )
+        rows = {row[0]: row for row in self.env.cr.fetchall()}
+        self.assertNotIn(reversed_invoice.id, rows, "a full reversal is no payment")
+        self.assertEqual(rows[in_two.id][-1], date(2026, 4, 10))
+        self.assertEqual(rows[credited.id][-1], date(2026, 5, 8))
+        self.assertIsNone(rows[partly.id][-1])
+        self.assertIsNone(rows[after_cut_off.id][-1], "paid after today: still open")
+
+        stats = self.scoring._risk_fetch_stats(self.company, TODAY, partner.ids)[
+            partner.id
+        ]
+        self.assertEqual(stats.n_settled, 4)  # in_two, credited, partly, after_cut_off
+        self.assertEqual(stats.late, 3800.0)  # all four were paid or open after due
+        self.assertEqual(stats.open, 1800.0)
+
+    def test_multi_company_scores_are_independent(self):
+        other = self.setup_other_company(name="Second Company")["company"]
+        self._cp_history(self.early, paid(monthly(12), 70), company=other)
+        self.scoring._compute_risk(companies=self.company | other)
+        here = self.early.with_company(self.company)
+        there = self.early.with_company(other)
+        self.assertEqual(here.collection_risk_band, "low")
+        self.assertIn(there.collection_risk_band, ("high", "critical"))
+        self.assertGreater(there.collection_risk_score, here.collection_risk_score)
+        self.assertNotIn(
+            self.chronic.id,
+            self.scoring._risk_fetch_stats(other, TODAY, self.customers.ids),
+        )
+
+    def test_incremental_run_touches_only_changed_customers(self):
+        self._score()
+        seq = self.company.collection_risk_run_seq
+        self.assertFalse(self.company.collection_risk_run_start)
+        # Pretend the ledger was last changed long before that run.
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE account_move SET write_date = '2000-01-01' WHERE company_id = %s",
+            [self.company.id],
+        )
+        open_invoice = self.chronic_invoices.filtered(
+            lambda inv: inv.payment_state == "not_paid"
+        )[0]
+        self._cp_pay(open_invoice, payment_date=TODAY)
+        result = self.scoring._cron_compute_risk()
+        self.assertEqual(result, {"done": 1, "remaining": 0})
+        self.assertEqual(self.company.collection_risk_run_seq, seq + 1)
+        runs = {
+            partner: partner.with_company(self.company).collection_risk_run_seq
+            for partner in self.customers
+        }
+        self.assertEqual(runs[self.chronic], seq + 1)
+        for partner in self.early | self.drifting | self.newbie:
+            self.assertEqual(runs[partner], seq, partner.name)
+
+        # A full recompute on demand scores everyone again.
+        self.company.collection_risk_full_requested = True
+        self.assertEqual(self.scoring._cron_compute_risk()["done"], 4)
+
+    def test_cron_works_in_batches(self):
+        first = self.scoring._cron_compute_risk(batch_size=3)
+        self.assertEqual(first["done"], 3)
+        self.assertGreaterEqual(first["remaining"], 1)
+        self.assertTrue(self.company.collection_risk_run_start, "run still under way")
+        while self.scoring._cron_compute_risk(batch_size=3)["remaining"]:
+            pass
+        self.assertFalse(self.company.collection_risk_run_start)
+        for partner in self.customers.with_company(self.company):
+            self.assertEqual(
+                partner.collection_risk_run_seq, self.company.collection_risk_run_seq
+            )
+
+    def test_query_count_does_not_grow_with_customers(self):
+        self.scoring._compute_risk(companies=self.company)  # fit the model once
+        self.env.flush_all()
+        self.env.invalidate_all()
+        before = self.env.cr.sql_log_count
+        self.scoring._risk_score_partners(self.company, self.chronic.ids, TODAY)
+        self.env.flush_all()
+        one_customer = self.env.cr.sql_log_count - before
+        self.env.invalidate_all()
+        with self.assertQueryCount(one_customer):
+            self.scoring._risk_score_partners(self.company, self.customers.ids, TODAY)
+            self.env.flush_all()
+
+    def test_backtest_wizard_access(self):
+        with self.assertRaises(AccessError):
+            self.env["collection.risk.backtest"].with_user(self.collector).create({})
+        wizard = (
+            self.env["collection.risk.backtest"]
+            .with_user(self.collections_manager)
+            .action_open()
+        )
+        record = self.env["collection.risk.backtest"].browse(wizard["res_id"])
+        record.with_user(self.collections_manager).action_run_backtest()
+        self.assertEqual(record.state, "thin")
+        self.assertEqual(record.fitted_on, TODAY)
+        self.assertTrue(self.company.collection_risk_full_requested)
+
+    def test_collector_rescores_a_customer(self):
+        self.chronic.with_user(self.collector).action_collection_compute_risk()
+        self.assertTrue(self.chronic.with_company(self.company).collection_risk_band)
+        self.assertFalse(self.early.with_company(self.company).collection_risk_band)
+
+
+@tagged("post_install", "-at_install")
+class TestRiskModelOnDemo(CollectionsCommon):
+    """With a year of varied history the learnt model takes over from the rules."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["collection.demo.loader"]._load_demo(
+            customers_per_profile=4, translations=False
+        )
+        cls.demo = cls.env.ref("collections_proactive.demo_company")
+        cls.env["collection.risk.scoring"]._compute_risk(companies=cls.demo)
+
+    def _profile(self, profile):
+        return [
+            self.env.ref(
+                f"collections_proactive.demo_customer_{profile}_{i:02d}"
+            ).with_company(self.demo)
+            for i in (1, 2, 3, 4)
+        ]
+
+    def test_model_learnt_and_backtested(self):
+        self.assertEqual(self.demo.collection_risk_model_state, "model")
+        self.assertGreaterEqual(self.demo.collection_risk_model_auc, 0.7)
+        self.assertGreater(self.demo.collection_risk_model_accuracy, 0.6)
+        self.assertLess(self.demo.collection_risk_model_brier, 0.25)
+        self.assertGreater(self.demo.collection_risk_model_samples, 200)
+
+    def test_profiles_land_in_expected_bands(self):
+        for partner in self._profile("early"):
+            self.assertEqual(partner.collection_risk_band, "low")
+            self.assertEqual(partner.collection_risk_confidence, "high")
+        for partner in self._profile("chronic"):
+            self.assertIn(partner.collection_risk_band, ("high", "critical"))
+        for partner in self._profile("deteriorating"):
+            self.assertIn(partner.collection_risk_band, ("high", "critical"))
+
+        def mean_score(profile):
+            scores = [p.collection_risk_score for p in self._profile(profile)]
+            return sum(scores) / len(scores)
+
+        self.assertLess(
+            max(p.collection_risk_score for p in self._profile("early")),
+            min(p.collection_risk_score for p in self._profile("chronic")),
+        )
+        self.assertLess(mean_score("early"), mean_score("on_time"))
+        self.assertLess(mean_score("on_time"), mean_score("slightly_late"))
+        self.assertLess(mean_score("slightly_late"), mean_score("chronic"))
+
+    def test_open_invoice_probabilities_rank_payers(self):
+        invoices = self.env["account.move"].search(
+            [
+                ("company_id", "=", self.demo.id),
+                ("move_type", "=", "out_invoice"),
+                ("payment_state", "in", ("not_paid", "partial")),
+                ("invoice_date_due", ">=", date.today()),
+            ]
+        )
+        by_profile = {}
+        for invoice in invoices:
+            self.assertTrue(0 <= invoice.collection_late_probability <= 1)
+            profile = invoice.partner_id.get_external_id()[invoice.partner_id.id]
+            by_profile.setdefault(profile.split("_customer_")[1][:5], []).append(
+                invoice.collection_late_probability
+            )
+        if by_profile.get("early") and by_profile.get("chron"):
+            self.assertLess(max(by_profile["early"]), min(by_profile["chron"]))

@@ -99,8 +99,8 @@ cmd_lint() {
     say "Lint: pylint-odoo (OCA mandatory checks)"
     (cd "$ROOT" && "$VENV/bin/pylint" --rcfile=.pylintrc-mandatory "$ADDON")
     say "Lint: oca-checks-odoo-module, oca-checks-po"
-    (cd "$ROOT" && "$VENV/bin/oca-checks-odoo-module" --no-verbose "$ADDON")
-    (cd "$ROOT" && "$VENV/bin/oca-checks-po" --no-verbose $(find "$ADDON" -name '*.po' -o -name '*.pot'))
+    (cd "$ROOT" && "$VENV/bin/oca-checks-odoo-module" "$ADDON")
+    (cd "$ROOT" && "$VENV/bin/oca-checks-po" --disable=po-pretty-format $(find "$ADDON" -name '*.po' -o -name '*.pot'))
     say "Lint: clean"
 }
 

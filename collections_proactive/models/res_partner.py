@@ -90,11 +90,10 @@ class ResPartner(models.Model):
 
     def _collection_risk_sentence(self, factor, window):
         """One factor as a plain sentence with the points it adds or removes."""
-        _ = self.env._
         value, code = factor["value"], factor["code"]
         months = round(window / 30.4)
         if code == "late_share":
-            text = _(
+            text = self.env._(
                 "Pays %(percent)s%% of its invoiced amount late over the last "
                 "%(months)s months",
                 percent=round(value * 100),
@@ -103,52 +102,64 @@ class ResPartner(models.Model):
         elif code == "avg_days_late":
             days = round(value)
             if days > 0:
-                text = _("Pays %(days)s days late on average", days=days)
+                text = self.env._("Pays %(days)s days late on average", days=days)
             elif days < 0:
-                text = _("Pays %(days)s days early on average", days=-days)
+                text = self.env._("Pays %(days)s days early on average", days=-days)
             else:
-                text = _("Pays on the due date on average")
+                text = self.env._("Pays on the due date on average")
         elif code == "overdue_share":
             if not value:
                 return None
-            text = _(
+            text = self.env._(
                 "%(percent)s%% of what it owes now is overdue",
                 percent=round(value * 100),
             )
         elif code == "oldest_overdue":
             text = (
-                _("Its oldest unpaid invoice is %(days)s days overdue", days=value)
+                self.env._(
+                    "Its oldest unpaid invoice is %(days)s days overdue", days=value
+                )
                 if value
-                else _("Nothing is overdue now")
+                else self.env._("Nothing is overdue now")
             )
         elif code == "trend":
             text = (
-                _("Recent invoices are paid late more often than before")
+                self.env._("Recent invoices are paid late more often than before")
                 if value > 0
-                else _("Recent invoices are paid on time more often than before")
+                else self.env._(
+                    "Recent invoices are paid on time more often than before"
+                )
             )
         elif code == "broken_commitments":
-            text = _("%(count)s broken promises or payment plans", count=round(value))
+            text = self.env._(
+                "%(count)s broken promises or payment plans", count=round(value)
+            )
         elif code == "credit_use":
-            text = _(
+            text = self.env._(
                 "Uses %(percent)s%% of its credit limit", percent=round(value * 100)
             )
         elif code == "history":
             if value == 0:
-                text = _("No payment history yet: the company's average applies")
+                text = self.env._(
+                    "No payment history yet: the company's average applies"
+                )
             elif value < 10:
-                text = _(
+                text = self.env._(
                     "Only %(count)s settled invoices to judge from: the company's "
                     "average weighs in",
                     count=round(value),
                 )
             else:
-                text = _("Judged on %(count)s settled invoices", count=round(value))
+                text = self.env._(
+                    "Judged on %(count)s settled invoices", count=round(value)
+                )
         else:
             return None
         points = round(factor["points"])
         if points:
-            text = _("%(reason)s (%(points)+d points)", reason=text, points=points)
+            text = self.env._(
+                "%(reason)s (%(points)+d points)", reason=text, points=points
+            )
         return text
 
     def action_collection_compute_risk(self):

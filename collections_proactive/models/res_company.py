@@ -1,6 +1,12 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+RISK_MODEL_STATES = [
+    ("model", "Learnt model"),
+    ("weak", "Rules (model not accurate enough)"),
+    ("thin", "Rules (not enough history)"),
+]
+
 
 class ResCompany(models.Model):
     """Collections settings live on the company: each company collects its own way."""
@@ -30,11 +36,7 @@ class ResCompany(models.Model):
 
     # The learnt model and its back-test (written by collection.risk.scoring).
     collection_risk_model_state = fields.Selection(
-        [
-            ("model", "Learnt model"),
-            ("weak", "Rules (model not accurate enough)"),
-            ("thin", "Rules (not enough history)"),
-        ],
+        RISK_MODEL_STATES,
         string="Risk Model",
         readonly=True,
         help="Whether scores come from the model learnt on this company's payment "
@@ -55,15 +57,31 @@ class ResCompany(models.Model):
     collection_risk_model_brier = fields.Float(
         string="Back-test Brier Score", digits=(3, 3), readonly=True
     )
-    collection_risk_model_params = fields.Json(readonly=True, copy=False)
+    collection_risk_model_params = fields.Json(
+        string="Risk Model Parameters", readonly=True, copy=False
+    )
     # Run bookkeeping of the scheduled recompute (see collection.risk.scoring).
-    collection_risk_run_start = fields.Datetime(readonly=True, copy=False)
-    collection_risk_run_full = fields.Boolean(readonly=True, copy=False)
-    collection_risk_run_seq = fields.Integer(readonly=True, copy=False)
-    collection_risk_last_run = fields.Datetime(readonly=True, copy=False)
-    collection_risk_last_date = fields.Date(readonly=True, copy=False)
-    collection_risk_last_full_run = fields.Datetime(readonly=True, copy=False)
-    collection_risk_full_requested = fields.Boolean(readonly=True, copy=False)
+    collection_risk_run_start = fields.Datetime(
+        string="Risk Run Started", readonly=True, copy=False
+    )
+    collection_risk_run_full = fields.Boolean(
+        string="Risk Run Is Full", readonly=True, copy=False
+    )
+    collection_risk_run_seq = fields.Integer(
+        string="Risk Run Number", readonly=True, copy=False
+    )
+    collection_risk_last_run = fields.Datetime(
+        string="Last Risk Run", readonly=True, copy=False
+    )
+    collection_risk_last_date = fields.Date(
+        string="Last Risk Run Date", readonly=True, copy=False
+    )
+    collection_risk_last_full_run = fields.Datetime(
+        string="Last Full Risk Run", readonly=True, copy=False
+    )
+    collection_risk_full_requested = fields.Boolean(
+        string="Full Risk Recompute Requested", readonly=True, copy=False
+    )
 
     @api.constrains(
         "collection_risk_window_days",

@@ -5,6 +5,8 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
+from .res_company import RISK_MODEL_STATES
+
 RISK_BANDS = [
     ("low", "Low"),
     ("medium", "Medium"),
@@ -66,6 +68,16 @@ class ResPartner(models.Model):
         compute="_compute_collection_risk_explanation",
         sanitize=False,
     )
+
+    collection_risk_method = fields.Selection(
+        RISK_MODEL_STATES,
+        string="Risk Method",
+        compute="_compute_collection_risk_method",
+    )
+
+    @api.depends_context("company")
+    def _compute_collection_risk_method(self):
+        self.collection_risk_method = self.env.company.collection_risk_model_state
 
     @api.depends_context("company", "lang")
     @api.depends("collection_risk_factors")

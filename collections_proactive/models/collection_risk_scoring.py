@@ -13,17 +13,10 @@ from ..tools import risk_model as rm
 _logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 10000
-# Below these, a back-test says nothing and the transparent rules score instead.
-MIN_TRAINING_SAMPLES = 200
-MIN_CLASS_SAMPLES = 30
-MIN_AUC = 0.70
 # Training reads at most this many invoices, sampled by customer, so fitting stays
 # within seconds whatever the size of the ledger.
 MAX_TRAINING_INVOICES = 8000
-MAX_FIT_SAMPLES = 8000
 FULL_RECOMPUTE_DAYS = 7
-# An overdue invoice whose expected payment date has passed is expected next week.
-OVERDUE_HORIZON_DAYS = 7
 # A change committed after a run started may carry an older timestamp (the one of its
 # transaction's start): look that much further back for changes.
 CHANGE_MARGIN = timedelta(minutes=15)
@@ -240,7 +233,12 @@ class CollectionRiskScoring(models.AbstractModel):
                  WHERE invoice_date <= %(today)s
                    AND (due >= %(window_start)s OR paid_on IS NULL)
             ), s AS (
-                SELECT *, settled AND days > 0 AS late FROM r
+                SELECT *, settled AND days > 0 AS late,
+                       ROW_NUMBER() OVER (
+                           PARTITION BY partner_id, settled
+                           ORDER BY due DESC, invoice_date DESC, amount DESC
+                       ) - 1 AS settled_rank
+                  FROM r
             )
             SELECT partner_id,
                    COUNT(*),
@@ -264,6 +262,10 @@ class CollectionRiskScoring(models.AbstractModel):
                                                 < %(recent)s), 0),
                    COALESCE(SUM(amount) FILTER (WHERE late AND %(today)s::date - due
                                                 < %(recent)s), 0),
+                   COALESCE(SUM(POWER(0.5, settled_rank / %(half_life)s))
+                            FILTER (WHERE late), 0),
+                   COALESCE(SUM(POWER(0.5, settled_rank / %(half_life)s))
+                            FILTER (WHERE settled), 0),
                    %(checkpoints)s
               FROM s
           GROUP BY partner_id
@@ -274,6 +276,7 @@ class CollectionRiskScoring(models.AbstractModel):
             clip_low=rm.DAYS_LATE_CLIP[0],
             clip_high=rm.DAYS_LATE_CLIP[1],
             recent=rm.RECENT_DAYS,
+            half_life=rm.RECENT_HALF_LIFE,
             checkpoints=checkpoints,
         )
 
@@ -291,7 +294,7 @@ class CollectionRiskScoring(models.AbstractModel):
             (partner_id, n_invoices, amount_sum, term_sum, first_days, open_amount,
              overdue, oldest, n_settled, settled, late, days_late, days_on_time,
              days_late_late, recent_n, recent_settled, recent_late,
-             *unpaid_at) = row  # fmt: skip
+             decayed_late, decayed_weight, *unpaid_at) = row  # fmt: skip
             stats[partner_id] = rm.CustomerStats(
                 n_settled=n_settled,
                 settled=float(settled),
@@ -302,6 +305,8 @@ class CollectionRiskScoring(models.AbstractModel):
                 recent_n=recent_n,
                 recent_settled=float(recent_settled),
                 recent_late=float(recent_late),
+                decayed_late=float(decayed_late),
+                decayed_weight=float(decayed_weight),
                 unpaid_at={
                     c: float(v) for c, v in zip(rm.CHECKPOINTS, unpaid_at, strict=True)
                 },
@@ -520,23 +525,15 @@ class CollectionRiskScoring(models.AbstractModel):
             amount,
             residual,
         ) in self.env.cr.fetchall():
-            s = stats.get(partner_id, empty)
-            rates = rm.customer_rates(s, prior)
-            start = max(today, invoice_date)
-            days_to_due = (due - start).days
-            if days_to_due < 0:
-                # Already past due and unpaid: late is a fact, not a probability.
-                p = 1.0
-                predicted = due + timedelta(days=round(rates["days_late"]))
-                if predicted <= today:
-                    predicted = today + timedelta(days=OVERDUE_HORIZON_DAYS)
-            else:
-                if model:
-                    p = model.predict(rm.features(s, prior, days_to_due, float(amount)))
-                else:
-                    p = rm.features(s, prior, days_to_due, float(amount))[1]
-                delay = (1 - p) * rates["days_on_time"] + p * max(rates["days_late"], 1)
-                predicted = max(due + timedelta(days=round(delay)), start)
+            p, predicted = rm.predict_invoice(
+                stats.get(partner_id, empty),
+                prior,
+                model,
+                today,
+                invoice_date,
+                due,
+                float(amount),
+            )
             p = round(p, 4)
             rows.append(
                 (
@@ -620,67 +617,6 @@ class CollectionRiskScoring(models.AbstractModel):
             history[partner_id].append((invoice_date, due, paid_on, float(amount)))
         return history
 
-    @api.model
-    def _risk_samples(self, history, today, window_days, prior):
-        """Labelled snapshots ``(t, known_on, features, late)``, features as of t.
-
-        Each invoice whose outcome is known today gives a snapshot on its invoice
-        date and, while still unpaid, at each checkpoint before its due date: the
-        model learns what being unpaid that close to the due date means. In its own
-        snapshots the invoice counts as open, as it does when it is scored.
-        """
-        samples = []
-        for rows in history.values():
-            for index, (invoice_date, due, paid_on, amount) in enumerate(rows):
-                if paid_on is None and due >= today:
-                    continue  # outcome unknown yet
-                late = paid_on is None or paid_on > due
-                known_on = due + timedelta(days=1)
-                if paid_on and not late:
-                    known_on = paid_on
-                points = [invoice_date]
-                for checkpoint in rm.CHECKPOINTS:
-                    t = due - timedelta(days=checkpoint)
-                    if t > invoice_date and (paid_on is None or paid_on > t):
-                        points.append(t)
-                as_open = list(rows)
-                as_open[index] = (invoice_date, due, None, amount)
-                for t in points:
-                    s = rm.stats_from_history(
-                        as_open, t, t - timedelta(days=window_days)
-                    )
-                    row = rm.features(s, prior, (due - t).days, amount)
-                    samples.append((t, known_on, row, int(late)))
-        samples.sort(key=lambda sample: sample[0])
-        return samples
-
-    @api.model
-    def _risk_fit_sample(self, samples, size=MAX_FIT_SAMPLES):
-        """At most ``size`` samples, drawn with a fixed seed: a pure-Python fit
-        costs samples x features^2 per iteration."""
-        if len(samples) <= size:
-            return samples
-        return random.Random(len(samples)).sample(samples, size)
-
-    @api.model
-    def _risk_prior(self, history, today, window_days):
-        s = rm.stats_from_history(
-            [r for rows in history.values() for r in rows],
-            today,
-            today - timedelta(days=window_days),
-        )
-        prior = rm.Prior()
-        if s.settled > 0:
-            prior.late_share = s.late / s.settled
-            prior.avg_days_late = s.days_late / s.settled
-        if s.on_time > 0:
-            prior.days_on_time = s.days_late_on_time / s.on_time
-        if s.late > 0:
-            prior.days_late = s.days_late_late / s.late
-        if s.n_invoices:
-            prior.term = s.term_sum / s.n_invoices
-        return prior
-
     def _risk_fit(self, company, today, force=False):
         """Back-test on a time-ordered split, then fit on everything; keep the
         model only if the back-test shows it ranks customers well enough."""
@@ -689,9 +625,9 @@ class CollectionRiskScoring(models.AbstractModel):
             return
         history = self._risk_training_rows(company, today)
         window_days = company.collection_risk_window_days
-        prior = self._risk_prior(history, today, window_days)
-        samples = self._risk_samples(history, today, window_days, prior)
-        result = self._risk_backtest(samples)
+        prior = rm.company_prior(history, today, window_days)
+        samples = rm.training_samples(history, today, window_days, prior)
+        result = rm.backtest(samples)
         values = {
             "collection_risk_model_date": today,
             "collection_risk_model_samples": len(samples),
@@ -700,10 +636,8 @@ class CollectionRiskScoring(models.AbstractModel):
             "collection_risk_model_brier": result.get("brier") or 0.0,
         }
         params = {"prior": prior.as_dict()}
-        if result.get("auc") is not None and result["auc"] >= MIN_AUC:
-            fit = self._risk_fit_sample(samples)
-            model = rm.LogisticModel.fit([s[2] for s in fit], [s[3] for s in fit])
-            params["model"] = model.to_dict()
+        if result.get("auc") is not None and result["auc"] >= rm.MIN_AUC:
+            params["model"] = rm.fit(samples).to_dict()
             values["collection_risk_model_state"] = "model"
         else:
             values["collection_risk_model_state"] = (
@@ -718,31 +652,3 @@ class CollectionRiskScoring(models.AbstractModel):
             len(samples),
             result.get("auc"),
         )
-
-    @api.model
-    def _risk_backtest(self, samples):
-        """Train on the first 70% of snapshots in time, test on the rest; a
-        training snapshot counts only if its outcome was known at the split."""
-        if len(samples) < MIN_TRAINING_SAMPLES:
-            return {}
-        split = samples[int(len(samples) * 0.7)][0]
-        train = [s for s in samples if s[0] < split and s[1] <= split]
-        test = [s for s in samples if s[0] >= split]
-        positives = sum(s[3] for s in train)
-        if (
-            len(train) < MIN_TRAINING_SAMPLES
-            or min(positives, len(train) - positives) < MIN_CLASS_SAMPLES
-            or len({s[3] for s in test}) < 2
-        ):
-            return {}
-        fit = self._risk_fit_sample(train)
-        model = rm.LogisticModel.fit([s[2] for s in fit], [s[3] for s in fit])
-        probabilities = [model.predict(s[2]) for s in test]
-        labels = [s[3] for s in test]
-        return {
-            "auc": rm.auc(probabilities, labels),
-            "accuracy": rm.accuracy(probabilities, labels),
-            "brier": rm.brier(probabilities, labels),
-            "train": len(train),
-            "test": len(test),
-        }

@@ -10,16 +10,29 @@ An invoice is *settled* at a date ``t`` once its outcome is known: paid in full 
 """
 
 import math
+import random
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 # Window of "recent" payment behaviour, against which the trend is read.
 RECENT_DAYS = 90
+# The latest settled invoices weigh most in the recent late share: the weight halves
+# every RECENT_HALF_LIFE invoices back.
+RECENT_HALF_LIFE = 2.0
 # Days before the due date at which still-unpaid invoices are looked at again.
 CHECKPOINTS = (10, 3)
 # Pseudo-invoices of company average mixed into a customer's own rates: a customer
 # with two invoices is mostly the company average, one with fifty is mostly itself.
 SHRINK = 4.0
 DAYS_LATE_CLIP = (-60, 120)
+# Below these, a back-test says nothing and the transparent rules score instead.
+MIN_TRAINING_SAMPLES = 200
+MIN_CLASS_SAMPLES = 30
+MIN_AUC = 0.70
+# A pure-Python fit costs samples x features^2 per iteration: cap the samples.
+MAX_FIT_SAMPLES = 8000
+# An overdue invoice whose expected payment date has passed is expected next week.
+OVERDUE_HORIZON_DAYS = 7
 
 # How much history a customer has is not a feature: shrinkage toward the company
 # average already accounts for it, and as a feature it mostly learns how old the
@@ -29,6 +42,7 @@ FEATURES = (
     "late_share_unpaid_now",
     "avg_days_late",
     "trend",
+    "recent_late",
     "overdue_share",
     "oldest_overdue",
     "days_to_due",
@@ -51,6 +65,8 @@ class CustomerStats:
     recent_n: int = 0
     recent_settled: float = 0.0
     recent_late: float = 0.0
+    decayed_late: float = 0.0  # settled invoices, latest first, weights halving
+    decayed_weight: float = 0.0
     unpaid_at: dict = field(default_factory=dict)  # checkpoint -> settled amount
     open: float = 0.0  # amount not paid at the reference date
     overdue: float = 0.0
@@ -100,6 +116,7 @@ def stats_from_history(rows, ref, window_start, broken=0, credit_limit=0.0):
     s = CustomerStats(broken_commitments=broken, credit_limit=credit_limit)
     s.unpaid_at = dict.fromkeys(CHECKPOINTS, 0.0)
     first = None
+    settled = []
     for invoice_date, due, paid_on, amount in rows:
         if invoice_date > ref:
             continue
@@ -123,6 +140,7 @@ def stats_from_history(rows, ref, window_start, broken=0, credit_limit=0.0):
         late_days = clip(late_days, *DAYS_LATE_CLIP)
         is_late = late_days > 0
         s.n_settled += 1
+        settled.append((due, invoice_date, amount, is_late))
         s.settled += amount
         s.days_late += amount * late_days
         if is_late:
@@ -138,6 +156,11 @@ def stats_from_history(rows, ref, window_start, broken=0, credit_limit=0.0):
             if paid_on is None or (due - paid_on).days < checkpoint:
                 s.unpaid_at[checkpoint] += amount
     s.first_date_days = (ref - first).days if first else 0
+    settled.sort(reverse=True)
+    for rank, (_due, _date, _amount, is_late) in enumerate(settled):
+        weight = 0.5 ** (rank / RECENT_HALF_LIFE)
+        s.decayed_weight += weight
+        s.decayed_late += weight if is_late else 0.0
     return s
 
 
@@ -202,11 +225,18 @@ def features(s, prior, days_to_due=None, amount=None):
         if amount and avg_amount > 0 and amount > 0
         else 0.0
     )
+    recent_late = shrink(
+        s.decayed_late / s.decayed_weight if s.decayed_weight else 0.0,
+        s.decayed_weight,
+        rates["late_share"],
+        strength=1.0,
+    )
     return [
         rates["late_share"],
         late_now,
         clip(rates["avg_days_late"], *DAYS_LATE_CLIP) / 30.0,
         rates["trend"],
+        recent_late,
         rates["overdue_share"],
         min(s.oldest_overdue, 180) / 90.0,
         clip(days_to_due, 0, 90) / 30.0,
@@ -319,6 +349,118 @@ class LogisticModel:
     @classmethod
     def from_dict(cls, data):
         return cls(data["coef"], data["intercept"], data["means"], data["scales"])
+
+
+# ----------------------------------------------------------------------------
+# Learning: labelled snapshots, company prior, back-test, fit
+# ----------------------------------------------------------------------------
+
+
+def training_samples(history, today, window_days, prior):
+    """Labelled snapshots ``(t, known_on, features, late)``, features as of t.
+
+    ``history``: {customer: [(invoice_date, due, paid_on, amount)]}, ``paid_on`` as
+    known today. Each invoice whose outcome is known today gives a snapshot on its
+    invoice date and, while still unpaid, at each checkpoint before its due date:
+    the model learns what being unpaid that close to the due date means. In its own
+    snapshots the invoice counts as open, as it does when it is scored.
+    """
+    samples = []
+    for rows in history.values():
+        for index, (invoice_date, due, paid_on, amount) in enumerate(rows):
+            if paid_on is None and due >= today:
+                continue  # outcome unknown yet
+            late = paid_on is None or paid_on > due
+            known_on = paid_on if paid_on and not late else due + timedelta(days=1)
+            points = [invoice_date]
+            for checkpoint in CHECKPOINTS:
+                t = due - timedelta(days=checkpoint)
+                if t > invoice_date and (paid_on is None or paid_on > t):
+                    points.append(t)
+            as_open = list(rows)
+            as_open[index] = (invoice_date, due, None, amount)
+            for t in points:
+                s = stats_from_history(as_open, t, t - timedelta(days=window_days))
+                row = features(s, prior, (due - t).days, amount)
+                samples.append((t, known_on, row, int(late)))
+    samples.sort(key=lambda sample: sample[0])
+    return samples
+
+
+def company_prior(history, today, window_days):
+    s = stats_from_history(
+        [r for rows in history.values() for r in rows],
+        today,
+        today - timedelta(days=window_days),
+    )
+    prior = Prior()
+    if s.settled > 0:
+        prior.late_share = s.late / s.settled
+        prior.avg_days_late = s.days_late / s.settled
+    if s.on_time > 0:
+        prior.days_on_time = s.days_late_on_time / s.on_time
+    if s.late > 0:
+        prior.days_late = s.days_late_late / s.late
+    if s.n_invoices:
+        prior.term = s.term_sum / s.n_invoices
+    return prior
+
+
+def fit(samples, size=MAX_FIT_SAMPLES):
+    """Fit on at most ``size`` samples, drawn with a fixed seed (same data, same
+    model)."""
+    if len(samples) > size:
+        samples = random.Random(len(samples)).sample(samples, size)
+    return LogisticModel.fit([s[2] for s in samples], [s[3] for s in samples])
+
+
+def backtest(samples):
+    """Train on the first 70% of snapshots in time, test on the rest; a training
+    snapshot counts only if its outcome was known at the split. Empty when there
+    is too little to say anything."""
+    if len(samples) < MIN_TRAINING_SAMPLES:
+        return {}
+    split = samples[int(len(samples) * 0.7)][0]
+    train = [s for s in samples if s[0] < split and s[1] <= split]
+    test = [s for s in samples if s[0] >= split]
+    positives = sum(s[3] for s in train)
+    if (
+        len(train) < MIN_TRAINING_SAMPLES
+        or min(positives, len(train) - positives) < MIN_CLASS_SAMPLES
+        or len({s[3] for s in test}) < 2
+    ):
+        return {}
+    model = fit(train)
+    probabilities = [model.predict(s[2]) for s in test]
+    labels = [s[3] for s in test]
+    return {
+        "auc": auc(probabilities, labels),
+        "accuracy": accuracy(probabilities, labels),
+        "brier": brier(probabilities, labels),
+        "train": len(train),
+        "test": len(test),
+    }
+
+
+def predict_invoice(s, prior, model, today, invoice_date, due, amount):
+    """Late probability and predicted payment date of an invoice unpaid today.
+
+    Without a model, the customer's shrunk late share (conditioned on how close the
+    due date is) is the probability: the transparent fallback.
+    """
+    rates = customer_rates(s, prior)
+    start = max(today, invoice_date)
+    days_to_due = (due - start).days
+    if days_to_due < 0:
+        # Already past due and unpaid: late is a fact, not a probability.
+        predicted = due + timedelta(days=round(rates["days_late"]))
+        if predicted <= today:
+            predicted = today + timedelta(days=OVERDUE_HORIZON_DAYS)
+        return 1.0, predicted
+    row = features(s, prior, days_to_due, amount)
+    p = model.predict(row) if model else row[1]
+    delay = (1 - p) * rates["days_on_time"] + p * max(rates["days_late"], 1)
+    return p, max(due + timedelta(days=round(delay)), start)
 
 
 # ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 
-from ..models.collection_risk_scoring import MIN_AUC
+from ..tools.risk_model import MIN_AUC
 
 
 class CollectionRiskBacktest(models.TransientModel):

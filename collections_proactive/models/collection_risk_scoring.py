@@ -213,7 +213,8 @@ class CollectionRiskScoring(models.AbstractModel):
         )
 
     def _risk_stats_sql(self, company, today, partner_ids, window_start):
-        """Per customer aggregates: the SQL twin of ``rm.stats_from_history``."""
+        """Per customer aggregates, the SQL twin of ``rm.stats_from_history``, and
+        the customer's invoices unpaid today: one read of the ledger per batch."""
         checkpoints = SQL(", ").join(
             SQL(
                 "COALESCE(SUM(amount) FILTER (WHERE settled"
@@ -224,14 +225,17 @@ class CollectionRiskScoring(models.AbstractModel):
         )
         return SQL(
             """
-            WITH rows AS (%(rows)s), r AS (
+            WITH rows AS (%(rows)s), h AS (
                 SELECT *,
-                       (paid_on IS NOT NULL OR due < %(today)s) AS settled,
+                       invoice_date <= %(today)s
+                       AND (due >= %(window_start)s OR paid_on IS NULL) AS hist
+                  FROM rows
+            ), r AS (
+                SELECT *,
+                       hist AND (paid_on IS NOT NULL OR due < %(today)s) AS settled,
                        LEAST(GREATEST(COALESCE(paid_on, %(today)s::date) - due,
                                       %(clip_low)s), %(clip_high)s) AS days
-                  FROM rows
-                 WHERE invoice_date <= %(today)s
-                   AND (due >= %(window_start)s OR paid_on IS NULL)
+                  FROM h
             ), s AS (
                 SELECT *, settled AND days > 0 AS late,
                        ROW_NUMBER() OVER (
@@ -241,15 +245,15 @@ class CollectionRiskScoring(models.AbstractModel):
                   FROM r
             )
             SELECT partner_id,
-                   COUNT(*),
-                   SUM(amount),
-                   SUM(due - invoice_date),
-                   %(today)s::date - MIN(invoice_date),
-                   COALESCE(SUM(amount) FILTER (WHERE paid_on IS NULL), 0),
-                   COALESCE(SUM(amount) FILTER (WHERE paid_on IS NULL
+                   COUNT(*) FILTER (WHERE hist),
+                   COALESCE(SUM(amount) FILTER (WHERE hist), 0),
+                   COALESCE(SUM(due - invoice_date) FILTER (WHERE hist), 0),
+                   COALESCE(%(today)s::date - MIN(invoice_date) FILTER (WHERE hist), 0),
+                   COALESCE(SUM(amount) FILTER (WHERE hist AND paid_on IS NULL), 0),
+                   COALESCE(SUM(amount) FILTER (WHERE hist AND paid_on IS NULL
                                                   AND due < %(today)s), 0),
                    COALESCE(MAX(%(today)s::date - due) FILTER (
-                       WHERE paid_on IS NULL AND due < %(today)s), 0),
+                       WHERE hist AND paid_on IS NULL AND due < %(today)s), 0),
                    COUNT(*) FILTER (WHERE settled),
                    COALESCE(SUM(amount) FILTER (WHERE settled), 0),
                    COALESCE(SUM(amount) FILTER (WHERE late), 0),
@@ -266,7 +270,13 @@ class CollectionRiskScoring(models.AbstractModel):
                             FILTER (WHERE late), 0),
                    COALESCE(SUM(POWER(0.5, settled_rank / %(half_life)s))
                             FILTER (WHERE settled), 0),
-                   %(checkpoints)s
+                   %(checkpoints)s,
+                   -- the invoices to score, whatever their date: unpaid today
+                   ARRAY_AGG(id ORDER BY id) FILTER (WHERE paid_on IS NULL),
+                   ARRAY_AGG(invoice_date ORDER BY id) FILTER (WHERE paid_on IS NULL),
+                   ARRAY_AGG(due ORDER BY id) FILTER (WHERE paid_on IS NULL),
+                   ARRAY_AGG(amount ORDER BY id) FILTER (WHERE paid_on IS NULL),
+                   ARRAY_AGG(residual ORDER BY id) FILTER (WHERE paid_on IS NULL)
               FROM s
           GROUP BY partner_id
             """,
@@ -289,12 +299,18 @@ class CollectionRiskScoring(models.AbstractModel):
             partner_ids, company, window_start, today
         )
         limits = self._risk_credit_limits(company, partner_ids)
-        stats = {}
+        stats, open_invoices = {}, []
+        n_checkpoints = len(rm.CHECKPOINTS)
         for row in self.env.cr.fetchall():
             (partner_id, n_invoices, amount_sum, term_sum, first_days, open_amount,
              overdue, oldest, n_settled, settled, late, days_late, days_on_time,
              days_late_late, recent_n, recent_settled, recent_late,
-             decayed_late, decayed_weight, *unpaid_at) = row  # fmt: skip
+             decayed_late, decayed_weight, *rest) = row  # fmt: skip
+            unpaid_at, invoices = rest[:n_checkpoints], rest[n_checkpoints:]
+            if invoices[0]:
+                open_invoices.extend(
+                    (partner_id, *invoice) for invoice in zip(*invoices, strict=True)
+                )
             stats[partner_id] = rm.CustomerStats(
                 n_settled=n_settled,
                 settled=float(settled),
@@ -320,7 +336,7 @@ class CollectionRiskScoring(models.AbstractModel):
                 broken_commitments=broken.get(partner_id, 0),
                 credit_limit=limits.get(partner_id, 0.0),
             )
-        return stats
+        return stats, open_invoices
 
     def _collection_risk_broken_commitments(
         self, partner_ids, company, date_from, date_to
@@ -353,13 +369,16 @@ class CollectionRiskScoring(models.AbstractModel):
     def _risk_score_partners(self, company, partner_ids, today):
         company = company.sudo()
         params = company.collection_risk_model_params or {}
+        if params.get("features") != list(rm.FEATURES):
+            self._risk_fit(company, today, force=True)
+            params = company.collection_risk_model_params
         prior = rm.Prior(**params.get("prior", {}))
         model = (
             rm.LogisticModel.from_dict(params["model"])
             if company.collection_risk_model_state == "model" and params.get("model")
             else None
         )
-        stats = self._risk_fetch_stats(company, today, partner_ids)
+        stats, open_invoices = self._risk_fetch_stats(company, today, partner_ids)
         empty = rm.CustomerStats(unpaid_at=dict.fromkeys(rm.CHECKPOINTS, 0.0))
         thresholds = (
             company.collection_risk_medium_threshold,
@@ -384,9 +403,7 @@ class CollectionRiskScoring(models.AbstractModel):
             )
         self._risk_write_partners(company, partner_rows)
         bands = {row[0]: row[2] for row in partner_rows}
-        self._risk_score_invoices(
-            company, partner_ids, today, stats, prior, model, bands
-        )
+        self._risk_score_invoices(open_invoices, today, stats, prior, model, bands)
 
     @api.model
     def _risk_customer_score(self, s, prior, model):
@@ -502,29 +519,12 @@ class CollectionRiskScoring(models.AbstractModel):
             )
         self.env["res.partner"].invalidate_model(fnames)
 
-    def _risk_score_invoices(
-        self, company, partner_ids, today, stats, prior, model, bands
-    ):
+    def _risk_score_invoices(self, open_invoices, today, stats, prior, model, bands):
         """Late probability, predicted payment date and expected on-time amount of
-        every invoice of these customers not paid as of ``today``."""
-        window_start = today - timedelta(days=company.collection_risk_window_days)
-        self.env.cr.execute(
-            SQL(
-                "SELECT id, partner_id, invoice_date, due, amount, residual"
-                " FROM (%s) rows WHERE paid_on IS NULL",
-                self._risk_invoice_rows_sql(company, today, partner_ids, window_start),
-            )
-        )
+        the customers' invoices unpaid as of ``today``."""
         empty = rm.CustomerStats(unpaid_at=dict.fromkeys(rm.CHECKPOINTS, 0.0))
         rows = []
-        for (
-            move_id,
-            partner_id,
-            invoice_date,
-            due,
-            amount,
-            residual,
-        ) in self.env.cr.fetchall():
+        for partner_id, move_id, invoice_date, due, amount, residual in open_invoices:
             p, predicted = rm.predict_invoice(
                 stats.get(partner_id, empty),
                 prior,
@@ -621,7 +621,12 @@ class CollectionRiskScoring(models.AbstractModel):
         """Back-test on a time-ordered split, then fit on everything; keep the
         model only if the back-test shows it ranks customers well enough."""
         company = company.sudo()
-        if not force and company.collection_risk_model_date == today:
+        params = company.collection_risk_model_params or {}
+        if (
+            not force
+            and company.collection_risk_model_date == today
+            and params.get("features") == list(rm.FEATURES)
+        ):
             return
         history = self._risk_training_rows(company, today)
         window_days = company.collection_risk_window_days
@@ -635,7 +640,9 @@ class CollectionRiskScoring(models.AbstractModel):
             "collection_risk_model_accuracy": result.get("accuracy") or 0.0,
             "collection_risk_model_brier": result.get("brier") or 0.0,
         }
-        params = {"prior": prior.as_dict()}
+        # The feature list travels with the model: an upgrade that changes it
+        # makes the stored model unusable, and the next run refits.
+        params = {"prior": prior.as_dict(), "features": list(rm.FEATURES)}
         if result.get("auc") is not None and result["auc"] >= rm.MIN_AUC:
             params["model"] = rm.fit(samples).to_dict()
             values["collection_risk_model_state"] = "model"

@@ -120,7 +120,7 @@ class TestRiskScoring(CollectionsCommon):
 
     def test_sql_statistics_match_python_definition(self):
         window_start = TODAY - timedelta(days=365)
-        sql = self.scoring._risk_fetch_stats(self.company, TODAY, self.customers.ids)
+        sql = self.scoring._risk_fetch_stats(self.company, TODAY, self.customers.ids)[0]
         history = self.scoring._risk_training_rows(self.company, TODAY)
         for customer in self.customers:
             python = asdict(
@@ -171,7 +171,7 @@ class TestRiskScoring(CollectionsCommon):
         self.assertIsNone(rows[partly.id][-1])
         self.assertIsNone(rows[after_cut_off.id][-1], "paid after today: still open")
 
-        stats = self.scoring._risk_fetch_stats(self.company, TODAY, partner.ids)[
+        stats = self.scoring._risk_fetch_stats(self.company, TODAY, partner.ids)[0][
             partner.id
         ]
         self.assertEqual(stats.n_settled, 4)  # in_two, credited, partly, after_cut_off
@@ -189,7 +189,7 @@ class TestRiskScoring(CollectionsCommon):
         self.assertGreater(there.collection_risk_score, here.collection_risk_score)
         self.assertNotIn(
             self.chronic.id,
-            self.scoring._risk_fetch_stats(other, TODAY, self.customers.ids),
+            self.scoring._risk_fetch_stats(other, TODAY, self.customers.ids)[0],
         )
 
     def test_incremental_run_touches_only_changed_customers(self):

@@ -1,0 +1,237 @@
+"""Measure the risk scoring engine on a large ledger, against a naive way and the floor.
+
+Run on a database filled by ``bench/generate_receivables.py``::
+
+    $VENV/bin/python bench/risk_bench.py --db bench_big [--company-id N]
+
+It prints, for the company's whole ledger:
+
+- the full recompute (model fit included): customers, invoices, seconds;
+- an incremental recompute after 1% of the customers changed;
+
+and, side by side in the same run, on a subset of about 10,000 invoices:
+
+- the engine (``_risk_score_partners``: SQL aggregates, bulk writes);
+- a naive per-customer ORM loop (search the invoices, read their reconciliations,
+  compute in Python, write each customer and invoice through the ORM);
+- the bare SQL aggregate that reads the same rows (the physical floor);
+
+with the ratios between them. Nothing is committed: every measure runs in a
+transaction that is rolled back.
+"""
+
+import argparse
+import os
+import sys
+import time
+from datetime import timedelta
+
+
+def odoo_env(args):
+    sys.path.insert(0, args.odoo_path)
+    import odoo
+    from odoo import SUPERUSER_ID, api
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    odoo.tools.config.parse_config(
+        [f"--addons-path={args.odoo_path}/addons,{repo}", "--log-level=warn"]
+    )
+    registry = odoo.modules.registry.Registry(args.db)
+    cr = registry.cursor()
+    return cr, api.Environment(cr, SUPERUSER_ID, {})
+
+
+def timed(label, function, *args, **kwargs):
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    elapsed = time.perf_counter() - start
+    print(f"{label:<58} {elapsed:8.2f} s")
+    return elapsed, result
+
+
+def naive_score(env, company, partner_ids, today):
+    """What a straightforward implementation does: one customer at a time."""
+    from odoo.addons.collections_proactive.tools import risk_model as rm
+
+    params = company.collection_risk_model_params or {}
+    prior = rm.Prior(**params.get("prior", {}))
+    model = rm.LogisticModel.from_dict(params["model"]) if params.get("model") else None
+    window_start = today - timedelta(days=company.collection_risk_window_days)
+    partners = env["res.partner"].with_company(company).browse(partner_ids)
+    for partner in partners:
+        invoices = env["account.move"].search(
+            [
+                ("company_id", "=", company.id),
+                ("commercial_partner_id", "=", partner.id),
+                ("move_type", "=", "out_invoice"),
+                ("state", "=", "posted"),
+                ("payment_state", "!=", "reversed"),
+            ]
+        )
+        rows = []
+        for invoice in invoices:
+            lines = invoice.line_ids.filtered(
+                lambda l: l.display_type == "payment_term"
+            )
+            partials = lines.matched_credit_ids
+            paid_on = None
+            if lines and all(lines.mapped("reconciled")) and partials:
+                paid_on = max(partials.mapped("max_date"))
+                if paid_on > today:
+                    paid_on = None
+            rows.append(
+                (invoice.invoice_date, invoice.invoice_date_due, paid_on,
+                 invoice.amount_total_signed)
+            )  # fmt: skip
+        s = rm.stats_from_history(rows, today, window_start)
+        p = model.predict(rm.features(s, prior)) if model else 0.0
+        partner.write({"collection_risk_score": round(100 * p)})
+        for invoice, row in zip(invoices, rows, strict=True):
+            if row[2] is None:
+                probability, predicted = rm.predict_invoice(
+                    s, prior, model, today, row[0], row[1], row[3]
+                )
+                invoice.write(
+                    {
+                        "collection_late_probability": probability,
+                        "collection_predicted_payment_date": predicted,
+                    }
+                )
+    env.flush_all()
+
+
+def floor_sql(env, company, partner_ids, today):
+    """The least any scoring must read: every invoice of these customers with its
+    reconciliations, aggregated per customer."""
+    env.cr.execute(
+        """SELECT m.commercial_partner_id, COUNT(*), SUM(m.amount_total_signed),
+                  MAX(apr.max_date)
+             FROM account_move m
+             JOIN account_move_line aml
+               ON aml.move_id = m.id AND aml.display_type = 'payment_term'
+        LEFT JOIN account_partial_reconcile apr ON apr.debit_move_id = aml.id
+            WHERE m.company_id = %s AND m.move_type = 'out_invoice'
+              AND m.state = 'posted' AND m.commercial_partner_id = ANY(%s)
+         GROUP BY m.commercial_partner_id""",
+        [company.id, list(partner_ids)],
+    )
+    return env.cr.fetchall()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--company-id", type=int)
+    parser.add_argument(
+        "--odoo-path", default=os.environ.get("ODOO_PATH", "/opt/odoo/18.0")
+    )
+    parser.add_argument("--subset", type=int, default=10000)
+    args = parser.parse_args()
+    cr, env = odoo_env(args)
+    try:
+        scoring = env["collection.risk.scoring"]
+        company = (
+            env["res.company"].browse(args.company_id)
+            if args.company_id
+            else env["res.company"].search([], order="id desc", limit=1)
+        )
+        today = scoring._risk_today()
+        cr.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT commercial_partner_id) FROM account_move"
+            " WHERE company_id = %s AND move_type = 'out_invoice' AND state = 'posted'",
+            [company.id],
+        )
+        invoices, customers = cr.fetchone()
+        print(
+            f"{company.name}: {invoices} posted customer invoices,"
+            f" {customers} customers"
+        )
+
+        company.collection_risk_full_requested = True
+        full, scored = timed(
+            "full recompute, model fit included", scoring._compute_risk, company
+        )
+        print(
+            f"  scored {scored} customers; model {company.collection_risk_model_state}"
+            f" on {company.collection_risk_model_samples} samples,"
+            f" back-test AUC {company.collection_risk_model_auc:.3f}"
+        )
+
+        cr.execute(
+            """SELECT id FROM account_move WHERE company_id = %s
+                  AND move_type = 'out_invoice' AND state = 'posted'
+                  AND commercial_partner_id IN (
+                      SELECT DISTINCT commercial_partner_id FROM account_move
+                       WHERE company_id = %s AND move_type = 'out_invoice'
+                    ORDER BY commercial_partner_id LIMIT %s)""",
+            [company.id, company.id, max(customers // 100, 1)],
+        )
+        touched = [row[0] for row in cr.fetchall()]
+        cr.execute(
+            "UPDATE account_move SET write_date = now() AT TIME ZONE 'UTC'"
+            " WHERE id = ANY(%s)",
+            [touched],
+        )
+        cr.execute(
+            "UPDATE account_move SET write_date = '2000-01-01'"
+            " WHERE company_id = %s AND NOT id = ANY(%s)",
+            [company.id, touched],
+        )
+        env.invalidate_all()
+        incremental, rescored = timed(
+            "incremental recompute after 1% of customers changed",
+            scoring._compute_risk,
+            company,
+        )
+        print(f"  rescored {rescored} customers")
+
+        cr.execute(
+            """SELECT commercial_partner_id, COUNT(*) FROM account_move
+                WHERE company_id = %s AND move_type = 'out_invoice' AND state = 'posted'
+             GROUP BY commercial_partner_id ORDER BY commercial_partner_id""",
+            [company.id],
+        )
+        subset, total = [], 0
+        for partner_id, count in cr.fetchall():
+            if total >= args.subset:
+                break
+            subset.append(partner_id)
+            total += count
+        print(f"\nside by side on {len(subset)} customers, {total} invoices:")
+        env.invalidate_all()
+        engine, _ = timed(
+            "engine (SQL aggregates, bulk writes)",
+            scoring._risk_score_partners,
+            company,
+            subset,
+            today,
+        )
+        env.invalidate_all()
+        naive, _ = timed(
+            "naive per-customer ORM loop", naive_score, env, company, subset, today
+        )
+        env.invalidate_all()
+        floor, _ = timed(
+            "bare SQL aggregate over the same rows",
+            floor_sql,
+            env,
+            company,
+            subset,
+            today,
+        )
+        print(f"engine is {naive / engine:.1f}x faster than the naive loop")
+        print(f"engine takes {engine / floor:.1f}x the bare SQL aggregate")
+        print(
+            f"\nsummary: full {full:.1f} s for {invoices} invoices /"
+            f" {customers} customers;"
+            f" incremental (1%) {incremental:.2f} s;"
+            f" naive/engine {naive / engine:.1f}x;"
+            f" engine/floor {engine / floor:.1f}x"
+        )
+    finally:
+        cr.rollback()
+        cr.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -295,13 +295,14 @@ class CollectionRiskScoring(models.AbstractModel):
         self.env.cr.execute(
             self._risk_stats_sql(company, today, partner_ids, window_start)
         )
+        rows = self.env.cr.fetchall()
         broken = self._collection_risk_broken_commitments(
             partner_ids, company, window_start, today
         )
         limits = self._risk_credit_limits(company, partner_ids)
         stats, open_invoices = {}, []
         n_checkpoints = len(rm.CHECKPOINTS)
-        for row in self.env.cr.fetchall():
+        for row in rows:
             (partner_id, n_invoices, amount_sum, term_sum, first_days, open_amount,
              overdue, oldest, n_settled, settled, late, days_late, days_on_time,
              days_late_late, recent_n, recent_settled, recent_late,
@@ -351,12 +352,16 @@ class CollectionRiskScoring(models.AbstractModel):
     def _risk_credit_limits(self, company, partner_ids):
         if not company.account_use_credit_limit:
             return {}
+        partners = self.env["res.partner"].with_company(company)
         self.env.cr.execute(
             SQL(
                 """SELECT id, COALESCE((credit_limit->>%(key)s)::float, %(default)s)
                      FROM res_partner WHERE id = ANY(%(ids)s)""",
                 key=str(company.id),
-                default=company.account_default_credit_limit or 0.0,
+                default=partners._fields["credit_limit"].get_company_dependent_fallback(
+                    partners
+                )
+                or 0.0,
                 ids=list(partner_ids),
             )
         )

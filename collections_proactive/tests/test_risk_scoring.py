@@ -1,3 +1,4 @@
+import json
 from dataclasses import asdict
 from datetime import date, timedelta
 
@@ -260,6 +261,28 @@ class TestRiskScoring(CollectionsCommon):
         self.assertEqual(record.state, "thin")
         self.assertEqual(record.fitted_on, TODAY)
         self.assertTrue(self.company.collection_risk_full_requested)
+
+    def test_backtest_wizard_other_company_refused(self):
+        other = self.setup_other_company(name="Not Mine")["company"]
+        wizard = (
+            self.env["collection.risk.backtest"]
+            .with_user(self.collections_manager)
+            .create({"company_id": other.id})
+        )
+        with self.assertRaises(AccessError):
+            wizard.with_user(self.collections_manager).action_run_backtest()
+        self.assertFalse(other.collection_risk_model_date)
+
+    def test_credit_limit_use_is_a_factor(self):
+        self.company.account_use_credit_limit = True
+        self.chronic.with_company(self.company).credit_limit = 1000.0
+        chronic = self._score()[1]
+        factors = {f["code"]: f for f in json.loads(chronic.collection_risk_factors)}
+        self.assertAlmostEqual(factors["credit_use"]["value"], 2.0)  # 2000 open
+        self.assertGreater(factors["credit_use"]["points"], 0)
+        self.assertIn(
+            "Uses 200% of its credit limit", chronic.collection_risk_explanation
+        )
 
     def test_collector_rescores_a_customer(self):
         self.chronic.with_user(self.collector).action_collection_compute_risk()

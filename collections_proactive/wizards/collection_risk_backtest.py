@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
 
 from ..tools.risk_model import MIN_AUC
 
@@ -27,6 +28,10 @@ class CollectionRiskBacktest(models.TransientModel):
     def action_run_backtest(self):
         """Back-test and refit now, then rescore every customer of the company."""
         self.ensure_one()
+        if self.company_id not in self.env.companies:
+            raise AccessError(
+                self.env._("You can only refit the risk model of your own companies.")
+            )
         scoring = self.env["collection.risk.scoring"].sudo()
         scoring._risk_fit(self.company_id, scoring._risk_today(), force=True)
         self.company_id.sudo().collection_risk_full_requested = True

@@ -3,4 +3,8 @@ from . import res_config_settings
 from . import res_partner
 from . import account_move
 from . import collection_risk_scoring
+from . import collection_strategy
+from . import collection_strategy_step
+from . import collection_reminder
+from . import collection_reminder_line
 from . import collection_demo_loader

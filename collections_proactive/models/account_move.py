@@ -1,4 +1,6 @@
-from odoo import fields, models
+from datetime import timedelta
+
+from odoo import api, fields, models
 
 from .res_partner import RISK_BANDS
 
@@ -35,3 +37,76 @@ class AccountMove(models.Model):
         copy=False,
         help="The customer's risk band when this invoice was last scored.",
     )
+    collection_followup_hold = fields.Selection(
+        [("dispute", "Disputed"), ("no_followup", "No follow-up")],
+        string="Follow-up Hold",
+        copy=False,
+        tracking=True,
+        help="Held invoices get no reminder; the log says why.",
+    )
+    collection_followup_hold_reason = fields.Char(string="Hold Reason", copy=False)
+    collection_reminder_line_ids = fields.One2many(
+        "collection.reminder.line", "move_id", string="Reminder Lines"
+    )
+    collection_reminder_count = fields.Integer(
+        compute="_compute_collection_reminder_count"
+    )
+
+    def _compute_collection_reminder_count(self):
+        counts = dict(
+            self.env["collection.reminder.line"]._read_group(
+                [("move_id", "in", self.ids)], ["move_id"], ["__count"]
+            )
+        )
+        for move in self:
+            move.collection_reminder_count = counts.get(move, 0)
+
+    def action_open_collection_reminders(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "collections_proactive.collection_reminder_action"
+        )
+        action["domain"] = [("line_ids.move_id", "=", self.id)]
+        return action
+
+    collection_next_step = fields.Char(
+        string="Next Reminder",
+        compute="_compute_collection_next_step",
+        help="The next step of the customer's strategy for this invoice, and its date.",
+    )
+
+    @api.depends_context("company", "lang")
+    @api.depends("invoice_date_due", "payment_state", "collection_reminder_line_ids")
+    def _compute_collection_next_step(self):
+        self.collection_next_step = False
+        invoices = self.filtered(
+            lambda m: (
+                m.move_type == "out_invoice"
+                and m.state == "posted"
+                and m.payment_state in ("not_paid", "partial")
+                and m.invoice_date_due
+            )
+        )
+        strategies = self.env["collection.strategy"].sudo()
+        for company in invoices.company_id:
+            by_band = strategies._strategy_by_band(company)
+            for invoice in invoices.filtered(lambda m, c=company: m.company_id == c):
+                partner = invoice.commercial_partner_id.with_company(company)
+                strategy = partner.collection_strategy_id or strategies.browse(
+                    by_band.get(partner.collection_risk_band or "default")
+                    or by_band.get("default")
+                )
+                done = invoice.sudo().collection_reminder_line_ids.step_id.mapped(
+                    "offset_days"
+                )
+                last = max(done, default=None)
+                step = strategy.step_ids.filtered(
+                    lambda st, last=last: last is None or st.offset_days > last
+                )[:1]
+                if step:
+                    when = invoice.invoice_date_due + timedelta(days=step.offset_days)
+                    invoice.collection_next_step = self.env._(
+                        "%(step)s on %(date)s",
+                        step=step.name,
+                        date=fields.Date.to_string(when),
+                    )

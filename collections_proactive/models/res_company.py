@@ -1,6 +1,41 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+CONTACT_PRESETS = [
+    ("chile", "Chile (Ley 21.320)"),
+    ("relaxed", "Relaxed"),
+    ("custom", "Custom"),
+]
+# Values each preset sets (custom keeps what is there).
+CONTACT_PRESET_VALUES = {
+    "chile": {
+        "collection_max_written_per_week": 2,
+        "collection_min_days_between_written": 2,
+        "collection_max_calls_per_week": 1,
+        "collection_contact_weekday_from": "0",
+        "collection_contact_weekday_to": "5",
+        "collection_contact_hour_from": 8.0,
+        "collection_contact_hour_to": 20.0,
+    },
+    "relaxed": {
+        "collection_max_written_per_week": 4,
+        "collection_min_days_between_written": 1,
+        "collection_max_calls_per_week": 3,
+        "collection_contact_weekday_from": "0",
+        "collection_contact_weekday_to": "6",
+        "collection_contact_hour_from": 8.0,
+        "collection_contact_hour_to": 21.0,
+    },
+}
+WEEKDAYS = [
+    ("0", "Monday"),
+    ("1", "Tuesday"),
+    ("2", "Wednesday"),
+    ("3", "Thursday"),
+    ("4", "Friday"),
+    ("5", "Saturday"),
+    ("6", "Sunday"),
+]
 RISK_MODEL_STATES = [
     ("model", "Learnt model"),
     ("weak", "Rules (model not accurate enough)"),
@@ -32,6 +67,41 @@ class ResCompany(models.Model):
         string="Critical Risk From",
         default=75,
         help="A customer whose risk score reaches this value is in the critical band.",
+    )
+
+    # Contact policy of the reminders (see collection.reminder._policy_defer).
+    collection_contact_preset = fields.Selection(
+        CONTACT_PRESETS,
+        string="Contact Policy",
+        default="chile",
+        required=True,
+        help="Chile (Ley 21.320): at most 2 written contacts a week, 2 days apart, 1 "
+        "call a week, Monday to Saturday 08:00-20:00 in the customer's time zone.",
+    )
+    collection_max_written_per_week = fields.Integer(
+        string="Messages per Week",
+        default=2,
+        help="Most emails and SMS a customer gets in any 7 days (0: no limit).",
+    )
+    collection_min_days_between_written = fields.Integer(
+        string="Days Between Messages", default=2
+    )
+    collection_max_calls_per_week = fields.Integer(
+        string="Calls per Week", default=1, help="0: no limit."
+    )
+    collection_contact_weekday_from = fields.Selection(
+        WEEKDAYS, string="Contact From", default="0", required=True
+    )
+    collection_contact_weekday_to = fields.Selection(
+        WEEKDAYS, string="Contact Until", default="5", required=True
+    )
+    collection_contact_hour_from = fields.Float(string="From Hour", default=8.0)
+    collection_contact_hour_to = fields.Float(string="To Hour", default=20.0)
+    collection_max_attempts = fields.Integer(
+        string="Send Attempts",
+        default=3,
+        help="A reminder that fails this many times stays failed, for someone to "
+        "look at.",
     )
 
     # The learnt model and its back-test (written by collection.risk.scoring).
@@ -82,6 +152,64 @@ class ResCompany(models.Model):
     collection_risk_full_requested = fields.Boolean(
         string="Full Risk Recompute Requested", readonly=True, copy=False
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        companies = super().create(vals_list)
+        self.env["collection.strategy"].sudo()._create_default_strategies(companies)
+        return companies
+
+    @api.constrains(
+        "collection_contact_weekday_from",
+        "collection_contact_weekday_to",
+        "collection_contact_hour_from",
+        "collection_contact_hour_to",
+        "collection_max_written_per_week",
+        "collection_min_days_between_written",
+        "collection_max_calls_per_week",
+        "collection_max_attempts",
+    )
+    def _check_collection_contact_policy(self):
+        for company in self:
+            if (
+                company.collection_contact_weekday_from
+                > company.collection_contact_weekday_to
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The contact days of %(company)s end before they start.",
+                        company=company.display_name,
+                    )
+                )
+            if not (
+                0
+                <= company.collection_contact_hour_from
+                < company.collection_contact_hour_to
+                <= 24
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The contact hours of %(company)s must be a range within the "
+                        "day.",
+                        company=company.display_name,
+                    )
+                )
+            if (
+                min(
+                    company.collection_max_written_per_week,
+                    company.collection_min_days_between_written,
+                    company.collection_max_calls_per_week,
+                )
+                < 0
+                or company.collection_max_attempts < 1
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The contact limits of %(company)s cannot be negative, and a "
+                        "reminder needs at least one send attempt.",
+                        company=company.display_name,
+                    )
+                )
 
     @api.constrains(
         "collection_risk_window_days",

@@ -1,4 +1,6 @@
-from odoo import fields, models
+from odoo import api, fields, models
+
+from .res_company import CONTACT_PRESET_VALUES
 
 
 class ResConfigSettings(models.TransientModel):
@@ -16,3 +18,34 @@ class ResConfigSettings(models.TransientModel):
     collection_risk_critical_threshold = fields.Integer(
         related="company_id.collection_risk_critical_threshold", readonly=False
     )
+    collection_contact_preset = fields.Selection(
+        related="company_id.collection_contact_preset", readonly=False
+    )
+    collection_max_written_per_week = fields.Integer(
+        related="company_id.collection_max_written_per_week", readonly=False
+    )
+    collection_min_days_between_written = fields.Integer(
+        related="company_id.collection_min_days_between_written", readonly=False
+    )
+    collection_max_calls_per_week = fields.Integer(
+        related="company_id.collection_max_calls_per_week", readonly=False
+    )
+    collection_contact_weekday_from = fields.Selection(
+        related="company_id.collection_contact_weekday_from", readonly=False
+    )
+    collection_contact_weekday_to = fields.Selection(
+        related="company_id.collection_contact_weekday_to", readonly=False
+    )
+    collection_contact_hour_from = fields.Float(
+        related="company_id.collection_contact_hour_from", readonly=False
+    )
+    collection_contact_hour_to = fields.Float(
+        related="company_id.collection_contact_hour_to", readonly=False
+    )
+    collection_max_attempts = fields.Integer(
+        related="company_id.collection_max_attempts", readonly=False
+    )
+
+    @api.onchange("collection_contact_preset")
+    def _onchange_collection_contact_preset(self):
+        self.update(CONTACT_PRESET_VALUES.get(self.collection_contact_preset, {}))

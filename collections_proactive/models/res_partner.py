@@ -55,6 +55,31 @@ class ResPartner(models.Model):
         readonly=True,
         copy=False,
     )
+    collection_strategy_id = fields.Many2one(
+        "collection.strategy",
+        string="Collection Strategy",
+        company_dependent=True,
+        copy=False,
+        help="Overrides the strategy of the customer's risk band in this company.",
+    )
+    collection_no_email = fields.Boolean(
+        string="No Collection Emails", help="The customer asked for no reminder emails."
+    )
+    collection_no_sms = fields.Boolean(
+        string="No Collection SMS", help="The customer asked for no reminder SMS."
+    )
+    collection_no_followup = fields.Boolean(
+        string="No Follow-up", copy=False, help="Send this customer no reminder at all."
+    )
+    collection_no_followup_reason = fields.Char(
+        string="No Follow-up Reason", copy=False
+    )
+    collection_reminder_ids = fields.One2many(
+        "collection.reminder", "partner_id", string="Reminders"
+    )
+    collection_reminder_count = fields.Integer(
+        compute="_compute_collection_reminder_count"
+    )
     collection_risk_run_seq = fields.Integer(
         string="Risk Run (technical)",
         company_dependent=True,
@@ -74,6 +99,29 @@ class ResPartner(models.Model):
         string="Risk Method",
         compute="_compute_collection_risk_method",
     )
+
+    @api.depends_context("company")
+    def _compute_collection_reminder_count(self):
+        counts = dict(
+            self.env["collection.reminder"]._read_group(
+                [
+                    ("partner_id", "in", self.ids),
+                    ("company_id", "=", self.env.company.id),
+                ],
+                ["partner_id"],
+                ["__count"],
+            )
+        )
+        for partner in self:
+            partner.collection_reminder_count = counts.get(partner, 0)
+
+    def action_open_collection_reminders(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "collections_proactive.collection_reminder_action"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        return action
 
     @api.depends_context("company")
     def _compute_collection_risk_method(self):
@@ -186,3 +234,43 @@ class ResPartner(models.Model):
         scoring._risk_fit(company, today)
         scoring._risk_score_partners(company, self.commercial_partner_id.ids, today)
         return True
+
+    def action_collection_send_now(self):
+        """Plan and send this customer's due reminders now, through the same engine,
+        contact policy and log as the scheduled action."""
+        self.ensure_one()
+        if not self.env.user.has_group("collections_proactive.group_collections_user"):
+            raise AccessError(self.env._("Only collection users can send reminders."))
+        reminders = self.env["collection.reminder"].sudo()
+        partner = self.commercial_partner_id
+        reminders._plan_reminders(companies=self.env.company, partners=partner)
+        todo = reminders.search(
+            [
+                ("partner_id", "=", partner.id),
+                ("company_id", "=", self.env.company.id),
+                ("state", "=", "planned"),
+                ("planned_date", "<=", fields.Datetime.now()),
+            ]
+        )
+        todo._send()
+        sent = todo.filtered(lambda r: r.state == "sent")
+        deferred = todo.filtered(lambda r: r.state == "planned")
+        message = self.env._(
+            "%(sent)s reminder(s) sent, %(deferred)s deferred by the contact policy, "
+            "%(other)s skipped.",
+            sent=len(sent),
+            deferred=len(deferred),
+            other=len(todo - sent - deferred),
+        )
+        if deferred:
+            message += " " + "; ".join(deferred.mapped("reason"))
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Reminders"),
+                "message": message,
+                "type": "success" if sent else "warning",
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }

@@ -2,3 +2,4 @@ from . import test_install
 from . import test_demo_loader
 from . import test_risk_model
 from . import test_risk_scoring
+from . import test_reminders

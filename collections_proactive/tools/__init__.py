@@ -1,1 +1,2 @@
 from . import risk_model
+from . import contact_policy

@@ -1,0 +1,573 @@
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+import psycopg2
+from markupsafe import Markup
+
+from odoo import api, fields, models, tools
+from odoo.tools import SQL, mute_logger
+
+from ..tools import contact_policy as cp
+
+_logger = logging.getLogger(__name__)
+
+CHANNELS = [("email", "Email"), ("sms", "SMS"), ("call", "Call")]
+WRITTEN = ("email", "sms")
+BATCH_SIZE = 200
+RETRY_DELAY = timedelta(hours=1)
+
+
+class CollectionReminder(models.Model):
+    """The log of every reminder: one message (or call) to one customer for one
+    step, listing the invoices it is about.
+
+    Planned by the scheduled action, then sent under the company's contact policy:
+    a reminder outside the contact window or over the contact cap is deferred (its
+    planned date moves and the reason says why), never dropped. Kept at least two
+    years: nothing in the addon deletes it.
+    """
+
+    _name = "collection.reminder"
+    _description = "Collection Reminder"
+    _order = "planned_date desc, id desc"
+    _check_company_auto = True
+
+    partner_id = fields.Many2one(
+        "res.partner", string="Customer", required=True, index=True, readonly=True
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, readonly=True
+    )
+    step_id = fields.Many2one(
+        "collection.strategy.step", required=True, ondelete="restrict", readonly=True
+    )
+    strategy_id = fields.Many2one(related="step_id.strategy_id", store=True)
+    kind = fields.Selection(related="step_id.kind", store=True)
+    channel = fields.Selection(CHANNELS, required=True, readonly=True)
+    line_ids = fields.One2many(
+        "collection.reminder.line", "reminder_id", string="Invoices", readonly=True
+    )
+    invoice_ids = fields.Many2many(
+        "account.move", compute="_compute_invoice_ids", string="Invoice List"
+    )
+    amount_total = fields.Monetary(
+        string="Amount Due",
+        compute="_compute_invoice_ids",
+        currency_field="currency_id",
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    planned_date = fields.Datetime(required=True, index=True, readonly=True)
+    sent_date = fields.Datetime(readonly=True)
+    state = fields.Selection(
+        [
+            ("planned", "Planned"),
+            ("sent", "Sent"),
+            ("failed", "Failed"),
+            ("skipped", "Skipped"),
+            ("cancelled", "Cancelled"),
+        ],
+        required=True,
+        default="planned",
+        index=True,
+        readonly=True,
+    )
+    reason = fields.Char(readonly=True, help="Why it was deferred, skipped or failed.")
+    attempt_count = fields.Integer(readonly=True)
+    pay_url = fields.Char(compute="_compute_links", string="Payment Link")
+    optout_email_url = fields.Char(compute="_compute_links")
+    optout_sms_url = fields.Char(compute="_compute_links")
+    message_id = fields.Many2one("mail.message", readonly=True, ondelete="set null")
+    activity_id = fields.Many2one("mail.activity", readonly=True, ondelete="set null")
+
+    @api.depends("line_ids.move_id", "line_ids.amount_residual")
+    def _compute_invoice_ids(self):
+        for reminder in self:
+            reminder.invoice_ids = reminder.line_ids.move_id
+            reminder.amount_total = sum(reminder.line_ids.mapped("amount_residual"))
+
+    @api.depends("partner_id", "step_id", "channel")
+    def _compute_display_name(self):
+        channels = dict(self._fields["channel"]._description_selection(self.env))
+        for reminder in self:
+            reminder.display_name = self.env._(
+                "%(step)s to %(customer)s (%(channel)s)",
+                step=reminder.step_id.name,
+                customer=reminder.partner_id.display_name,
+                channel=channels.get(reminder.channel),
+            )
+
+    # ------------------------------------------------------------------
+    # Links rendered in messages
+    # ------------------------------------------------------------------
+
+    def _compute_links(self):
+        for reminder in self:
+            partner = reminder.partner_id
+            base = partner.get_base_url()
+            first = reminder.line_ids.move_id.sorted("invoice_date_due")[:1]
+            # The portal link carries the invoice's access token: no login needed.
+            reminder.pay_url = first and base + first.sudo().get_portal_url()
+            for channel in ("email", "sms"):
+                token = tools.hmac(
+                    self.env(su=True),
+                    "collections_proactive-optout",
+                    (partner.id, channel),
+                )
+                reminder[f"optout_{channel}_url"] = (
+                    f"{base}/collections/optout/{channel}/{partner.id}/{token}"
+                )
+
+    # ------------------------------------------------------------------
+    # Scheduled action
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_send_reminders(self, batch_size=BATCH_SIZE):
+        """Plan what is due, then send one batch; the cron calls again while planned
+        reminders are due (``_notify_progress``)."""
+        self._plan_reminders()
+        now = fields.Datetime.now()
+        domain = [("state", "=", "planned"), ("planned_date", "<=", now)]
+        batch = self.search(domain, limit=batch_size, order="planned_date, id")
+        batch._send()
+        remaining = self.search_count(domain)
+        self.env["ir.cron"]._notify_progress(done=len(batch), remaining=remaining)
+        return {"done": len(batch), "remaining": remaining}
+
+    # ------------------------------------------------------------------
+    # Planning: which invoice reaches which step today
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _plan_reminders(self, companies=None, partners=None):
+        """Create the reminders of every invoice whose next step is due today in its
+        customer's time zone, bundled per customer, step and channel."""
+        # Scheduled or on demand, planning is a system job: it reads every strategy
+        # and writes the log, whoever triggers it.
+        self = self.sudo()  # noqa: PLW0642
+        now = fields.Datetime.now()
+        created = self.browse()
+        for company in (companies or self.env["res.company"].search([])).sudo():
+            rows = self._plan_candidates(company, now, partners)
+            if rows:
+                created |= self._plan_create(company, rows, now)
+        return created
+
+    def _plan_candidates(self, company, now, partners=None):
+        mapping = self.env["collection.strategy"].sudo()._strategy_by_band(company)
+        if not mapping:
+            return []
+        key = str(company.id)
+        band_case = SQL(
+            "CASE p.collection_risk_band->>%(key)s"
+            " WHEN 'low' THEN %(low)s WHEN 'medium' THEN %(medium)s"
+            " WHEN 'high' THEN %(high)s WHEN 'critical' THEN %(critical)s"
+            " ELSE %(default)s END",
+            key=key,
+            low=mapping.get("low"),
+            medium=mapping.get("medium"),
+            high=mapping.get("high"),
+            critical=mapping.get("critical"),
+            default=mapping.get("default"),
+        )
+        partner_filter = (
+            SQL("AND m.commercial_partner_id = ANY(%s)", partners.ids)
+            if partners
+            else SQL()
+        )
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH cand AS (
+                    SELECT m.id AS move_id, m.commercial_partner_id AS partner_id,
+                           st.id AS step_id, st.offset_days,
+                           m.amount_residual_signed AS residual,
+                           m.collection_followup_hold AS hold,
+                           p.collection_no_followup AS partner_hold,
+                           ROW_NUMBER() OVER (PARTITION BY m.id
+                                              ORDER BY st.offset_days DESC) AS rn
+                      FROM account_move m
+                      JOIN res_partner p ON p.id = m.commercial_partner_id
+                      JOIN collection_strategy s
+                        ON s.id = COALESCE((p.collection_strategy_id->>%(key)s)::int,
+                                           %(band_case)s)
+                       AND s.active AND s.company_id = %(company)s
+                      JOIN collection_strategy_step st
+                        ON st.strategy_id = s.id AND st.active
+                     WHERE m.company_id = %(company)s
+                       AND m.move_type = 'out_invoice'
+                       AND m.state = 'posted'
+                       AND m.payment_state IN ('not_paid', 'partial')
+                       AND m.invoice_date_due + st.offset_days <= (
+                           %(now)s::timestamp AT TIME ZONE 'UTC'
+                           AT TIME ZONE COALESCE(NULLIF(p.tz, ''), %(tz)s))::date
+                       AND m.amount_residual_signed >= COALESCE(st.min_amount, 0)
+                       %(partner_filter)s
+                )
+                SELECT c.move_id, c.partner_id, c.step_id, c.residual,
+                       c.hold, COALESCE(c.partner_hold, FALSE)
+                  FROM cand c
+                 WHERE c.rn = 1
+                   AND NOT EXISTS (
+                        SELECT 1
+                          FROM collection_reminder_line l
+                          JOIN collection_strategy_step ls ON ls.id = l.step_id
+                         WHERE l.move_id = c.move_id
+                           AND ls.offset_days >= c.offset_days)
+                 ORDER BY c.partner_id, c.step_id, c.move_id
+                """,
+                key=key,
+                band_case=band_case,
+                company=company.id,
+                now=now,
+                tz=company.partner_id.tz or "UTC",
+                partner_filter=partner_filter,
+            )
+        )
+        return self.env.cr.fetchall()
+
+    def _plan_create(self, company, rows, now):
+        steps = self.env["collection.strategy.step"].browse({row[2] for row in rows})
+        channels = {step.id: step._channels() for step in steps}
+        hold_labels = dict(
+            self.env["account.move"]
+            ._fields["collection_followup_hold"]
+            ._description_selection(self.env)
+        )
+        groups = defaultdict(list)
+        for move_id, partner_id, step_id, residual, hold, partner_hold in rows:
+            reason = False
+            if partner_hold:
+                reason = self.env._("Customer marked no follow-up")
+            elif hold:
+                reason = self.env._(
+                    "Invoice on hold: %(hold)s", hold=hold_labels.get(hold, hold)
+                )
+            groups[partner_id, step_id, reason].append((move_id, residual))
+        vals_list = []
+        for (partner_id, step_id, reason), invoices in groups.items():
+            for channel in channels[step_id]:
+                vals_list.append(
+                    {
+                        "partner_id": partner_id,
+                        "company_id": company.id,
+                        "step_id": step_id,
+                        "channel": channel,
+                        "planned_date": now,
+                        "state": "skipped" if reason else "planned",
+                        "reason": reason,
+                        "line_ids": [
+                            fields.Command.create(
+                                {
+                                    "move_id": move_id,
+                                    "step_id": step_id,
+                                    "channel": channel,
+                                    "amount_residual": residual,
+                                }
+                            )
+                            for move_id, residual in invoices
+                        ],
+                    }
+                )
+        return self._create_exactly_once(vals_list)
+
+    def _create_exactly_once(self, vals_list):
+        """Create the reminders; those another worker created meanwhile (the unique
+        key refuses them) are left to it."""
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                return self.sudo().create(vals_list)
+        except psycopg2.errors.UniqueViolation:
+            self.env.invalidate_all()
+        created = self.browse()
+        for vals in vals_list:
+            try:
+                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                    created |= self.sudo().create(vals)
+            except psycopg2.errors.UniqueViolation:
+                self.env.invalidate_all()
+                _logger.info("Reminder already planned by another worker: %s", vals)
+        return created
+
+    # ------------------------------------------------------------------
+    # Sending, under the contact policy
+    # ------------------------------------------------------------------
+
+    def _lock_planned(self):
+        """The planned reminders of self that no other transaction is sending."""
+        if not self:
+            return self
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM collection_reminder
+                    WHERE id = ANY(%s) AND state = 'planned'
+                      FOR UPDATE SKIP LOCKED""",
+                self.ids,
+            )
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        self.invalidate_recordset(["state"])
+        return self.browse(ids)
+
+    def _recent_contacts(self, now):
+        """{(partner, company): {channel: [sent dates]}} over the last 7 days."""
+        contacts = defaultdict(lambda: defaultdict(list))
+        rows = self.sudo().search_fetch(
+            [
+                ("partner_id", "in", self.partner_id.ids),
+                ("state", "=", "sent"),
+                ("sent_date", ">", now - timedelta(days=7)),
+            ],
+            ["partner_id", "company_id", "channel", "sent_date"],
+        )
+        for row in rows:
+            contacts[row.partner_id.id, row.company_id.id][row.channel].append(
+                row.sent_date
+            )
+        return contacts
+
+    def _send(self):
+        """Send these planned reminders, defer those the policy does not allow now."""
+        now = fields.Datetime.now()
+        reminders = self.sudo()._lock_planned()
+        contacts = reminders._recent_contacts(now)
+        for reminder in reminders.sorted(lambda r: (r.partner_id.id, r.planned_date)):
+            reminder._send_one(now, contacts)
+        return reminders
+
+    def _send_one(self, now, contacts):
+        self.ensure_one()
+        company = self.company_id
+        open_lines = self.line_ids.filtered(
+            lambda line: (
+                line.move_id.state == "posted"
+                and line.move_id.payment_state in ("not_paid", "partial")
+            )
+        )
+        if not open_lines:
+            self.write(
+                {"state": "cancelled", "reason": self.env._("Paid before sending")}
+            )
+            return
+        # A reminder deferred past the next step of its invoices is stale: the later
+        # step speaks for them.
+        later = self.env["collection.reminder.line"].search_count(
+            [
+                ("move_id", "in", open_lines.move_id.ids),
+                ("step_id.offset_days", ">", self.step_id.offset_days),
+                ("reminder_id.state", "in", ("planned", "sent")),
+            ]
+        )
+        if later:
+            self.write(
+                {
+                    "state": "cancelled",
+                    "reason": self.env._("Superseded by a later step"),
+                }
+            )
+            return
+        held = open_lines.filtered(lambda line: line.move_id.collection_followup_hold)
+        if held == open_lines or self.partner_id.collection_no_followup:
+            self.write(
+                {"state": "skipped", "reason": self.env._("Follow-up put on hold")}
+            )
+            return
+        channel, reason = self._deliverable_channel()
+        if not channel:
+            self.write({"state": "skipped", "reason": reason})
+            return
+        when = self._policy_defer(
+            channel, now, contacts[self.partner_id.id, company.id]
+        )
+        if when:
+            self.write({"planned_date": when[0], "reason": when[1]})
+            return
+        try:
+            with self.env.cr.savepoint():
+                self._deliver(channel, open_lines - held)
+                if channel != self.channel:
+                    self.line_ids.channel = channel
+                self.write(
+                    {
+                        "state": "sent",
+                        "sent_date": now,
+                        "channel": channel,
+                        "reason": reason,
+                        "attempt_count": self.attempt_count + 1,
+                    }
+                )
+        except Exception as error:  # noqa: BLE001 - any failure is logged, retried
+            _logger.warning("Collection reminder %s failed: %s", self.id, error)
+            self.env.invalidate_all()
+            attempts = self.attempt_count + 1
+            if attempts >= company.collection_max_attempts:
+                self.write(
+                    {"state": "failed", "reason": str(error), "attempt_count": attempts}
+                )
+            else:
+                self.write(
+                    {
+                        "planned_date": now + RETRY_DELAY * attempts,
+                        "reason": self.env._(
+                            "Attempt %(count)s failed, retrying: %(error)s",
+                            count=attempts,
+                            error=error,
+                        ),
+                        "attempt_count": attempts,
+                    }
+                )
+            return
+        contacts[self.partner_id.id, company.id][channel].append(now)
+
+    def _deliverable_channel(self):
+        """The channel to use, honouring opt-outs, with a fallback to the other
+        written channel; (False, reason) when nothing can reach the customer."""
+        partner = self.partner_id
+        can_email = bool(partner.email) and not (
+            partner.is_blacklisted or partner.collection_no_email
+        )
+        can_sms = bool(partner.mobile or partner.phone) and not (
+            partner.phone_sanitized_blacklisted or partner.collection_no_sms
+        )
+        step_channels = self.step_id._channels()
+        if self.channel == "email" and not can_email:
+            if can_sms and "sms" not in step_channels:
+                return "sms", self.env._("Email not allowed: sent by SMS instead")
+            return False, self.env._("The customer cannot be reached by email")
+        if self.channel == "sms" and not can_sms:
+            if can_email and "email" not in step_channels:
+                return "email", self.env._("SMS not allowed: sent by email instead")
+            return False, self.env._("The customer cannot be reached by SMS")
+        return self.channel, False
+
+    def _policy_defer(self, channel, now, sent):
+        """None when the contact policy allows this channel now, else
+        ``(new planned date, reason)``: deferred, never dropped."""
+        company = self.company_id
+        tz = self.partner_id.tz or company.partner_id.tz or "UTC"
+        window = (
+            int(company.collection_contact_weekday_from),
+            int(company.collection_contact_weekday_to),
+            company.collection_contact_hour_from,
+            company.collection_contact_hour_to,
+        )
+        earliest, reason = now, False
+        if channel in WRITTEN:
+            written = sorted(sent["email"] + sent["sms"])
+            gap = timedelta(days=company.collection_min_days_between_written)
+            if written and written[-1] + gap > earliest:
+                earliest = written[-1] + gap
+                reason = self.env._(
+                    "Less than %(days)s days since the last message",
+                    days=company.collection_min_days_between_written,
+                )
+            cap = company.collection_max_written_per_week
+            if cap and len(written) >= cap:
+                cap_end = written[-cap] + timedelta(days=7)
+                if cap_end > earliest:
+                    earliest = cap_end
+                    reason = self.env._("At most %(count)s messages a week", count=cap)
+        else:
+            calls = sorted(sent["call"])
+            cap = company.collection_max_calls_per_week
+            if cap and len(calls) >= cap:
+                earliest = max(earliest, calls[-cap] + timedelta(days=7))
+                reason = self.env._("At most %(count)s calls a week", count=cap)
+        local = cp.to_local(earliest, tz)
+        start = cp.next_window_start(local, *window)
+        if start != local:
+            earliest = cp.to_utc(start, tz)
+            reason = reason or self.env._("Outside the contact hours")
+        if earliest <= now:
+            return None
+        return earliest, self.env._(
+            "%(reason)s: deferred to %(when)s (%(tz)s)",
+            reason=reason,
+            when=start.strftime("%Y-%m-%d %H:%M"),
+            tz=tz,
+        )
+
+    def _deliver(self, channel, lines):
+        """Queue the message through Odoo's mail or SMS framework (sent by their own
+        queues, in this transaction: no message without its log line), or schedule
+        the call, and note it on the invoices."""
+        partner = self.partner_id.with_context(lang=self.partner_id.lang)
+        step = self.step_id
+        invoices = lines.move_id
+        if channel == "email":
+            template = step.mail_template_id or self.env.ref(
+                f"collections_proactive.mail_template_reminder_{step.kind}"
+            )
+            subject = template._render_field("subject", self.ids, compute_lang=True)[
+                self.id
+            ]
+            body = template._render_field("body_html", self.ids, compute_lang=True)[
+                self.id
+            ]
+            attachments = []
+            if step.attach_invoices:
+                for invoice in invoices:
+                    pdf, _type = self.env["ir.actions.report"]._render_qweb_pdf(
+                        "account.account_invoices", invoice.ids
+                    )
+                    attachments.append((invoice._get_invoice_report_filename(), pdf))
+            message = partner.message_post(
+                body=body,
+                subject=subject,
+                partner_ids=partner.ids,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
+                email_layout_xmlid="mail.mail_notification_light",
+                attachments=attachments,
+                mail_auto_delete=False,
+                # Queued for the mail queue: the send itself is the mail cron's job.
+                force_send=False,
+            )
+            self.message_id = message
+        elif channel == "sms":
+            template = step.sms_template_id or self.env.ref(
+                f"collections_proactive.sms_template_reminder_{step.kind}"
+            )
+            body = template._render_field("body", self.ids, compute_lang=True)[self.id]
+            message = partner._message_sms(
+                body=body, partner_ids=partner.ids, put_in_queue=True
+            )
+            self.message_id = message
+        else:
+            user = (
+                partner.user_id
+                or step.strategy_id.user_id
+                or invoices.invoice_user_id[:1]
+                or self.env.ref("base.user_root")
+            )
+            self.activity_id = partner.activity_schedule(
+                activity_type_id=step.activity_type_id.id,
+                summary=step.activity_summary or step.name,
+                note=self._activity_note(invoices),
+                date_deadline=fields.Date.context_today(self)
+                + timedelta(days=step.activity_delay_days),
+                user_id=user.id,
+            )
+        channel_label = dict(CHANNELS)[channel]
+        invoices._message_log_batch(
+            bodies=dict.fromkeys(
+                invoices.ids,
+                Markup("%s")
+                % self.env._(
+                    "Collection reminder (%(channel)s): %(step)s",
+                    channel=channel_label,
+                    step=step.name,
+                ),
+            )
+        )
+
+    def _activity_note(self, invoices):
+        items = Markup().join(
+            Markup("<li>%s: %s</li>")
+            % (invoice.name, invoice.currency_id.format(invoice.amount_residual))
+            for invoice in invoices
+        )
+        return Markup("<ul>%s</ul>") % items

@@ -1,0 +1,101 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class CollectionStrategyStep(models.Model):
+    """One rung of a strategy: on the day ``offset_days`` from the due date, send
+    these messages and schedule this activity, once per customer and invoice set."""
+
+    _name = "collection.strategy.step"
+    _description = "Collection Strategy Step"
+    _order = "strategy_id, offset_days, id"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, translate=True)
+    strategy_id = fields.Many2one(
+        "collection.strategy", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="strategy_id.company_id", store=True)
+    active = fields.Boolean(default=True)
+    offset_days = fields.Integer(
+        string="Days from Due Date",
+        required=True,
+        help="Negative: before the due date (a notice, not a demand); 0: on the due "
+        "date; positive: days overdue.",
+    )
+    kind = fields.Selection(
+        [("notice", "Pre-due notice"), ("due", "Due date"), ("overdue", "Overdue")],
+        compute="_compute_kind",
+        store=True,
+    )
+    mail_template_id = fields.Many2one(
+        "mail.template",
+        string="Email",
+        domain="[('model', '=', 'collection.reminder')]",
+    )
+    attach_invoices = fields.Boolean(
+        string="Attach Invoice PDFs",
+        help="Attach each listed invoice's PDF to the email.",
+    )
+    sms_template_id = fields.Many2one(
+        "sms.template",
+        string="SMS",
+        domain="[('model', '=', 'collection.reminder')]",
+    )
+    activity_type_id = fields.Many2one("mail.activity.type", string="Activity")
+    activity_summary = fields.Char(translate=True)
+    activity_delay_days = fields.Integer(
+        string="Activity Due In (days)",
+        help="Days after the step for the activity's deadline.",
+    )
+    min_amount = fields.Monetary(
+        string="Minimum Amount",
+        currency_field="currency_id",
+        help="Invoices with less left to pay skip this step.",
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+
+    _sql_constraints = [
+        (
+            "strategy_offset_unique",
+            "UNIQUE(strategy_id, offset_days)",
+            "A strategy has at most one step per day offset.",
+        ),
+    ]
+
+    @api.depends("offset_days")
+    def _compute_kind(self):
+        for step in self:
+            step.kind = (
+                "notice"
+                if step.offset_days < 0
+                else "due"
+                if step.offset_days == 0
+                else "overdue"
+            )
+
+    @api.constrains("mail_template_id", "sms_template_id", "activity_type_id")
+    def _check_has_action(self):
+        for step in self:
+            if not (
+                step.mail_template_id or step.sms_template_id or step.activity_type_id
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "Step %(step)s does nothing: give it an email, an SMS or an "
+                        "activity.",
+                        step=step.display_name,
+                    )
+                )
+
+    def _channels(self):
+        self.ensure_one()
+        return [
+            channel
+            for channel, field in (
+                ("email", "mail_template_id"),
+                ("sms", "sms_template_id"),
+                ("call", "activity_type_id"),
+            )
+            if self[field]
+        ]

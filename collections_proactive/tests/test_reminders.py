@@ -1,0 +1,337 @@
+from datetime import date, datetime
+
+from freezegun import freeze_time
+from psycopg2 import IntegrityError
+
+from odoo import Command
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.sms.tests.common import SMSCase
+
+from .common import CollectionsCommon
+
+# Friday 2026-03-20: the due date. Santiago is UTC-3 in March.
+DUE = date(2026, 3, 20)
+
+
+@tagged("post_install", "-at_install")
+class TestReminders(CollectionsCommon, SMSCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Reminder = cls.env["collection.reminder"]
+        cls.company.partner_id.tz = "America/Santiago"
+        cls.strategies = cls.env["collection.strategy"].search(
+            [("company_id", "=", cls.company.id)]
+        )
+        cls.low = cls.strategies.filtered("band_low")
+        cls.high = cls.strategies.filtered("band_high")
+        cls.customer = cls._cp_customer(
+            "Cliente Uno",
+            tz="America/Santiago",
+            mobile="+56 9 5555 1111",
+            email="pagos@cliente-uno.example.com",
+        )
+        cls.invoice = cls._cp_invoice(cls.customer, 1000, date(2026, 2, 18), DUE)
+
+    def _run(self, when, **kwargs):
+        with freeze_time(when):
+            return self.Reminder._cron_send_reminders(**kwargs)
+
+    def _mails(self, partner=None):
+        partner = partner or self.customer
+        return self.env["mail.mail"].search(
+            [("recipient_ids", "in", partner.ids)], order="id"
+        )
+
+    def test_shipped_strategies(self):
+        self.assertEqual(len(self.strategies), 4)
+        self.assertTrue(self.low.is_default)
+        self.assertEqual(self.low.step_ids.mapped("offset_days"), [-3, 5])
+        high_steps = self.high.step_ids
+        self.assertLess(high_steps[0].offset_days, -3, "high risk hears earlier")
+        self.assertEqual(
+            high_steps.filtered(lambda s: s.offset_days == 0)._channels(), ["sms"]
+        )
+        self.assertEqual(
+            high_steps.filtered(lambda s: s.offset_days == 1)._channels(), ["call"]
+        )
+
+    def test_notice_on_exact_day_in_customer_time_zone(self):
+        # 2026-03-17 00:30 UTC is still the 16th in Santiago: nothing yet.
+        self._run(datetime(2026, 3, 17, 0, 30))
+        self.assertFalse(self.Reminder.search([("partner_id", "=", self.customer.id)]))
+        # Tuesday 17th, 10:00 in Santiago: the -3 notice goes.
+        self._run(datetime(2026, 3, 17, 13, 0))
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(len(reminder), 1)
+        self.assertEqual(reminder.state, "sent")
+        self.assertEqual(reminder.kind, "notice")
+        self.assertEqual(reminder.channel, "email")
+        mail = self._mails()
+        self.assertEqual(len(mail), 1)
+        self.assertIn("upcoming due date", mail.subject)
+        body = str(mail.body_html)
+        self.assertIn(self.invoice.name, body)
+        self.assertIn("access_token=", body, "the pay link works without a login")
+        self.assertIn("/collections/optout/email/", body)
+        self.assertNotIn("past their due date", body, "a notice is not a demand")
+        self.assertIn(reminder.message_id, self.customer.message_ids)
+        self.assertIn("Collection reminder", self.invoice.message_ids[0].body)
+
+    def test_paid_invoice_gets_nothing(self):
+        self._cp_pay(self.invoice, payment_date=date(2026, 3, 10))
+        self._run(datetime(2026, 3, 17, 13, 0))
+        self.assertFalse(self.Reminder.search([("partner_id", "=", self.customer.id)]))
+
+    def test_five_invoices_one_message_and_reruns_send_nothing_twice(self):
+        invoices = self.invoice
+        for amount in (200, 300, 400, 500):
+            invoices |= self._cp_invoice(self.customer, amount, date(2026, 2, 18), DUE)
+        self._run(datetime(2026, 3, 17, 13, 0))
+        self._run(datetime(2026, 3, 17, 14, 0))
+        self._run(datetime(2026, 3, 18, 13, 0))
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(len(reminder), 1)
+        self.assertEqual(reminder.line_ids.move_id, invoices)
+        self.assertEqual(reminder.amount_total, 2400)
+        self.assertEqual(len(self._mails()), 1)
+        for invoice in invoices:
+            self.assertIn(invoice.name, str(self._mails().body_html))
+
+    def test_database_refuses_a_step_twice(self):
+        self._run(datetime(2026, 3, 17, 13, 0))
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaises(IntegrityError),
+            self.cr.savepoint(),
+        ):
+            self.env["collection.reminder.line"].sudo().create(
+                {
+                    "reminder_id": reminder.id,
+                    "move_id": self.invoice.id,
+                    "step_id": reminder.step_id.id,
+                    "channel": "email",
+                }
+            )
+        # A second planner racing the first creates nothing and raises nothing.
+        vals = {
+            "partner_id": self.customer.id,
+            "company_id": self.company.id,
+            "step_id": reminder.step_id.id,
+            "channel": "email",
+            "planned_date": datetime(2026, 3, 17, 13, 0),
+            "line_ids": [
+                Command.create(
+                    {
+                        "move_id": self.invoice.id,
+                        "step_id": reminder.step_id.id,
+                        "channel": "email",
+                    }
+                )
+            ],
+        }
+        self.assertFalse(self.Reminder._create_exactly_once([vals]))
+
+    def test_crash_after_first_batch_then_rerun_sends_each_once(self):
+        customers = self.customer
+        for index in range(3):
+            partner = self._cp_customer(f"Cliente {index}", tz="America/Santiago")
+            self._cp_invoice(partner, 100, date(2026, 2, 18), DUE)
+            customers |= partner
+        self._run(datetime(2026, 3, 17, 13, 0), batch_size=2)
+        sent = self.Reminder.search([("state", "=", "sent")])
+        self.assertEqual(len(sent), 2)
+        original = type(self.Reminder)._deliver
+
+        def crash_after_delivering(reminder, channel, lines):
+            original(reminder, channel, lines)
+            raise KeyboardInterrupt("worker killed")
+
+        # The worker dies in the middle of the second batch: its transaction is lost.
+        with self.assertRaises(KeyboardInterrupt), self.cr.savepoint():
+            type(self.Reminder)._deliver = crash_after_delivering
+            try:
+                self._run(datetime(2026, 3, 17, 13, 5), batch_size=2)
+            finally:
+                type(self.Reminder)._deliver = original
+        self._run(datetime(2026, 3, 17, 13, 10), batch_size=2)
+        self._run(datetime(2026, 3, 17, 13, 15), batch_size=2)
+        reminders = self.Reminder.search([("partner_id", "in", customers.ids)])
+        self.assertEqual(len(reminders), 4)
+        self.assertEqual(set(reminders.mapped("state")), {"sent"})
+        for partner in customers:
+            self.assertEqual(len(self._mails(partner)), 1, partner.name)
+
+    def test_chile_preset_defers_sunday_and_enforces_cap_and_gap(self):
+        self.assertEqual(self.company.collection_contact_preset, "chile")
+        # Due Wednesday 25th: the notice (-3) falls on Sunday 22nd.
+        invoice = self._cp_invoice(
+            self.customer, 700, date(2026, 2, 23), date(2026, 3, 25)
+        )
+        self.invoice.button_draft()  # keep only the Sunday invoice
+        self.invoice.button_cancel()
+        self._run(datetime(2026, 3, 22, 13, 0))  # Sunday 10:00 local
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(reminder.state, "planned")
+        self.assertEqual(
+            reminder.planned_date, datetime(2026, 3, 23, 11, 0)
+        )  # Mon 08:00
+        self.assertIn("Outside the contact hours", reminder.reason)
+        self.assertFalse(self._mails())
+        self._run(datetime(2026, 3, 23, 11, 0))
+        self.assertEqual(reminder.state, "sent")
+        self.assertEqual(invoice.collection_reminder_count, 1)
+
+        # Two written contacts already this week, the last one yesterday.
+        other = self._cp_invoice(self.customer, 50, date(2026, 2, 1), date(2026, 3, 3))
+        self._run(datetime(2026, 3, 24, 13, 0))  # Tuesday: overdue reminder of `other`
+        late = self.Reminder.search(
+            [("partner_id", "=", self.customer.id), ("line_ids.move_id", "=", other.id)]
+        )
+        self.assertEqual(late.state, "planned", "two days between messages")
+        self.assertIn("Less than 2 days", late.reason)
+        self.assertEqual(late.planned_date, datetime(2026, 3, 25, 11, 0))
+        self._run(datetime(2026, 3, 25, 11, 0))
+        self.assertEqual(late.state, "sent")
+        # A third written message within 7 days: over the cap, deferred a week.
+        third = self._cp_invoice(self.customer, 60, date(2026, 2, 1), date(2026, 3, 5))
+        self._run(datetime(2026, 3, 28, 13, 0))
+        cap = self.Reminder.search([("line_ids.move_id", "=", third.id)])
+        self.assertEqual(cap.state, "planned")
+        self.assertIn("At most 2 messages a week", cap.reason)
+        self.assertEqual(cap.planned_date, datetime(2026, 3, 30, 11, 0))
+
+    def test_opted_out_email_falls_back_to_sms(self):
+        self.customer.collection_no_email = True
+        with self.mockSMSGateway():
+            self._run(datetime(2026, 3, 17, 13, 0))
+            reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+            self.assertEqual(reminder.state, "sent")
+            self.assertEqual(reminder.channel, "sms")
+            self.assertEqual(reminder.line_ids.channel, "sms")
+            self.assertIn("sent by SMS instead", reminder.reason)
+            self.assertFalse(self._mails())
+            self.env["sms.sms"].sudo().search([("state", "=", "outgoing")]).send()
+        self.assertSMSIapSent(
+            [self.customer._phone_format(number=self.customer.mobile)],
+            content="/collections/optout/sms/",
+        )
+
+    def test_blacklisted_everywhere_is_skipped(self):
+        self.env["mail.blacklist"]._add(self.customer.email)
+        self.customer.collection_no_sms = True
+        self._run(datetime(2026, 3, 17, 13, 0))
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(reminder.state, "skipped")
+        self.assertIn("cannot be reached by email", reminder.reason)
+
+    def test_disputed_and_no_follow_up_are_skipped_with_reason(self):
+        self.invoice.write(
+            {
+                "collection_followup_hold": "dispute",
+                "collection_followup_hold_reason": "x",
+            }
+        )
+        other = self._cp_customer("Sin Seguimiento", tz="America/Santiago")
+        other.write(
+            {"collection_no_followup": True, "collection_no_followup_reason": "y"}
+        )
+        self._cp_invoice(other, 100, date(2026, 2, 18), DUE)
+        self._run(datetime(2026, 3, 17, 13, 0))
+        disputed = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(disputed.state, "skipped")
+        self.assertEqual(disputed.reason, "Invoice on hold: Disputed")
+        held = self.Reminder.search([("partner_id", "=", other.id)])
+        self.assertEqual(held.state, "skipped")
+        self.assertEqual(held.reason, "Customer marked no follow-up")
+        self.assertFalse(self._mails() | self._mails(other))
+
+    def test_high_risk_sms_on_due_date_and_call_next_day(self):
+        self.customer.with_company(self.company).collection_strategy_id = self.high
+        with self.mockSMSGateway():
+            self._run(datetime(2026, 3, 13, 13, 0))  # -7: email and SMS notice
+            self.env["sms.sms"].sudo().search([("state", "=", "outgoing")]).send()
+            self._clear_sms_sent()
+            self._run(datetime(2026, 3, 20, 13, 0))  # due date: SMS
+            self.env["sms.sms"].sudo().search([("state", "=", "outgoing")]).send()
+        self.assertSMSIapSent(
+            [self.customer._phone_format(number=self.customer.mobile)],
+            content="fall due today",
+        )
+        # Saturday 21st: the call activity, for the strategy's collector.
+        self.high.with_user(self.collections_manager).user_id = self.collector
+        self._run(datetime(2026, 3, 21, 13, 0))
+        call = self.Reminder.search(
+            [("partner_id", "=", self.customer.id), ("channel", "=", "call")]
+        )
+        self.assertEqual(call.state, "sent")
+        self.assertEqual(call.activity_id.user_id, self.collector)
+        self.assertEqual(call.activity_id.res_id, self.customer.id)
+
+    def test_spanish_customer_gets_spanish_text(self):
+        self.env["res.lang"]._activate_lang("es_CL")
+        self.env["ir.module.module"]._load_module_terms(
+            ["collections_proactive"], ["es_CL"]
+        )
+        self.customer.lang = "es_CL"
+        self._run(datetime(2026, 3, 17, 13, 0))
+        mail = self._mails()
+        self.assertIn("próximo vencimiento", mail.subject)
+        self.assertIn("Ver y pagar", str(mail.body_html))
+
+    def test_multi_company_isolation(self):
+        other = self.setup_other_company(name="Otra Empresa")["company"]
+        self._cp_invoice(self.customer, 999, date(2026, 2, 18), DUE, company=other)
+        self._run(datetime(2026, 3, 17, 13, 0))
+        reminders = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(reminders.company_id, self.company | other)
+        for reminder in reminders:
+            self.assertEqual(reminder.line_ids.move_id.company_id, reminder.company_id)
+        mine = self.Reminder.with_user(self.collector).search(
+            [("partner_id", "=", self.customer.id)]
+        )
+        self.assertEqual(mine.company_id, self.company)
+        theirs = reminders.filtered(lambda r: r.company_id == other)
+        with self.assertRaises(AccessError):
+            theirs.with_user(self.collector).read(["state"])
+
+    def test_collectors_read_but_cannot_rewrite_the_log(self):
+        self._run(datetime(2026, 3, 17, 13, 0))
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(reminder.with_user(self.collector).state, "sent")
+        with self.assertRaises(AccessError):
+            reminder.with_user(self.collector).unlink()
+        with self.assertRaises(AccessError):
+            reminder.with_user(self.collections_manager).unlink()
+
+    def test_send_now_uses_the_same_engine_and_policy(self):
+        with freeze_time(datetime(2026, 3, 22, 13, 0)):  # Sunday
+            result = self.customer.with_user(
+                self.collector
+            ).action_collection_send_now()
+        self.assertIn("deferred", result["params"]["message"])
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(reminder.state, "planned")
+        self.assertEqual(reminder.kind, "notice", "the +5 step is not due yet")
+
+    def test_next_step_on_invoice(self):
+        with freeze_time(datetime(2026, 3, 10, 13, 0)):
+            self.assertIn("2026-03-17", self.invoice.collection_next_step)
+        self._run(datetime(2026, 3, 17, 13, 0))
+        self.invoice.invalidate_recordset(["collection_next_step"])
+        self.assertIn("2026-03-25", self.invoice.collection_next_step)
+
+    def test_contact_policy_validation(self):
+        with self.assertRaises(ValidationError):
+            self.company.collection_contact_hour_to = 25
+        with self.assertRaises(ValidationError):
+            self.company.write(
+                {
+                    "collection_contact_weekday_from": "5",
+                    "collection_contact_weekday_to": "1",
+                }
+            )

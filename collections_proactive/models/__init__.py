@@ -7,4 +7,5 @@ from . import collection_strategy
 from . import collection_strategy_step
 from . import collection_reminder
 from . import collection_reminder_line
+from . import collection_holiday
 from . import collection_demo_loader

@@ -477,7 +477,14 @@ class CollectionReminder(models.Model):
                 earliest = max(earliest, calls[-cap] + timedelta(days=7))
                 reason = self.env._("At most %(count)s calls a week", count=cap)
         local = cp.to_local(earliest, tz)
-        start = cp.next_window_start(local, *window)
+        holidays = ()
+        if company.collection_skip_holidays:
+            holidays = self.env["collection.holiday"]._dates(
+                self.partner_id.country_id or company.country_id,
+                local.date(),
+                local.date() + timedelta(days=31),
+            )
+        start = cp.next_window_start(local, *window, holidays)
         if start != local:
             earliest = cp.to_utc(start, tz)
             reason = reason or self.env._("Outside the contact hours")

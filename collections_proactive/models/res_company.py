@@ -16,6 +16,7 @@ CONTACT_PRESET_VALUES = {
         "collection_contact_weekday_to": "5",
         "collection_contact_hour_from": 8.0,
         "collection_contact_hour_to": 20.0,
+        "collection_skip_holidays": True,
     },
     "relaxed": {
         "collection_max_written_per_week": 4,
@@ -25,6 +26,7 @@ CONTACT_PRESET_VALUES = {
         "collection_contact_weekday_to": "6",
         "collection_contact_hour_from": 8.0,
         "collection_contact_hour_to": 21.0,
+        "collection_skip_holidays": False,
     },
 }
 WEEKDAYS = [
@@ -97,6 +99,12 @@ class ResCompany(models.Model):
     )
     collection_contact_hour_from = fields.Float(string="From Hour", default=8.0)
     collection_contact_hour_to = fields.Float(string="To Hour", default=20.0)
+    collection_skip_holidays = fields.Boolean(
+        string="No Contact on Public Holidays",
+        default=True,
+        help="Public holidays of the customer's country (Collections > Configuration "
+        "> Public Holidays) are outside the contact window.",
+    )
     collection_max_attempts = fields.Integer(
         string="Send Attempts",
         default=3,

@@ -42,6 +42,9 @@ class ResConfigSettings(models.TransientModel):
     collection_contact_hour_to = fields.Float(
         related="company_id.collection_contact_hour_to", readonly=False
     )
+    collection_skip_holidays = fields.Boolean(
+        related="company_id.collection_skip_holidays", readonly=False
+    )
     collection_max_attempts = fields.Integer(
         related="company_id.collection_max_attempts", readonly=False
     )

@@ -205,6 +205,26 @@ class TestReminders(CollectionsCommon, SMSCase):
         self.assertIn("At most 2 messages a week", cap.reason)
         self.assertEqual(cap.planned_date, datetime(2026, 3, 30, 11, 0))
 
+    def test_chile_public_holidays_are_skipped(self):
+        self.customer.country_id = self.env.ref("base.cl")
+        self.invoice.button_draft()
+        self.invoice.button_cancel()
+        # Due Monday 2026-09-21: the notice falls on Friday 18th, a national holiday,
+        # followed by another (19th) and a Sunday.
+        self._cp_invoice(self.customer, 800, date(2026, 8, 22), date(2026, 9, 21))
+        self._run(datetime(2026, 9, 18, 13, 0))
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(reminder.state, "planned")
+        self.assertEqual(reminder.planned_date, datetime(2026, 9, 21, 11, 0))
+        # Under the relaxed preset holidays are ordinary days.
+        self.company.collection_skip_holidays = False
+        self._run(datetime(2026, 9, 18, 13, 0))
+        self.assertEqual(
+            reminder.state, "planned", "still deferred: planned for Monday"
+        )
+        self._run(datetime(2026, 9, 21, 11, 0))
+        self.assertEqual(reminder.state, "sent")
+
     def test_opted_out_email_falls_back_to_sms(self):
         self.customer.collection_no_email = True
         with self.mockSMSGateway():

@@ -22,23 +22,10 @@ transaction that is rolled back.
 
 import argparse
 import os
-import sys
 import time
 from datetime import timedelta
 
-
-def odoo_env(args):
-    sys.path.insert(0, args.odoo_path)
-    import odoo
-    from odoo import SUPERUSER_ID, api
-
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    odoo.tools.config.parse_config(
-        [f"--addons-path={args.odoo_path}/addons,{repo}", "--log-level=warn"]
-    )
-    registry = odoo.modules.registry.Registry(args.db)
-    cr = registry.cursor()
-    return cr, api.Environment(cr, SUPERUSER_ID, {})
+from odoo_env import open_env
 
 
 def timed(label, function, *args, **kwargs):
@@ -127,7 +114,7 @@ def main():
     )
     parser.add_argument("--subset", type=int, default=10000)
     args = parser.parse_args()
-    cr, env = odoo_env(args)
+    cr, env = open_env(args.db, args.odoo_path)
     try:
         scoring = env["collection.risk.scoring"]
         company = (

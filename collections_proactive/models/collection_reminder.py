@@ -80,11 +80,24 @@ class CollectionReminder(models.Model):
     message_id = fields.Many2one("mail.message", readonly=True, ondelete="set null")
     activity_id = fields.Many2one("mail.activity", readonly=True, ondelete="set null")
 
-    @api.depends("line_ids.move_id", "line_ids.amount_residual")
+    @api.depends(
+        "line_ids.move_id.payment_state",
+        "line_ids.move_id.amount_residual",
+        "line_ids.move_id.collection_followup_hold",
+    )
     def _compute_invoice_ids(self):
+        """What the message lists: the reminder's invoices still open and not on
+        hold, with what is left to pay now."""
         for reminder in self:
-            reminder.invoice_ids = reminder.line_ids.move_id
-            reminder.amount_total = sum(reminder.line_ids.mapped("amount_residual"))
+            invoices = reminder.line_ids.move_id.filtered(
+                lambda move: (
+                    move.state == "posted"
+                    and move.payment_state in ("not_paid", "partial")
+                    and not move.collection_followup_hold
+                )
+            )
+            reminder.invoice_ids = invoices
+            reminder.amount_total = sum(invoices.mapped("amount_residual"))
 
     @api.depends("partner_id", "step_id", "channel")
     def _compute_display_name(self):
@@ -524,6 +537,8 @@ class CollectionReminder(models.Model):
             message = partner.message_post(
                 body=body,
                 subject=subject,
+                author_id=self.company_id.partner_id.id,
+                email_from=self.company_id.email_formatted or None,
                 partner_ids=partner.ids,
                 message_type="comment",
                 subtype_xmlid="mail.mt_comment",

@@ -272,11 +272,12 @@ class CollectionRiskScoring(models.AbstractModel):
                             FILTER (WHERE settled), 0),
                    %(checkpoints)s,
                    -- the invoices to score, whatever their date: unpaid today
-                   ARRAY_AGG(id ORDER BY id) FILTER (WHERE paid_on IS NULL),
-                   ARRAY_AGG(invoice_date ORDER BY id) FILTER (WHERE paid_on IS NULL),
-                   ARRAY_AGG(due ORDER BY id) FILTER (WHERE paid_on IS NULL),
-                   ARRAY_AGG(amount ORDER BY id) FILTER (WHERE paid_on IS NULL),
-                   ARRAY_AGG(residual ORDER BY id) FILTER (WHERE paid_on IS NULL)
+                   -- (the arrays of one group aggregate the rows in the same order)
+                   ARRAY_AGG(id) FILTER (WHERE paid_on IS NULL),
+                   ARRAY_AGG(invoice_date) FILTER (WHERE paid_on IS NULL),
+                   ARRAY_AGG(due) FILTER (WHERE paid_on IS NULL),
+                   ARRAY_AGG(amount) FILTER (WHERE paid_on IS NULL),
+                   ARRAY_AGG(residual) FILTER (WHERE paid_on IS NULL)
               FROM s
           GROUP BY partner_id
             """,
@@ -569,7 +570,14 @@ class CollectionRiskScoring(models.AbstractModel):
                               collection_expected_on_time_amount = v.expected,
                               collection_risk_band = v.band
                          FROM (VALUES %s) AS v(id, p, predicted, expected, band)
-                        WHERE m.id = v.id""",
+                        WHERE m.id = v.id
+                          -- unchanged rows are not rewritten (no bloat, no I/O)
+                          AND (m.collection_late_probability IS DISTINCT FROM v.p
+                               OR m.collection_predicted_payment_date
+                                  IS DISTINCT FROM v.predicted
+                               OR m.collection_expected_on_time_amount
+                                  IS DISTINCT FROM v.expected
+                               OR m.collection_risk_band IS DISTINCT FROM v.band)""",
                     values,
                 )
             )

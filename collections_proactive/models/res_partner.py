@@ -57,7 +57,6 @@ class ResPartner(models.Model):
     )
     collection_strategy_id = fields.Many2one(
         "collection.strategy",
-        string="Collection Strategy",
         company_dependent=True,
         copy=False,
         help="Overrides the strategy of the customer's risk band in this company.",

@@ -4,3 +4,4 @@ from . import test_risk_model
 from . import test_risk_scoring
 from . import test_reminders
 from . import test_optout_controller
+from . import test_ui_smoke

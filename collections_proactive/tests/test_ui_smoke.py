@@ -1,0 +1,69 @@
+from odoo.tests import HttpCase, tagged
+
+WAIT_JS = """
+const selector = %r;
+let tries = 0;
+const timer = setInterval(() => {
+    if (document.querySelector(selector)) {
+        clearInterval(timer);
+        console.log("test successful");
+    } else if (++tries > 300) {
+        clearInterval(timer);
+        console.error("never showed: " + selector);
+    }
+}, 50);
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestUiSmoke(HttpCase):
+    """Every screen the addon adds opens in a real browser without a JS error,
+    on the demo data, as the administrator (a collections manager)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["collection.demo.loader"]._load_demo(
+            customers_per_profile=1, translations=False
+        )
+        cls.company = cls.env.ref("collections_proactive.demo_company")
+        cls.env["collection.risk.scoring"]._compute_risk(companies=cls.company)
+        cls.env["collection.reminder"]._plan_reminders(companies=cls.company)
+        cls.customer = cls.env.ref("collections_proactive.demo_customer_chronic_01")
+        cls.invoice = cls.env["account.move"].search(
+            [("partner_id", "=", cls.customer.id), ("payment_state", "=", "not_paid")],
+            limit=1,
+        )
+
+    def _open(self, path, selector):
+        self.browser_js(path, WAIT_JS % selector, login="admin")
+
+    def test_customer_form_risk_and_follow_up(self):
+        self._open(f"/odoo/res.partner/{self.customer.id}", ".o_form_view .o_notebook")
+
+    def test_invoice_form_prediction(self):
+        self._open(f"/odoo/account.move/{self.invoice.id}", ".o_form_view")
+
+    def test_follow_up_screens(self):
+        for xmlid, selector in (
+            ("res_partner_action_customers", ".o_list_view"),
+            ("account_move_action_open_invoices", ".o_list_view"),
+            ("account_move_action_forecast", ".o_graph_view"),
+            ("collection_reminder_action", ".o_list_view"),
+            ("collection_strategy_action", ".o_list_view"),
+            ("collection_holiday_action", ".o_list_view"),
+        ):
+            with self.subTest(xmlid=xmlid):
+                self._open(f"/odoo/action-collections_proactive.{xmlid}", selector)
+
+    def test_strategy_form_and_settings(self):
+        strategy = self.env["collection.strategy"].search(
+            [("company_id", "=", self.company.id)], limit=1
+        )
+        self._open(
+            f"/odoo/collection.strategy/{strategy.id}", ".o_form_view .o_list_renderer"
+        )
+        self._open(
+            "/odoo/action-collections_proactive.res_config_settings_action",
+            ".o_field_widget[name=collection_contact_preset]",
+        )

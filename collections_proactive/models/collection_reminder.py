@@ -1,12 +1,12 @@
 import logging
+import uuid
 from collections import defaultdict
 from datetime import timedelta
 
-import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models, tools
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 from ..tools import contact_policy as cp
 
@@ -15,6 +15,7 @@ _logger = logging.getLogger(__name__)
 CHANNELS = [("email", "Email"), ("sms", "SMS"), ("call", "Call")]
 WRITTEN = ("email", "sms")
 BATCH_SIZE = 200
+WRITE_PAGE = 5000
 RETRY_DELAY = timedelta(hours=1)
 
 
@@ -259,50 +260,105 @@ class CollectionReminder(models.Model):
                     "Invoice on hold: %(hold)s", hold=hold_labels.get(hold, hold)
                 )
             groups[partner_id, step_id, reason].append((move_id, residual))
-        vals_list = []
+        reminders = []
         for (partner_id, step_id, reason), invoices in groups.items():
             for channel in channels[step_id]:
-                vals_list.append(
-                    {
-                        "partner_id": partner_id,
-                        "company_id": company.id,
-                        "step_id": step_id,
-                        "channel": channel,
-                        "planned_date": now,
-                        "state": "skipped" if reason else "planned",
-                        "reason": reason,
-                        "line_ids": [
-                            fields.Command.create(
-                                {
-                                    "move_id": move_id,
-                                    "step_id": step_id,
-                                    "channel": channel,
-                                    "amount_residual": residual,
-                                }
-                            )
-                            for move_id, residual in invoices
-                        ],
-                    }
+                reminders.append(
+                    (partner_id, step_id, channel, reason or None, invoices)
                 )
-        return self._create_exactly_once(vals_list)
+        return self._insert_exactly_once(company, reminders, now)
 
-    def _create_exactly_once(self, vals_list):
-        """Create the reminders; those another worker created meanwhile (the unique
-        key refuses them) are left to it."""
-        try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
-                return self.sudo().create(vals_list)
-        except psycopg2.errors.UniqueViolation:
-            self.env.invalidate_all()
-        created = self.browse()
-        for vals in vals_list:
-            try:
-                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
-                    created |= self.sudo().create(vals)
-            except psycopg2.errors.UniqueViolation:
-                self.env.invalidate_all()
-                _logger.info("Reminder already planned by another worker: %s", vals)
-        return created
+    def _insert_exactly_once(self, company, reminders, now):
+        """Insert the reminders and their invoice lines in bulk.
+
+        ``reminders``: ``[(partner, step, channel, skip reason, [(move, residual)])]``.
+        A line another worker inserted first is left to it (``ON CONFLICT DO
+        NOTHING`` on the unique key waits for that worker, then skips); a reminder
+        left with no line of its own is removed. Returns the reminders kept.
+        """
+        if not reminders:
+            return self.browse()
+        steps = self.env["collection.strategy.step"].browse({r[1] for r in reminders})
+        step_info = {step.id: (step.strategy_id.id, step.kind) for step in steps}
+        uid = self.env.uid
+        self.env.flush_all()
+        ids = []
+        for page in range(0, len(reminders), WRITE_PAGE):
+            chunk = reminders[page : page + WRITE_PAGE]
+            values = SQL(", ").join(
+                SQL(
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s)",
+                    partner_id,
+                    company.id,
+                    step_id,
+                    *step_info[step_id],
+                    channel,
+                    now,
+                    "skipped" if reason else "planned",
+                    reason,
+                    uid,
+                    now,
+                    uid,
+                    now,
+                )
+                for partner_id, step_id, channel, reason, _invoices in chunk
+            )
+            self.env.cr.execute(
+                SQL(
+                    """INSERT INTO collection_reminder
+                           (partner_id, company_id, step_id, strategy_id, kind, channel,
+                            planned_date, state, reason, attempt_count,
+                            create_uid, create_date, write_uid, write_date)
+                       VALUES %s RETURNING id""",
+                    values,
+                )
+            )
+            ids += [row[0] for row in self.env.cr.fetchall()]
+        lines = [
+            (reminder_id, move_id, step_id, channel, residual)
+            for reminder_id, (_p, step_id, channel, _r, invoices) in zip(
+                ids, reminders, strict=True
+            )
+            for move_id, residual in invoices
+        ]
+        kept = set()
+        for page in range(0, len(lines), WRITE_PAGE):
+            values = SQL(", ").join(
+                SQL(
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    *line,
+                    company.id,
+                    uid,
+                    now,
+                    uid,
+                    now,
+                )
+                for line in lines[page : page + WRITE_PAGE]
+            )
+            self.env.cr.execute(
+                SQL(
+                    """INSERT INTO collection_reminder_line
+                           (reminder_id, move_id, step_id, channel, amount_residual,
+                            company_id, create_uid, create_date, write_uid, write_date)
+                       VALUES %s
+                       ON CONFLICT ON CONSTRAINT
+                          collection_reminder_line_move_step_channel_unique DO NOTHING
+                       RETURNING reminder_id""",
+                    values,
+                )
+            )
+            kept.update(row[0] for row in self.env.cr.fetchall())
+        lost = [reminder_id for reminder_id in ids if reminder_id not in kept]
+        if lost:
+            _logger.info(
+                "%s reminders were already planned by another worker", len(lost)
+            )
+            self.env.cr.execute(
+                SQL("DELETE FROM collection_reminder WHERE id = ANY(%s)", lost)
+            )
+        self.env["collection.reminder.line"].invalidate_model()
+        self.invalidate_model()
+        return self.browse([reminder_id for reminder_id in ids if reminder_id in kept])
 
     # ------------------------------------------------------------------
     # Sending, under the contact policy
@@ -346,10 +402,31 @@ class CollectionReminder(models.Model):
         """Send these planned reminders, defer those the policy does not allow now."""
         now = fields.Datetime.now()
         reminders = self.sudo()._lock_planned()
+        reminders._ensure_portal_tokens()
         contacts = reminders._recent_contacts(now)
         for reminder in reminders.sorted(lambda r: (r.partner_id.id, r.planned_date)):
             reminder._send_one(now, contacts)
         return reminders
+
+    def _ensure_portal_tokens(self):
+        """Give the listed invoices their portal access token (the pay links carry
+        it) in one statement: written through the ORM, each token would re-sync the
+        invoice's journal lines, most of the cost of a reminder."""
+        moves = self.line_ids.move_id.filtered(lambda move: not move.access_token)
+        if not moves:
+            return
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """UPDATE account_move m SET access_token = v.token
+                     FROM (VALUES %s) AS v(id, token)
+                    WHERE m.id = v.id AND m.access_token IS NULL""",
+                SQL(", ").join(
+                    SQL("(%s, %s)", move.id, str(uuid.uuid4())) for move in moves
+                ),
+            )
+        )
+        moves.invalidate_recordset(["access_token"])
 
     def _send_one(self, now, contacts):
         self.ensure_one()

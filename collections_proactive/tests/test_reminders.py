@@ -3,7 +3,6 @@ from datetime import date, datetime
 from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
-from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
@@ -118,23 +117,23 @@ class TestReminders(CollectionsCommon, SMSCase):
                 }
             )
         # A second planner racing the first creates nothing and raises nothing.
-        vals = {
-            "partner_id": self.customer.id,
-            "company_id": self.company.id,
-            "step_id": reminder.step_id.id,
-            "channel": "email",
-            "planned_date": datetime(2026, 3, 17, 13, 0),
-            "line_ids": [
-                Command.create(
-                    {
-                        "move_id": self.invoice.id,
-                        "step_id": reminder.step_id.id,
-                        "channel": "email",
-                    }
+        again = self.Reminder._insert_exactly_once(
+            self.company,
+            [
+                (
+                    self.customer.id,
+                    reminder.step_id.id,
+                    "email",
+                    None,
+                    [(self.invoice.id, 1000.0)],
                 )
             ],
-        }
-        self.assertFalse(self.Reminder._create_exactly_once([vals]))
+            datetime(2026, 3, 17, 13, 0),
+        )
+        self.assertFalse(again)
+        self.assertEqual(
+            self.Reminder.search_count([("partner_id", "=", self.customer.id)]), 1
+        )
 
     def test_crash_after_first_batch_then_rerun_sends_each_once(self):
         customers = self.customer

@@ -165,6 +165,29 @@ class TestReminders(CollectionsCommon, SMSCase):
         for partner in customers:
             self.assertEqual(len(self._mails(partner)), 1, partner.name)
 
+    @mute_logger("odoo.addons.collections_proactive.models.collection_reminder")
+    def test_failed_sends_are_retried_then_left_failed(self):
+        self.company.collection_max_attempts = 2
+        template = self.env.ref("collections_proactive.mail_template_reminder_notice")
+        broken = template.body_html
+        template.body_html = '<p t-out="object.no_such_field"/>'
+        self._run(datetime(2026, 3, 17, 13, 0))
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(reminder.state, "planned")
+        self.assertEqual(reminder.attempt_count, 1)
+        self.assertIn("Attempt 1 failed, retrying", reminder.reason)
+        self.assertEqual(reminder.planned_date, datetime(2026, 3, 17, 14, 0))
+        self.assertFalse(self._mails(), "a failed attempt leaves nothing queued")
+        self._run(datetime(2026, 3, 17, 14, 0))
+        self.assertEqual(reminder.state, "failed")
+        self.assertEqual(reminder.attempt_count, 2)
+        self._run(datetime(2026, 3, 18, 14, 0))
+        self.assertEqual(reminder.state, "failed", "left visible, not retried forever")
+        # Once the template is fixed, a new step of the invoice goes out normally.
+        template.body_html = broken
+        self._run(datetime(2026, 3, 25, 13, 0))
+        self.assertEqual(len(self._mails()), 1)
+
     def test_chile_preset_defers_sunday_and_enforces_cap_and_gap(self):
         self.assertEqual(self.company.collection_contact_preset, "chile")
         # Due Wednesday 25th: the notice (-3) falls on Sunday 22nd.

@@ -292,6 +292,9 @@ class CollectionRiskScoring(models.AbstractModel):
         )
 
     def _risk_fetch_stats(self, company, today, partner_ids):
+        # Raw SQL reads the database: pending ORM writes (a payment just
+        # registered) must be there first.
+        self.env.flush_all()
         window_start = today - timedelta(days=company.collection_risk_window_days)
         self.env.cr.execute(
             self._risk_stats_sql(company, today, partner_ids, window_start)
@@ -462,6 +465,11 @@ class CollectionRiskScoring(models.AbstractModel):
             if abs(pts) >= 0.5 or code == "history"
         ]
         factors.sort(key=lambda f: -abs(f["points"]))
+        # Tenure sets no points (shrinkage already weighs a short history) but
+        # belongs in the explanation of how much history the score rests on.
+        for factor in factors:
+            if factor["code"] == "history":
+                factor["tenure_days"] = s.first_date_days
         return score, factors
 
     @api.model
@@ -593,6 +601,7 @@ class CollectionRiskScoring(models.AbstractModel):
         amount)]} over two windows, so the oldest samples still have a history."""
         window = company.collection_risk_window_days
         start = today - timedelta(days=2 * window)
+        self.env.flush_all()
         self.env.cr.execute(
             SQL(
                 """SELECT commercial_partner_id, COUNT(*)

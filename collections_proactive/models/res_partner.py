@@ -210,7 +210,9 @@ class ResPartner(models.Model):
                 )
             else:
                 text = self.env._(
-                    "Judged on %(count)s settled invoices", count=round(value)
+                    "Judged on %(count)s settled invoices over %(months)s months",
+                    count=round(value),
+                    months=max(round(factor.get("tenure_days", 0) / 30.4), 1),
                 )
         else:
             return None

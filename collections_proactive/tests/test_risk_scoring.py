@@ -322,6 +322,11 @@ class TestRiskModelOnDemo(CollectionsCommon):
         for partner in self._profile("early"):
             self.assertEqual(partner.collection_risk_band, "low")
             self.assertEqual(partner.collection_risk_confidence, "high")
+            self.assertRegex(
+                partner.collection_risk_explanation,
+                r"Judged on \d+ settled invoices over (9|10|11|12) months",
+            )
+            self.assertIn("days early on average", partner.collection_risk_explanation)
         for partner in self._profile("chronic"):
             self.assertIn(partner.collection_risk_band, ("high", "critical"))
         for partner in self._profile("deteriorating"):

@@ -1,5 +1,6 @@
 import logging
 import random
+import unicodedata
 from datetime import timedelta
 
 from stdnum.cl import rut as cl_rut
@@ -86,6 +87,8 @@ class CollectionDemoLoader(models.AbstractModel):
             rng, company, partners
         )
         loader._demo_create_payments(company, payment_plan)
+        # Scores from the start, so the demo opens on bands and predictions.
+        self.env["collection.risk.scoring"]._compute_risk(companies=company)
         _logger.info(
             "Collections demo: %s customers, %s invoices, %s credit notes, "
             "%s payments in %s",
@@ -199,7 +202,11 @@ class CollectionDemoLoader(models.AbstractModel):
                         break
                 rut = cl_rut.format(body + cl_rut.calc_check_digit(body))
                 name = f"{names.pop()} {rng.choice(LEGAL_FORMS)}"
-                slug = name.split(" ")[0].lower()
+                slug = (
+                    unicodedata.normalize("NFKD", name.split(" ")[0].lower())
+                    .encode("ascii", "ignore")
+                    .decode()
+                )
                 # One customer in six reads English, so translated reminders show.
                 lang = "en_US" if index == customers_per_profile else "es_CL"
                 mobile = f"+56 9 {rng.randint(5000, 9999)} {rng.randint(1000, 9999)}"
@@ -213,8 +220,7 @@ class CollectionDemoLoader(models.AbstractModel):
                         "city": rng.choice(CITIES),
                         "street": f"Calle {rng.choice(LAST_NAMES)} "
                         f"{rng.randint(100, 3999)}",
-                        "email": f"pagos.{slug}{profile.replace('_', '')}{index}"
-                        "@example.com",
+                        "email": f"pagos.{slug}{len(vals_list) + 1}@example.com",
                         "phone": mobile,
                         "mobile": mobile,
                         "lang": lang,

@@ -12,8 +12,8 @@ from ..tools import contact_policy as cp
 
 _logger = logging.getLogger(__name__)
 
-CHANNELS = [("email", "Email"), ("sms", "SMS"), ("call", "Call")]
-WRITTEN = ("email", "sms")
+CHANNELS = [("email", "Email"), ("sms", "SMS"), ("call", "Call"), ("letter", "Letter")]
+WRITTEN = ("email", "sms", "letter")
 BATCH_SIZE = 200
 WRITE_PAGE = 5000
 RETRY_DELAY = timedelta(hours=1)
@@ -546,7 +546,7 @@ class CollectionReminder(models.Model):
         )
         earliest, reason = now, False
         if channel in WRITTEN:
-            written = sorted(sent["email"] + sent["sms"])
+            written = sorted(sent["email"] + sent["sms"] + sent["letter"])
             gap = timedelta(days=company.collection_min_days_between_written)
             if written and written[-1] + gap > earliest:
                 earliest = written[-1] + gap
@@ -635,6 +635,18 @@ class CollectionReminder(models.Model):
                 body=body, partner_ids=partner.ids, put_in_queue=True
             )
             self.message_id = message
+        elif channel == "letter":
+            pdf, _type = self.env["ir.actions.report"]._render_qweb_pdf(
+                "collections_proactive.collection_reminder_letter_report", self.ids
+            )
+            self.message_id = partner.message_post(
+                body=self.env._(
+                    "Collection letter to print and mail: %(step)s", step=step.name
+                ),
+                attachments=[(f"{step.name} - {partner.name}.pdf", pdf)],
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+            )
         else:
             user = (
                 partner.user_id

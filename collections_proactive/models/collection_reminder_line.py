@@ -21,7 +21,8 @@ class CollectionReminderLine(models.Model):
         "collection.strategy.step", required=True, ondelete="restrict"
     )
     channel = fields.Selection(
-        [("email", "Email"), ("sms", "SMS"), ("call", "Call")], required=True
+        [("email", "Email"), ("sms", "SMS"), ("call", "Call"), ("letter", "Letter")],
+        required=True,
     )
     amount_residual = fields.Monetary(
         string="Amount Due", currency_field="currency_id", readonly=True

@@ -229,6 +229,7 @@ class CollectionStrategy(models.Model):
                         self.env._("Call 10 days overdue"),
                         self.env._("Offer a payment plan"),
                     ),
+                    step(20, self.env._("Letter 20 days overdue"), letter=True),
                 ],
             ),
         ]

@@ -42,6 +42,11 @@ class CollectionStrategyStep(models.Model):
         string="SMS",
         domain="[('model', '=', 'collection.reminder')]",
     )
+    letter = fields.Boolean(
+        string="PDF Letter",
+        help="Print a letter (PDF, in the customer's language) listing the invoices, "
+        "attached to the customer for mailing. It counts as a written contact.",
+    )
     activity_type_id = fields.Many2one("mail.activity.type", string="Activity")
     activity_summary = fields.Char(translate=True)
     activity_delay_days = fields.Integer(
@@ -74,16 +79,19 @@ class CollectionStrategyStep(models.Model):
                 else "overdue"
             )
 
-    @api.constrains("mail_template_id", "sms_template_id", "activity_type_id")
+    @api.constrains("mail_template_id", "sms_template_id", "activity_type_id", "letter")
     def _check_has_action(self):
         for step in self:
             if not (
-                step.mail_template_id or step.sms_template_id or step.activity_type_id
+                step.mail_template_id
+                or step.sms_template_id
+                or step.activity_type_id
+                or step.letter
             ):
                 raise ValidationError(
                     self.env._(
-                        "Step %(step)s does nothing: give it an email, an SMS or an "
-                        "activity.",
+                        "Step %(step)s does nothing: give it an email, an SMS, a "
+                        "letter or an activity.",
                         step=step.display_name,
                     )
                 )
@@ -96,6 +104,7 @@ class CollectionStrategyStep(models.Model):
                 ("email", "mail_template_id"),
                 ("sms", "sms_template_id"),
                 ("call", "activity_type_id"),
+                ("letter", "letter"),
             )
             if self[field]
         ]

@@ -314,6 +314,27 @@ class TestReminders(CollectionsCommon, SMSCase):
         self.assertEqual(call.activity_id.user_id, self.collector)
         self.assertEqual(call.activity_id.res_id, self.customer.id)
 
+    def test_letter_step_attaches_a_pdf_to_the_customer(self):
+        critical = self.strategies.filtered("band_critical")
+        self.customer.with_company(self.company).collection_strategy_id = critical
+        self._run(datetime(2026, 4, 9, 13, 0))  # Thursday, 20 days overdue
+        letter = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(letter.channel, "letter")
+        self.assertEqual(letter.state, "sent")
+        self.assertEqual(letter.message_id.model, "res.partner")
+        self.assertEqual(len(letter.message_id.attachment_ids), 1)
+        self.assertIn(".pdf", letter.message_id.attachment_ids.name)
+        self.assertFalse(self._mails(), "a letter is printed, not emailed")
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html(
+                "collections_proactive.collection_reminder_letter_report", letter.ids
+            )[0]
+            .decode()
+        )
+        self.assertIn(self.invoice.name, html)
+        self.assertIn("past their due date", html)
+
     def test_spanish_customer_gets_spanish_text(self):
         self.env["res.lang"]._activate_lang("es_CL")
         self.env["ir.module.module"]._load_module_terms(

@@ -30,6 +30,7 @@
         "views/account_move_views.xml",
         "views/res_partner_views.xml",
         "wizards/collection_risk_backtest_views.xml",
+        "wizards/collection_send_wizard_views.xml",
         "report/collection_reminder_letter.xml",
         "views/collections_proactive_menus.xml",
     ],

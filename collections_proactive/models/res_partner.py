@@ -236,6 +236,13 @@ class ResPartner(models.Model):
         scoring._risk_score_partners(company, self.commercial_partner_id.ids, today)
         return True
 
+    def action_collection_preview_send(self):
+        """Open the preview of what *Send Due Reminders Now* would do."""
+        self.ensure_one()
+        if not self.env.user.has_group("collections_proactive.group_collections_user"):
+            raise AccessError(self.env._("Only collection users can send reminders."))
+        return self.env["collection.send.wizard"].action_open(self)
+
     def action_collection_send_now(self):
         """Plan and send this customer's due reminders now, through the same engine,
         contact policy and log as the scheduled action."""

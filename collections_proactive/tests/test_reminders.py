@@ -381,6 +381,45 @@ class TestReminders(CollectionsCommon, SMSCase):
         self.assertEqual(reminder.state, "planned")
         self.assertEqual(reminder.kind, "notice", "the +5 step is not due yet")
 
+    def test_send_now_preview_changes_nothing(self):
+        with freeze_time(datetime(2026, 3, 17, 13, 0)):  # Tuesday 10:00 local
+            action = self.customer.with_user(
+                self.collector
+            ).action_collection_preview_send()
+            wizard = (
+                self.env["collection.send.wizard"]
+                .with_user(self.collector)
+                .browse(action["res_id"])
+            )
+            self.assertEqual(len(wizard.line_ids), 1)
+            self.assertEqual(wizard.line_ids.verdict, "Goes out now")
+            self.assertIn(self.invoice.name, wizard.line_ids.invoices)
+            self.assertIn("upcoming due date", wizard.preview_subject)
+            self.assertIn("View and pay", wizard.preview_body)
+            self.assertFalse(
+                self.Reminder.search([("partner_id", "=", self.customer.id)]),
+                "a preview plans and sends nothing",
+            )
+            self.assertFalse(self._mails())
+            wizard.action_send()
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(reminder.state, "sent")
+        self.assertEqual(len(self._mails()), 1)
+        with freeze_time(datetime(2026, 3, 22, 13, 0)):  # Sunday: the policy speaks
+            other = self._cp_invoice(
+                self.customer, 10, date(2026, 2, 1), date(2026, 3, 3)
+            )
+            action = self.customer.with_user(
+                self.collector
+            ).action_collection_preview_send()
+            wizard = (
+                self.env["collection.send.wizard"]
+                .with_user(self.collector)
+                .browse(action["res_id"])
+            )
+            self.assertIn(other.name, wizard.line_ids.invoices)
+            self.assertIn("deferred to 2026-03-23 08:00", wizard.line_ids.verdict)
+
     def test_next_step_on_invoice(self):
         with freeze_time(datetime(2026, 3, 10, 13, 0)):
             self.assertIn("2026-03-17", self.invoice.collection_next_step)

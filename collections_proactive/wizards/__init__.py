@@ -1,1 +1,3 @@
 from . import collection_risk_backtest
+from . import collection_send_wizard
+from . import collection_send_wizard_line

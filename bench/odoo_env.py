@@ -3,6 +3,8 @@
 import os
 import sys
 
+_PARSED = []  # Odoo's configuration is parsed once per process
+
 
 def open_env(db, odoo_path):
     """``(cursor, env)`` as superuser on ``db``, this repository on the addons path;
@@ -11,9 +13,11 @@ def open_env(db, odoo_path):
     import odoo
     from odoo import SUPERUSER_ID, api
 
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    odoo.tools.config.parse_config(
-        [f"--addons-path={odoo_path}/addons,{repo}", "--log-level=warn"]
-    )
+    if not _PARSED:
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        odoo.tools.config.parse_config(
+            [f"--addons-path={odoo_path}/addons,{repo}", "--log-level=warn"]
+        )
+        _PARSED.append(True)
     cr = odoo.modules.registry.Registry(db).cursor()
     return cr, api.Environment(cr, SUPERUSER_ID, {})

@@ -381,16 +381,20 @@ class TestReminders(CollectionsCommon, SMSCase):
         self.assertEqual(reminder.state, "planned")
         self.assertEqual(reminder.kind, "notice", "the +5 step is not due yet")
 
+    def _preview(self):
+        """The Send Now preview of the customer, as its collector opens it."""
+        action = self.customer.with_user(
+            self.collector
+        ).action_collection_preview_send()
+        return (
+            self.env["collection.send.wizard"]
+            .with_user(self.collector)
+            .browse(action["res_id"])
+        )
+
     def test_send_now_preview_changes_nothing(self):
         with freeze_time(datetime(2026, 3, 17, 13, 0)):  # Tuesday 10:00 local
-            action = self.customer.with_user(
-                self.collector
-            ).action_collection_preview_send()
-            wizard = (
-                self.env["collection.send.wizard"]
-                .with_user(self.collector)
-                .browse(action["res_id"])
-            )
+            wizard = self._preview()
             self.assertEqual(len(wizard.line_ids), 1)
             self.assertEqual(wizard.line_ids.verdict, "Goes out now")
             self.assertIn(self.invoice.name, wizard.line_ids.invoices)
@@ -409,14 +413,7 @@ class TestReminders(CollectionsCommon, SMSCase):
             other = self._cp_invoice(
                 self.customer, 10, date(2026, 2, 1), date(2026, 3, 3)
             )
-            action = self.customer.with_user(
-                self.collector
-            ).action_collection_preview_send()
-            wizard = (
-                self.env["collection.send.wizard"]
-                .with_user(self.collector)
-                .browse(action["res_id"])
-            )
+            wizard = self._preview()
             self.assertIn(other.name, wizard.line_ids.invoices)
             self.assertIn("deferred to 2026-03-23 08:00", wizard.line_ids.verdict)
 

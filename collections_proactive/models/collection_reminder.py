@@ -3,10 +3,11 @@ import uuid
 from collections import defaultdict
 from datetime import timedelta
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models, tools
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
 
 from ..tools import contact_policy as cp
 
@@ -335,19 +336,29 @@ class CollectionReminder(models.Model):
                 )
                 for line in lines[page : page + WRITE_PAGE]
             )
-            self.env.cr.execute(
-                SQL(
-                    """INSERT INTO collection_reminder_line
-                           (reminder_id, move_id, step_id, channel, amount_residual,
-                            company_id, create_uid, create_date, write_uid, write_date)
-                       VALUES %s
-                       ON CONFLICT ON CONSTRAINT
-                          collection_reminder_line_move_step_channel_unique DO NOTHING
-                       RETURNING reminder_id""",
-                    values,
-                )
-            )
-            kept.update(row[0] for row in self.env.cr.fetchall())
+            try:
+                # A line committed by another planner after this transaction began
+                # is a serialization failure, not a conflict, at REPEATABLE READ:
+                # that page is left to the next run (its lines are planned or will
+                # be), and the reminders of this page are dropped below.
+                with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
+                    self.env.cr.execute(
+                        SQL(
+                            """INSERT INTO collection_reminder_line
+                                   (reminder_id, move_id, step_id, channel,
+                                    amount_residual, company_id, create_uid,
+                                    create_date, write_uid, write_date)
+                               VALUES %s
+                               ON CONFLICT ON CONSTRAINT
+                                  collection_reminder_line_move_step_channel_unique
+                                  DO NOTHING
+                               RETURNING reminder_id""",
+                            values,
+                        )
+                    )
+                    kept.update(row[0] for row in self.env.cr.fetchall())
+            except psycopg2.errors.SerializationFailure:
+                _logger.info("Another worker is planning the same reminders: skipped")
         lost = [reminder_id for reminder_id in ids if reminder_id not in kept]
         if lost:
             _logger.info(
@@ -369,15 +380,22 @@ class CollectionReminder(models.Model):
         if not self:
             return self
         self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                """SELECT id FROM collection_reminder
-                    WHERE id = ANY(%s) AND state = 'planned'
-                      FOR UPDATE SKIP LOCKED""",
-                self.ids,
-            )
-        )
-        ids = [row[0] for row in self.env.cr.fetchall()]
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        """SELECT id FROM collection_reminder
+                            WHERE id = ANY(%s) AND state = 'planned'
+                              FOR UPDATE SKIP LOCKED""",
+                        self.ids,
+                    )
+                )
+                ids = [row[0] for row in self.env.cr.fetchall()]
+        except psycopg2.errors.SerializationFailure:
+            # Another worker sent some of them since this transaction began: this
+            # batch waits for the next run, which sees their new state.
+            _logger.info("Another worker is sending the same reminders: skipped")
+            ids = []
         self.invalidate_recordset(["state"])
         return self.browse(ids)
 

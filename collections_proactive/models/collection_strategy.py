@@ -1,7 +1,21 @@
+import logging
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from .res_partner import RISK_BANDS
+
+_logger = logging.getLogger(__name__)
+
+SHIPPED_TEMPLATES = (
+    "collections_proactive.mail_template_reminder_notice",
+    "collections_proactive.mail_template_reminder_due",
+    "collections_proactive.mail_template_reminder_overdue",
+    "collections_proactive.sms_template_reminder_notice",
+    "collections_proactive.sms_template_reminder_due",
+    "collections_proactive.sms_template_reminder_overdue",
+    "mail.mail_activity_data_call",
+)
 
 
 class CollectionStrategy(models.Model):
@@ -239,6 +253,16 @@ class CollectionStrategy(models.Model):
         """Create the shipped strategies for the companies that have none, with
         their texts translated in every active language."""
         companies = companies or self.env["res.company"].search([])
+        missing = [
+            xmlid
+            for xmlid in SHIPPED_TEMPLATES
+            if not self.env.ref(xmlid, raise_if_not_found=False)
+        ]
+        if missing:
+            # A manager deleted a shipped template: a new company then starts with
+            # no strategy rather than failing to be created.
+            _logger.info("No default collection strategies: %s missing", missing)
+            return self.browse()
         have = set(self.with_context(active_test=False).search([]).company_id.ids)
         companies = companies.filtered(lambda c: c.id not in have)
         if not companies:

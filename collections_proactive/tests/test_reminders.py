@@ -424,6 +424,20 @@ class TestReminders(CollectionsCommon, SMSCase):
         self.invoice.invalidate_recordset(["collection_next_step"])
         self.assertIn("2026-03-25", self.invoice.collection_next_step)
 
+    def test_new_company_gets_strategies_unless_a_template_is_gone(self):
+        company = self.env["res.company"].create({"name": "Con Estrategias"})
+        self.assertEqual(
+            self.env["collection.strategy"].search_count(
+                [("company_id", "=", company.id)]
+            ),
+            4,
+        )
+        self.env.ref("collections_proactive.sms_template_reminder_due").sudo().unlink()
+        company = self.env["res.company"].create({"name": "Sin Plantilla"})
+        self.assertFalse(
+            self.env["collection.strategy"].search([("company_id", "=", company.id)])
+        )
+
     def test_contact_policy_validation(self):
         with self.assertRaises(ValidationError):
             self.company.collection_contact_hour_to = 25

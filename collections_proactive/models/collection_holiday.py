@@ -1,3 +1,5 @@
+from collections import defaultdict
+
 from odoo import fields, models
 
 
@@ -21,15 +23,12 @@ class CollectionHoliday(models.Model):
         ),
     ]
 
-    def _dates(self, country, date_from, date_to):
-        return set(
-            self.sudo()
-            .search(
-                [
-                    ("country_id", "=", country.id),
-                    ("date", ">=", date_from),
-                    ("date", "<=", date_to),
-                ]
-            )
-            .mapped("date")
-        )
+    def _dates_by_country(self, countries, date_from):
+        """{country id: set of holiday dates from ``date_from`` on}, in one read."""
+        holidays = defaultdict(set)
+        for holiday in self.sudo().search_fetch(
+            [("country_id", "in", countries.ids), ("date", ">=", date_from)],
+            ["country_id", "date"],
+        ):
+            holidays[holiday.country_id.id].add(holiday.date)
+        return holidays

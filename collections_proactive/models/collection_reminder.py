@@ -422,9 +422,47 @@ class CollectionReminder(models.Model):
         reminders = self.sudo()._lock_planned()
         reminders._ensure_portal_tokens()
         contacts = reminders._recent_contacts(now)
+        superseded = reminders._superseded()
+        holidays = reminders._holidays(now)
         for reminder in reminders.sorted(lambda r: (r.partner_id.id, r.planned_date)):
-            reminder._send_one(now, contacts)
+            reminder._send_one(now, contacts, superseded, holidays)
         return reminders
+
+    def _superseded(self):
+        """Ids of these reminders whose open invoices already have a later step
+        planned or sent: deferred past the next step, they are stale (the later
+        step speaks for them). One query for the batch."""
+        if not self:
+            return set()
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """SELECT DISTINCT r.id
+                     FROM collection_reminder r
+                     JOIN collection_strategy_step st ON st.id = r.step_id
+                     JOIN collection_reminder_line l ON l.reminder_id = r.id
+                     JOIN account_move m ON m.id = l.move_id
+                     JOIN collection_reminder_line l2 ON l2.move_id = l.move_id
+                     JOIN collection_strategy_step st2 ON st2.id = l2.step_id
+                     JOIN collection_reminder r2 ON r2.id = l2.reminder_id
+                    WHERE r.id = ANY(%s)
+                      AND m.state = 'posted'
+                      AND m.payment_state IN ('not_paid', 'partial')
+                      AND st2.offset_days > st.offset_days
+                      AND r2.state IN ('planned', 'sent')""",
+                self.ids,
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    def _holidays(self, now):
+        """Public holidays of the countries these reminders' customers are in."""
+        if not any(self.company_id.mapped("collection_skip_holidays")):
+            return {}
+        countries = self.partner_id.country_id | self.company_id.country_id
+        return self.env["collection.holiday"]._dates_by_country(
+            countries, now.date() - timedelta(days=1)
+        )
 
     def _ensure_portal_tokens(self):
         """Give the listed invoices their portal access token (the pay links carry
@@ -446,7 +484,7 @@ class CollectionReminder(models.Model):
         )
         moves.invalidate_recordset(["access_token"])
 
-    def _send_one(self, now, contacts):
+    def _send_one(self, now, contacts, superseded, holidays):
         self.ensure_one()
         company = self.company_id
         open_lines = self.line_ids.filtered(
@@ -460,16 +498,7 @@ class CollectionReminder(models.Model):
                 {"state": "cancelled", "reason": self.env._("Paid before sending")}
             )
             return
-        # A reminder deferred past the next step of its invoices is stale: the later
-        # step speaks for them.
-        later = self.env["collection.reminder.line"].search_count(
-            [
-                ("move_id", "in", open_lines.move_id.ids),
-                ("step_id.offset_days", ">", self.step_id.offset_days),
-                ("reminder_id.state", "in", ("planned", "sent")),
-            ]
-        )
-        if later:
+        if self.id in superseded:
             self.write(
                 {
                     "state": "cancelled",
@@ -488,7 +517,7 @@ class CollectionReminder(models.Model):
             self.write({"state": "skipped", "reason": reason})
             return
         when = self._policy_defer(
-            channel, now, contacts[self.partner_id.id, company.id]
+            channel, now, contacts[self.partner_id.id, company.id], holidays
         )
         if when:
             self.write({"planned_date": when[0], "reason": when[1]})
@@ -551,7 +580,7 @@ class CollectionReminder(models.Model):
             return False, self.env._("The customer cannot be reached by SMS")
         return self.channel, False
 
-    def _policy_defer(self, channel, now, sent):
+    def _policy_defer(self, channel, now, sent, holidays):
         """None when the contact policy allows this channel now, else
         ``(new planned date, reason)``: deferred, never dropped."""
         company = self.company_id
@@ -585,14 +614,11 @@ class CollectionReminder(models.Model):
                 earliest = max(earliest, calls[-cap] + timedelta(days=7))
                 reason = self.env._("At most %(count)s calls a week", count=cap)
         local = cp.to_local(earliest, tz)
-        holidays = ()
-        if company.collection_skip_holidays:
-            holidays = self.env["collection.holiday"]._dates(
-                self.partner_id.country_id or company.country_id,
-                local.date(),
-                local.date() + timedelta(days=31),
-            )
-        start = cp.next_window_start(local, *window, holidays)
+        country = self.partner_id.country_id or company.country_id
+        days_off = (
+            holidays.get(country.id, ()) if company.collection_skip_holidays else ()
+        )
+        start = cp.next_window_start(local, *window, days_off)
         if start != local:
             earliest = cp.to_utc(start, tz)
             reason = reason or self.env._("Outside the contact hours")

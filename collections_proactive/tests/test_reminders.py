@@ -247,6 +247,28 @@ class TestReminders(CollectionsCommon, SMSCase):
         self._run(datetime(2026, 9, 21, 11, 0))
         self.assertEqual(reminder.state, "sent")
 
+    def test_reminder_deferred_past_the_next_step_is_superseded(self):
+        self.invoice.button_draft()
+        self.invoice.button_cancel()
+        # Due Wednesday 25th: the -3 notice falls on Sunday 22nd, deferred to Monday.
+        invoice = self._cp_invoice(
+            self.customer, 700, date(2026, 2, 23), date(2026, 3, 25)
+        )
+        self._run(datetime(2026, 3, 22, 13, 0))
+        notice = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(notice.state, "planned")
+        # Nobody ran the cron until Monday 30th, when the +5 overdue step is due:
+        # the stale notice is not sent, the later step is.
+        self._run(datetime(2026, 3, 30, 13, 0))
+        self.assertEqual(notice.state, "cancelled")
+        self.assertEqual(notice.reason, "Superseded by a later step")
+        overdue = self.Reminder.search(
+            [("line_ids.move_id", "=", invoice.id), ("id", "!=", notice.id)]
+        )
+        self.assertEqual(overdue.kind, "overdue")
+        self.assertEqual(overdue.state, "sent")
+        self.assertEqual(len(self._mails()), 1)
+
     def test_opted_out_email_falls_back_to_sms(self):
         self.customer.collection_no_email = True
         with self.mockSMSGateway():

@@ -49,6 +49,7 @@ class CollectionSendWizard(models.TransientModel):
                 ]
             )
             contacts = todo._recent_contacts(now)
+            holidays = (planned | todo)._holidays(now)
             for reminder in (planned | todo).sorted("id"):
                 verdict = reminder.reason or ""
                 if reminder.state == "planned":
@@ -57,6 +58,7 @@ class CollectionSendWizard(models.TransientModel):
                         channel,
                         now,
                         contacts[reminder.partner_id.id, reminder.company_id.id],
+                        holidays,
                     )
                     if not channel:
                         verdict = reason

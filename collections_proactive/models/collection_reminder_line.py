@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from .collection_reminder import CHANNELS
+
 
 class CollectionReminderLine(models.Model):
     """One invoice in a reminder. Its unique key is what makes a reminder exactly
@@ -21,7 +23,7 @@ class CollectionReminderLine(models.Model):
         "collection.strategy.step", required=True, ondelete="restrict"
     )
     channel = fields.Selection(
-        [("email", "Email"), ("sms", "SMS"), ("call", "Call"), ("letter", "Letter")],
+        CHANNELS,
         required=True,
     )
     amount_residual = fields.Monetary(

@@ -6,8 +6,8 @@ from datetime import timedelta
 import psycopg2
 from markupsafe import Markup
 
-from odoo import api, fields, models, tools
-from odoo.tools import SQL, mute_logger
+from odoo import Command, api, fields, models, tools
+from odoo.tools import SQL, mute_logger, plaintext2html
 
 from ..tools import contact_policy as cp
 
@@ -417,15 +417,29 @@ class CollectionReminder(models.Model):
         return contacts
 
     def _send(self):
-        """Send these planned reminders, defer those the policy does not allow now."""
+        """Send these planned reminders: decide each one under the contact policy,
+        deliver what may go out now in bulk, channel by channel, then write every
+        outcome in one statement. The queries do not grow with the batch."""
         now = fields.Datetime.now()
         reminders = self.sudo()._lock_planned()
+        if not reminders:
+            return reminders
         reminders._ensure_portal_tokens()
         contacts = reminders._recent_contacts(now)
         superseded = reminders._superseded()
         holidays = reminders._holidays(now)
+        outcomes, channels = {}, {}
         for reminder in reminders.sorted(lambda r: (r.partner_id.id, r.planned_date)):
-            reminder._send_one(now, contacts, superseded, holidays)
+            values, channel = reminder._decide(now, contacts, superseded, holidays)
+            outcomes[reminder.id] = values
+            if channel:
+                channels[reminder.id] = channel
+        delivered, errors = reminders.browse(list(channels))._deliver_isolated(channels)
+        for reminder_id, links in delivered.items():
+            outcomes[reminder_id].update(links)
+        for reminder in reminders.browse(list(errors)):
+            outcomes[reminder.id] = reminder._failure_values(errors[reminder.id], now)
+        reminders._write_outcomes(outcomes)
         return reminders
 
     def _superseded(self):
@@ -484,80 +498,135 @@ class CollectionReminder(models.Model):
         )
         moves.invalidate_recordset(["access_token"])
 
-    def _send_one(self, now, contacts, superseded, holidays):
+    def _decide(self, now, contacts, superseded, holidays):
+        """What sending does with this planned reminder now: ``(values to write,
+        channel to deliver on or None)``. A delivery counts at once in ``contacts``
+        so that the next reminders of the customer respect the policy."""
         self.ensure_one()
-        company = self.company_id
-        open_lines = self.line_ids.filtered(
+        open_lines = self._open_lines()
+        if not open_lines:
+            return {
+                "state": "cancelled",
+                "reason": self.env._("Paid before sending"),
+            }, None
+        if self.id in superseded:
+            return {
+                "state": "cancelled",
+                "reason": self.env._("Superseded by a later step"),
+            }, None
+        held = open_lines.filtered(lambda line: line.move_id.collection_followup_hold)
+        if held == open_lines or self.partner_id.collection_no_followup:
+            return {
+                "state": "skipped",
+                "reason": self.env._("Follow-up put on hold"),
+            }, None
+        channel, reason = self._deliverable_channel()
+        if not channel:
+            return {"state": "skipped", "reason": reason}, None
+        sent = contacts[self.partner_id.id, self.company_id.id]
+        when = self._policy_defer(channel, now, sent, holidays)
+        if when:
+            return {"planned_date": when[0], "reason": when[1]}, None
+        sent[channel].append(now)
+        return {
+            "state": "sent",
+            "sent_date": now,
+            "channel": channel,
+            "reason": reason,
+            "attempt_count": self.attempt_count + 1,
+        }, channel
+
+    def _open_lines(self):
+        return self.line_ids.filtered(
             lambda line: (
                 line.move_id.state == "posted"
                 and line.move_id.payment_state in ("not_paid", "partial")
             )
         )
-        if not open_lines:
-            self.write(
-                {"state": "cancelled", "reason": self.env._("Paid before sending")}
+
+    def _failure_values(self, error, now):
+        """A failed delivery is retried later, up to the company's limit, then left
+        visible as failed."""
+        self.ensure_one()
+        _logger.warning("Collection reminder %s failed: %s", self.id, error)
+        attempts = self.attempt_count + 1
+        if attempts >= self.company_id.collection_max_attempts:
+            return {"state": "failed", "reason": str(error), "attempt_count": attempts}
+        return {
+            "planned_date": now + RETRY_DELAY * attempts,
+            "reason": self.env._(
+                "Attempt %(count)s failed, retrying: %(error)s",
+                count=attempts,
+                error=error,
+            ),
+            "attempt_count": attempts,
+        }
+
+    def _write_outcomes(self, outcomes):
+        """Write ``{reminder id: values}`` in one UPDATE: through the ORM, each
+        reminder would be its own statement (every one has its own message)."""
+        if not outcomes:
+            return
+        self.env.flush_all()
+        rows = SQL(", ").join(
+            SQL(
+                "(%s, %s::varchar, %s::timestamp, %s::timestamp, %s::varchar,"
+                " %s::varchar, %s::int, %s::int, %s::int, %s::boolean)",
+                reminder_id,
+                values.get("state"),
+                values.get("planned_date"),
+                values.get("sent_date"),
+                values.get("channel"),
+                values.get("reason") or None,
+                values.get("attempt_count"),
+                values.get("message_id"),
+                values.get("activity_id"),
+                # The reason is overwritten by each outcome (NULL clears it), the
+                # other columns only when the outcome sets them.
+                "reason" in values,
             )
-            return
-        if self.id in superseded:
-            self.write(
-                {
-                    "state": "cancelled",
-                    "reason": self.env._("Superseded by a later step"),
-                }
-            )
-            return
-        held = open_lines.filtered(lambda line: line.move_id.collection_followup_hold)
-        if held == open_lines or self.partner_id.collection_no_followup:
-            self.write(
-                {"state": "skipped", "reason": self.env._("Follow-up put on hold")}
-            )
-            return
-        channel, reason = self._deliverable_channel()
-        if not channel:
-            self.write({"state": "skipped", "reason": reason})
-            return
-        when = self._policy_defer(
-            channel, now, contacts[self.partner_id.id, company.id], holidays
+            for reminder_id, values in outcomes.items()
         )
-        if when:
-            self.write({"planned_date": when[0], "reason": when[1]})
-            return
-        try:
-            with self.env.cr.savepoint():
-                self._deliver(channel, open_lines - held)
-                if channel != self.channel:
-                    self.line_ids.channel = channel
-                self.write(
-                    {
-                        "state": "sent",
-                        "sent_date": now,
-                        "channel": channel,
-                        "reason": reason,
-                        "attempt_count": self.attempt_count + 1,
-                    }
+        self.env.cr.execute(
+            SQL(
+                """UPDATE collection_reminder r
+                      SET state = COALESCE(v.state, r.state),
+                          planned_date = COALESCE(v.planned_date, r.planned_date),
+                          sent_date = COALESCE(v.sent_date, r.sent_date),
+                          channel = COALESCE(v.channel, r.channel),
+                          reason = CASE WHEN v.set_reason THEN v.reason
+                                        ELSE r.reason END,
+                          attempt_count = COALESCE(v.attempt_count, r.attempt_count),
+                          message_id = COALESCE(v.message_id, r.message_id),
+                          activity_id = COALESCE(v.activity_id, r.activity_id),
+                          write_uid = %(uid)s,
+                          write_date = %(now)s
+                     FROM (VALUES %(rows)s) AS v(id, state, planned_date, sent_date,
+                          channel, reason, attempt_count, message_id, activity_id,
+                          set_reason)
+                    WHERE r.id = v.id""",
+                rows=rows,
+                uid=self.env.uid,
+                now=fields.Datetime.now(),
+            )
+        )
+        # A fallback channel (email instead of SMS) moves the invoice lines with it.
+        moved = {
+            reminder_id: values["channel"]
+            for reminder_id, values in outcomes.items()
+            if values.get("channel")
+        }
+        if moved:
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE collection_reminder_line l SET channel = v.channel
+                         FROM (VALUES %s) AS v(id, channel)
+                        WHERE l.reminder_id = v.id AND l.channel <> v.channel""",
+                    SQL(", ").join(SQL("(%s, %s)", *item) for item in moved.items()),
                 )
-        except Exception as error:  # noqa: BLE001 - any failure is logged, retried
-            _logger.warning("Collection reminder %s failed: %s", self.id, error)
-            self.env.invalidate_all()
-            attempts = self.attempt_count + 1
-            if attempts >= company.collection_max_attempts:
-                self.write(
-                    {"state": "failed", "reason": str(error), "attempt_count": attempts}
-                )
-            else:
-                self.write(
-                    {
-                        "planned_date": now + RETRY_DELAY * attempts,
-                        "reason": self.env._(
-                            "Attempt %(count)s failed, retrying: %(error)s",
-                            count=attempts,
-                            error=error,
-                        ),
-                        "attempt_count": attempts,
-                    }
-                )
-            return
-        contacts[self.partner_id.id, company.id][channel].append(now)
+            )
+        self.invalidate_model()
+        self.env["collection.reminder.line"].invalidate_model()
 
     def _deliverable_channel(self):
         """The channel to use, honouring opt-outs, with a fallback to the other
@@ -631,93 +700,363 @@ class CollectionReminder(models.Model):
             tz=tz,
         )
 
-    def _deliver(self, channel, lines):
-        """Queue the message through Odoo's mail or SMS framework (sent by their own
-        queues, in this transaction: no message without its log line), or schedule
-        the call, and note it on the invoices."""
-        partner = self.partner_id.with_context(lang=self.partner_id.lang)
-        step = self.step_id
-        invoices = lines.move_id
-        if channel == "email":
-            template = step.mail_template_id or self.env.ref(
-                f"collections_proactive.mail_template_reminder_{step.kind}"
-            )
-            subject = template._render_field("subject", self.ids, compute_lang=True)[
-                self.id
-            ]
-            body = template._render_field("body_html", self.ids, compute_lang=True)[
-                self.id
-            ]
-            attachments = []
-            if step.attach_invoices:
-                for invoice in invoices:
-                    pdf, _type = self.env["ir.actions.report"]._render_qweb_pdf(
-                        "account.account_invoices", invoice.ids
-                    )
-                    attachments.append((invoice._get_invoice_report_filename(), pdf))
-            message = partner.message_post(
-                body=body,
-                subject=subject,
-                author_id=self.company_id.partner_id.id,
-                email_from=self.company_id.email_formatted or None,
-                partner_ids=partner.ids,
-                message_type="comment",
-                subtype_xmlid="mail.mt_comment",
-                email_layout_xmlid="mail.mail_notification_light",
-                attachments=attachments,
-                mail_auto_delete=False,
-                # Queued for the mail queue: the send itself is the mail cron's job.
-                force_send=False,
-            )
-            self.message_id = message
-        elif channel == "sms":
-            template = step.sms_template_id or self.env.ref(
-                f"collections_proactive.sms_template_reminder_{step.kind}"
-            )
-            body = template._render_field("body", self.ids, compute_lang=True)[self.id]
-            message = partner._message_sms(
-                body=body, partner_ids=partner.ids, put_in_queue=True
-            )
-            self.message_id = message
-        elif channel == "letter":
-            pdf, _type = self.env["ir.actions.report"]._render_qweb_pdf(
-                "collections_proactive.collection_reminder_letter_report", self.ids
-            )
-            self.message_id = partner.message_post(
-                body=self.env._(
-                    "Collection letter to print and mail: %(step)s", step=step.name
-                ),
-                attachments=[(f"{step.name} - {partner.name}.pdf", pdf)],
-                message_type="comment",
-                subtype_xmlid="mail.mt_note",
-            )
-        else:
-            user = (
-                partner.user_id
-                or step.strategy_id.user_id
-                or invoices.invoice_user_id[:1]
-                or self.env.ref("base.user_root")
-            )
-            self.activity_id = partner.activity_schedule(
-                activity_type_id=step.activity_type_id.id,
-                summary=step.activity_summary or step.name,
-                note=self._activity_note(invoices),
-                date_deadline=fields.Date.context_today(self)
-                + timedelta(days=step.activity_delay_days),
-                user_id=user.id,
-            )
-        channel_label = dict(CHANNELS)[channel]
-        invoices._message_log_batch(
-            bodies=dict.fromkeys(
-                invoices.ids,
-                Markup("%s")
-                % self.env._(
-                    "Collection reminder (%(channel)s): %(step)s",
-                    channel=channel_label,
-                    step=step.name,
-                ),
-            )
+    def _deliver_isolated(self, channels):
+        """Deliver in bulk; when the bulk delivery fails, deliver one reminder at a
+        time so that one bad reminder (a template error, say) fails alone.
+
+        Returns ``({reminder id: message or activity}, {reminder id: error})``.
+        """
+        if not self:
+            return {}, {}
+        try:
+            with self.env.cr.savepoint():
+                return self._deliver(channels), {}
+        except Exception as error:  # noqa: BLE001 - isolated, logged and retried
+            self.env.invalidate_all()
+            if len(self) == 1:
+                return {}, {self.id: error}
+        delivered, errors = {}, {}
+        for reminder in self:
+            done, failed = reminder._deliver_isolated(channels)
+            delivered.update(done)
+            errors.update(failed)
+        return delivered, errors
+
+    def _deliver(self, channels):
+        """Queue the messages through Odoo's mail and SMS queues (sent by their own
+        crons, in this transaction: no message without its log line), schedule the
+        calls and note each reminder on its invoices, a few statements per channel
+        whatever the number of reminders.
+
+        ``channels``: ``{reminder id: channel}``. Returns ``{reminder id:
+        {"message_id": id} or {"activity_id": id}}``.
+        """
+        by_channel = defaultdict(list)
+        for reminder in self:
+            by_channel[channels[reminder.id]].append(reminder.id)
+        batch = {channel: self.browse(ids) for channel, ids in by_channel.items()}
+        none = self.browse()
+        links = {
+            **batch.get("email", none)._deliver_emails(),
+            **batch.get("sms", none)._deliver_sms(),
+            **batch.get("letter", none)._deliver_letters(),
+            **batch.get("call", none)._deliver_calls(),
+        }
+        self._log_on_invoices(channels)
+        return links
+
+    def _mail_template(self):
+        self.ensure_one()
+        return self.step_id.mail_template_id or self.env.ref(
+            f"collections_proactive.mail_template_reminder_{self.step_id.kind}"
         )
+
+    def _sms_template(self):
+        self.ensure_one()
+        return self.step_id.sms_template_id or self.env.ref(
+            f"collections_proactive.sms_template_reminder_{self.step_id.kind}"
+        )
+
+    def _deliver_emails(self):
+        """One ``mail.mail`` per reminder, in the customer's chatter, wrapped in
+        Odoo's light email layout and rendered in the customer's language."""
+        if not self:
+            return {}
+        comment = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
+        attachments = self._invoice_attachments()
+        order, values = [], []
+        for company, reminders in self.grouped("company_id").items():
+            # Without a company address, the mail server's default sender is used
+            # when the queue sends it, as for any message Odoo posts in sudo.
+            email_from = (
+                company.email_formatted
+                or self.env["ir.mail_server"]._get_default_from_address()
+            )
+            reply_to = reminders.partner_id._notify_get_reply_to(default=email_from)
+            for template, group in reminders.grouped(
+                lambda r: r._mail_template()
+            ).items():
+                langs = template._render_lang(group.ids)
+                subjects = template._render_field(
+                    "subject", group.ids, compute_lang=True
+                )
+                bodies = template._render_field(
+                    "body_html", group.ids, compute_lang=True
+                )
+                for reminder in group:
+                    partner = reminder.partner_id
+                    body = bodies[reminder.id]
+                    order.append(reminder)
+                    values.append(
+                        {
+                            "model": "res.partner",
+                            "res_id": partner.id,
+                            "record_name": partner.display_name,
+                            "message_type": "comment",
+                            "subtype_id": comment,
+                            "author_id": company.partner_id.id,
+                            "email_from": email_from,
+                            "reply_to": reply_to[partner.id],
+                            "subject": subjects[reminder.id],
+                            "body": body,
+                            "body_html": reminder._email_layout(
+                                body, langs[reminder.id]
+                            ),
+                            "partner_ids": [Command.link(partner.id)],
+                            "recipient_ids": [Command.link(partner.id)],
+                            "attachment_ids": [
+                                Command.link(attachment_id)
+                                for attachment_id in attachments.get(reminder.id, ())
+                            ],
+                            "mail_server_id": template.mail_server_id.id,
+                            "is_notification": True,
+                            "auto_delete": False,
+                            "state": "outgoing",
+                        }
+                    )
+        mails = self.env["mail.mail"].create(values)
+        # The notification gives the chatter its envelope and the delivery status
+        # the mail queue writes back (sent, bounced), as for any posted message.
+        self.env["mail.notification"].create(
+            [
+                {
+                    "author_id": mail.author_id.id,
+                    "mail_message_id": mail.mail_message_id.id,
+                    "mail_mail_id": mail.id,
+                    "res_partner_id": reminder.partner_id.id,
+                    "notification_type": "email",
+                    "notification_status": "ready",
+                    "is_read": True,
+                }
+                for reminder, mail in zip(order, mails, strict=True)
+            ]
+        )
+        return {
+            reminder.id: {"message_id": mail.mail_message_id.id}
+            for reminder, mail in zip(order, mails, strict=True)
+        }
+
+    def _email_layout(self, body, lang):
+        """The body in ``mail.mail_notification_light``, as ``message_post`` would
+        send it, without posting one message at a time."""
+        env = self.with_context(lang=lang).env
+        partner = self.partner_id
+        html = env["ir.qweb"]._render(
+            "mail.mail_notification_light",
+            {
+                "message": env["mail.message"].new(
+                    {"body": body, "record_name": partner.display_name}
+                ),
+                "company": self.company_id,
+                "lang": lang,
+                "has_button_access": False,
+                "model_description": env._("account"),
+                "tracking_values": [],
+            },
+            minimal_qcontext=True,
+        )
+        return env["mail.render.mixin"]._replace_local_links(html)
+
+    def _invoice_attachments(self):
+        """``{reminder id: [attachment ids]}``: the invoice PDFs of the steps that
+        attach them: the stored ones reused, the others rendered and kept on the
+        invoice."""
+        wanted = self.filtered("step_id.attach_invoices")
+        invoices = wanted.invoice_ids
+        if not invoices:
+            return {}
+        pdfs = {
+            invoice.id: invoice.invoice_pdf_report_id.id
+            for invoice in invoices
+            if invoice.invoice_pdf_report_id
+        }
+        missing = invoices.filtered(lambda invoice: invoice.id not in pdfs)
+        if missing:
+            # One report run per invoice: each PDF is the invoice's own document.
+            report = self.env["ir.actions.report"]
+            created = self.env["ir.attachment"].create(
+                [
+                    {
+                        "name": invoice._get_invoice_report_filename(),
+                        "raw": report._render_qweb_pdf(
+                            "account.account_invoices", invoice.ids
+                        )[0],
+                        "mimetype": "application/pdf",
+                        "res_model": "account.move",
+                        "res_id": invoice.id,
+                    }
+                    for invoice in missing
+                ]
+            )
+            pdfs.update(zip(missing.ids, created.ids, strict=True))
+        return {
+            reminder.id: [pdfs[invoice.id] for invoice in reminder.invoice_ids]
+            for reminder in wanted
+        }
+
+    def _deliver_sms(self):
+        """One SMS per reminder through Odoo's SMS queue, logged in the customer's
+        chatter with its delivery tracker, as ``_message_sms`` does one by one."""
+        if not self:
+            return {}
+        note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
+        texts = {}
+        for template, group in self.grouped(lambda r: r._sms_template()).items():
+            texts.update(template._render_field("body", group.ids, compute_lang=True))
+        messages = self.env["mail.message"].create(
+            [
+                {
+                    "model": "res.partner",
+                    "res_id": reminder.partner_id.id,
+                    "record_name": reminder.partner_id.display_name,
+                    "message_type": "sms",
+                    "subtype_id": note,
+                    "author_id": reminder.company_id.partner_id.id,
+                    "email_from": reminder.company_id.email_formatted,
+                    "body": plaintext2html(texts[reminder.id]),
+                    "partner_ids": [Command.link(reminder.partner_id.id)],
+                }
+                for reminder in self
+            ]
+        )
+        sms = self.env["sms.sms"].create(
+            [
+                {
+                    "body": texts[reminder.id],
+                    "partner_id": reminder.partner_id.id,
+                    "number": reminder._sms_number(),
+                    "state": "outgoing",
+                    "mail_message_id": message.id,
+                }
+                for reminder, message in zip(self, messages, strict=True)
+            ]
+        )
+        self.env["mail.notification"].create(
+            [
+                {
+                    "author_id": message.author_id.id,
+                    "mail_message_id": message.id,
+                    "res_partner_id": text.partner_id.id,
+                    "sms_number": text.number,
+                    "notification_type": "sms",
+                    "sms_id_int": text.id,
+                    "sms_tracker_ids": [Command.create({"sms_uuid": text.uuid})],
+                    "is_read": True,
+                    "notification_status": "ready",
+                }
+                for message, text in zip(messages, sms, strict=True)
+            ]
+        )
+        return {
+            reminder.id: {"message_id": message.id}
+            for reminder, message in zip(self, messages, strict=True)
+        }
+
+    def _sms_number(self):
+        partner = self.partner_id
+        number = partner.mobile or partner.phone
+        return partner._phone_format(number=number) or number
+
+    def _deliver_letters(self):
+        """Each letter as a PDF attached to a note in the customer's chatter, to
+        print and mail (one report run per letter, as Odoo renders documents)."""
+        if not self:
+            return {}
+        note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
+        report = self.env["ir.actions.report"]
+        author_id, email_from = self.env["mail.thread"]._message_compute_author(
+            raise_on_email=False
+        )
+        messages = self.env["mail.message"].create(
+            [
+                {
+                    "model": "res.partner",
+                    "res_id": reminder.partner_id.id,
+                    "record_name": reminder.partner_id.display_name,
+                    "message_type": "comment",
+                    "subtype_id": note,
+                    "author_id": author_id,
+                    "email_from": email_from,
+                    "body": self.env._(
+                        "Collection letter to print and mail: %(step)s",
+                        step=reminder.step_id.name,
+                    ),
+                    "attachment_ids": [
+                        Command.create(
+                            {
+                                "name": f"{reminder.step_id.name}"
+                                f" - {reminder.partner_id.name}.pdf",
+                                "raw": report._render_qweb_pdf(
+                                    "collections_proactive"
+                                    ".collection_reminder_letter_report",
+                                    reminder.ids,
+                                )[0],
+                                "mimetype": "application/pdf",
+                                "res_model": "res.partner",
+                                "res_id": reminder.partner_id.id,
+                            }
+                        )
+                    ],
+                }
+                for reminder in self
+            ]
+        )
+        return {
+            reminder.id: {"message_id": message.id}
+            for reminder, message in zip(self, messages, strict=True)
+        }
+
+    def _deliver_calls(self):
+        """A call activity for the collector on the customer, per reminder."""
+        if not self:
+            return {}
+        model_id = self.env["ir.model"]._get_id("res.partner")
+        todo = self.env.ref("mail.mail_activity_data_todo")
+        root = self.env.ref("base.user_root")
+        activities = self.env["mail.activity"].create(
+            [
+                {
+                    "res_model_id": model_id,
+                    "res_id": reminder.partner_id.id,
+                    "activity_type_id": (reminder.step_id.activity_type_id or todo).id,
+                    "summary": reminder.step_id.activity_summary
+                    or reminder.step_id.name,
+                    "note": reminder._activity_note(reminder.invoice_ids),
+                    "date_deadline": fields.Date.context_today(reminder)
+                    + timedelta(days=reminder.step_id.activity_delay_days),
+                    "user_id": (
+                        reminder.partner_id.user_id
+                        or reminder.step_id.strategy_id.user_id
+                        or reminder.invoice_ids.invoice_user_id[:1]
+                        or root
+                    ).id,
+                    "automated": True,
+                }
+                for reminder in self
+            ]
+        )
+        return {
+            reminder.id: {"activity_id": activity.id}
+            for reminder, activity in zip(self, activities, strict=True)
+        }
+
+    def _log_on_invoices(self, channels):
+        """Note each reminder in its invoices' chatter: one batch of log messages
+        per step and channel."""
+        labels = dict(self._fields["channel"]._description_selection(self.env))
+        invoices_by_note = defaultdict(list)
+        for reminder in self:
+            channel = channels[reminder.id]
+            invoices_by_note[reminder.step_id, channel] += reminder.invoice_ids.ids
+        for (step, channel), invoice_ids in invoices_by_note.items():
+            body = Markup("%s") % self.env._(
+                "Collection reminder (%(channel)s): %(step)s",
+                channel=labels[channel],
+                step=step.name,
+            )
+            self.env["account.move"].browse(invoice_ids)._message_log_batch(
+                bodies=dict.fromkeys(invoice_ids, body)
+            )
 
     def _activity_note(self, invoices):
         items = Markup().join(

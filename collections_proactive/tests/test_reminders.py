@@ -146,8 +146,8 @@ class TestReminders(CollectionsCommon, SMSCase):
         self.assertEqual(len(sent), 2)
         original = type(self.Reminder)._deliver
 
-        def crash_after_delivering(reminder, channel, lines):
-            original(reminder, channel, lines)
+        def crash_after_delivering(reminders, channels):
+            original(reminders, channels)
             raise KeyboardInterrupt("worker killed")
 
         # The worker dies in the middle of the second batch: its transaction is lost.

@@ -48,42 +48,30 @@ class CollectionSendWizard(models.TransientModel):
                     ("planned_date", "<=", now),
                 ]
             )
-            contacts = todo._recent_contacts(now)
-            holidays = (planned | todo)._holidays(now)
-            for reminder in (planned | todo).sorted("id"):
-                verdict = reminder.reason or ""
+            candidates = (planned | todo).sorted("id")
+            contacts = candidates._recent_contacts(now)
+            superseded = candidates._superseded()
+            holidays = candidates._holidays(now)
+            for reminder in candidates:
+                verdict, channel = reminder.reason or "", reminder.channel
                 if reminder.state == "planned":
-                    channel, reason = reminder._deliverable_channel()
-                    deferred = channel and reminder._policy_defer(
-                        channel,
-                        now,
-                        contacts[reminder.partner_id.id, reminder.company_id.id],
-                        holidays,
+                    outcome, delivered_on = reminder._decide(
+                        now, contacts, superseded, holidays
                     )
-                    if not channel:
-                        verdict = reason
-                    elif deferred:
-                        verdict = deferred[1]
-                    else:
-                        verdict = reason or self.env._("Goes out now")
-                        if channel == "email" and not subject:
-                            template = (
-                                reminder.step_id.mail_template_id
-                                or self.env.ref(
-                                    "collections_proactive.mail_template_reminder_"
-                                    + reminder.step_id.kind
-                                )
-                            )
-                            subject = template._render_field(
-                                "subject", reminder.ids, compute_lang=True
-                            )[reminder.id]
-                            body = template._render_field(
-                                "body_html", reminder.ids, compute_lang=True
-                            )[reminder.id]
+                    verdict = outcome.get("reason") or self.env._("Goes out now")
+                    channel = delivered_on or channel
+                    if channel == "email" and not subject:
+                        template = reminder._mail_template()
+                        subject = template._render_field(
+                            "subject", reminder.ids, compute_lang=True
+                        )[reminder.id]
+                        body = template._render_field(
+                            "body_html", reminder.ids, compute_lang=True
+                        )[reminder.id]
                 lines.append(
                     {
                         "step": reminder.step_id.name,
-                        "channel": channels.get(reminder.channel),
+                        "channel": channels.get(channel),
                         "invoices": ", ".join(reminder.line_ids.move_id.mapped("name")),
                         "verdict": verdict,
                     }

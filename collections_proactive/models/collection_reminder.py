@@ -497,6 +497,8 @@ class CollectionReminder(models.Model):
             )
         )
         moves.invalidate_recordset(["access_token"])
+        # Read back in one query: the templates read them invoice by invoice.
+        self.line_ids.move_id.mapped("access_token")
 
     def _decide(self, now, contacts, superseded, holidays):
         """What sending does with this planned reminder now: ``(values to write,
@@ -736,28 +738,56 @@ class CollectionReminder(models.Model):
             by_channel[channels[reminder.id]].append(reminder.id)
         batch = {channel: self.browse(ids) for channel, ids in by_channel.items()}
         none = self.browse()
+        senders = self._senders()
         links = {
-            **batch.get("email", none)._deliver_emails(),
-            **batch.get("sms", none)._deliver_sms(),
-            **batch.get("letter", none)._deliver_letters(),
+            **batch.get("email", none)._deliver_emails(senders),
+            **batch.get("sms", none)._deliver_sms(senders),
+            **batch.get("letter", none)._deliver_letters(senders),
             **batch.get("call", none)._deliver_calls(),
         }
         self._log_on_invoices(channels)
         return links
 
+    def _shipped_template(self, model, prefix):
+        # _xmlid_to_res_id is cached: env.ref would check existence once per call.
+        return self.env[model].browse(
+            self.env["ir.model.data"]._xmlid_to_res_id(
+                f"collections_proactive.{prefix}_{self.step_id.kind}"
+            )
+        )
+
     def _mail_template(self):
         self.ensure_one()
-        return self.step_id.mail_template_id or self.env.ref(
-            f"collections_proactive.mail_template_reminder_{self.step_id.kind}"
+        return self.step_id.mail_template_id or self._shipped_template(
+            "mail.template", "mail_template_reminder"
         )
 
     def _sms_template(self):
         self.ensure_one()
-        return self.step_id.sms_template_id or self.env.ref(
-            f"collections_proactive.sms_template_reminder_{self.step_id.kind}"
+        return self.step_id.sms_template_id or self._shipped_template(
+            "sms.template", "sms_template_reminder"
         )
 
-    def _deliver_emails(self):
+    def _senders(self):
+        """``{reminder id: (email_from, reply_to)}``: the company's address and the
+        reply-to Odoo gives a message on the customer, computed per company (the
+        mail framework would compute the reply-to once per message)."""
+        senders = {}
+        for company, reminders in self.grouped("company_id").items():
+            # Without a company address, the mail server's default sender is used
+            # when the queue sends it, as for any message Odoo posts in sudo.
+            email_from = (
+                company.email_formatted
+                or self.env["ir.mail_server"]._get_default_from_address()
+            )
+            reply_to = reminders.partner_id.with_company(company)._notify_get_reply_to(
+                default=email_from
+            )
+            for reminder in reminders:
+                senders[reminder.id] = (email_from, reply_to[reminder.partner_id.id])
+        return senders
+
+    def _deliver_emails(self, senders):
         """One ``mail.mail`` per reminder, in the customer's chatter, wrapped in
         Odoo's light email layout and rendered in the customer's language."""
         if not self:
@@ -766,13 +796,6 @@ class CollectionReminder(models.Model):
         attachments = self._invoice_attachments()
         order, values = [], []
         for company, reminders in self.grouped("company_id").items():
-            # Without a company address, the mail server's default sender is used
-            # when the queue sends it, as for any message Odoo posts in sudo.
-            email_from = (
-                company.email_formatted
-                or self.env["ir.mail_server"]._get_default_from_address()
-            )
-            reply_to = reminders.partner_id._notify_get_reply_to(default=email_from)
             for template, group in reminders.grouped(
                 lambda r: r._mail_template()
             ).items():
@@ -795,8 +818,8 @@ class CollectionReminder(models.Model):
                             "message_type": "comment",
                             "subtype_id": comment,
                             "author_id": company.partner_id.id,
-                            "email_from": email_from,
-                            "reply_to": reply_to[partner.id],
+                            "email_from": senders[reminder.id][0],
+                            "reply_to": senders[reminder.id][1],
                             "subject": subjects[reminder.id],
                             "body": body,
                             "body_html": reminder._email_layout(
@@ -894,7 +917,7 @@ class CollectionReminder(models.Model):
             for reminder in wanted
         }
 
-    def _deliver_sms(self):
+    def _deliver_sms(self, senders):
         """One SMS per reminder through Odoo's SMS queue, logged in the customer's
         chatter with its delivery tracker, as ``_message_sms`` does one by one."""
         if not self:
@@ -912,7 +935,8 @@ class CollectionReminder(models.Model):
                     "message_type": "sms",
                     "subtype_id": note,
                     "author_id": reminder.company_id.partner_id.id,
-                    "email_from": reminder.company_id.email_formatted,
+                    "email_from": senders[reminder.id][0],
+                    "reply_to": senders[reminder.id][1],
                     "body": plaintext2html(texts[reminder.id]),
                     "partner_ids": [Command.link(reminder.partner_id.id)],
                 }
@@ -957,16 +981,13 @@ class CollectionReminder(models.Model):
         number = partner.mobile or partner.phone
         return partner._phone_format(number=number) or number
 
-    def _deliver_letters(self):
+    def _deliver_letters(self, senders):
         """Each letter as a PDF attached to a note in the customer's chatter, to
         print and mail (one report run per letter, as Odoo renders documents)."""
         if not self:
             return {}
         note = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note")
         report = self.env["ir.actions.report"]
-        author_id, email_from = self.env["mail.thread"]._message_compute_author(
-            raise_on_email=False
-        )
         messages = self.env["mail.message"].create(
             [
                 {
@@ -975,8 +996,9 @@ class CollectionReminder(models.Model):
                     "record_name": reminder.partner_id.display_name,
                     "message_type": "comment",
                     "subtype_id": note,
-                    "author_id": author_id,
-                    "email_from": email_from,
+                    "author_id": reminder.company_id.partner_id.id,
+                    "email_from": senders[reminder.id][0],
+                    "reply_to": senders[reminder.id][1],
                     "body": self.env._(
                         "Collection letter to print and mail: %(step)s",
                         step=reminder.step_id.name,

@@ -470,3 +470,41 @@ class TestReminders(CollectionsCommon, SMSCase):
                     "collection_contact_weekday_to": "1",
                 }
             )
+
+    def test_send_batch_queries_do_not_grow_with_the_batch(self):
+        """Sending is set-based: twice the reminders, the same queries. Mixed
+        channels (email, SMS fallback, a call) so that every bulk path is counted."""
+        self.company.collection_contact_preset = "relaxed"
+        customers = []
+        for index in range(12):
+            partner = self._cp_customer(
+                f"Cliente Lote {index}",
+                tz="America/Santiago",
+                mobile=f"+56 9 5555 {index:04d}",
+                email=bool(index % 3) and f"pagos{index}@cliente.example.com",
+            )
+            for amount in (100, 200):
+                self._cp_invoice(partner, amount, date(2026, 2, 18), DUE)
+            customers.append(partner)
+        with freeze_time(datetime(2026, 3, 17, 13, 0)):
+            planned = self.Reminder._plan_reminders(companies=self.company)
+            self.assertEqual(len(planned), 13, "one per customer, Cliente Uno too")
+            counts = []
+            # The first batch (an email and an SMS) fills Odoo's caches (views,
+            # xml ids, parameters).
+            for batch in (planned[:2], planned[2:5], planned[5:]):
+                self.env.invalidate_all()
+                before = self.cr.sql_log_count
+                batch._send()
+                self.env.flush_all()
+                counts.append(self.cr.sql_log_count - before)
+                self.assertEqual(set(batch.mapped("state")), {"sent"})
+        self.assertEqual(counts[1], counts[2], "8 reminders cost what 3 cost")
+        self.assertLessEqual(counts[2], 45)
+        self.assertEqual(
+            sorted(set(planned.mapped("channel"))), ["email", "sms"], "both paths"
+        )
+        for partner in customers:
+            self.assertEqual(
+                len(planned.filtered(lambda r, p=partner: r.partner_id == p)), 1
+            )

@@ -472,8 +472,8 @@ class TestReminders(CollectionsCommon, SMSCase):
             )
 
     def test_send_batch_queries_do_not_grow_with_the_batch(self):
-        """Sending is set-based: twice the reminders, the same queries. Mixed
-        channels (email, SMS fallback, a call) so that every bulk path is counted."""
+        """Sending is set-based: more reminders, the same queries. Emails and SMS
+        (the fallback of customers without an email) so both bulk paths count."""
         self.company.collection_contact_preset = "relaxed"
         customers = []
         for index in range(12):

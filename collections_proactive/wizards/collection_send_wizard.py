@@ -60,7 +60,7 @@ class CollectionSendWizard(models.TransientModel):
                     )
                     verdict = outcome.get("reason") or self.env._("Goes out now")
                     channel = delivered_on or channel
-                    if channel == "email" and not subject:
+                    if delivered_on == "email" and not subject:
                         template = reminder._mail_template()
                         subject = template._render_field(
                             "subject", reminder.ids, compute_lang=True

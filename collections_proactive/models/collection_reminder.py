@@ -591,6 +591,13 @@ class CollectionReminder(models.Model):
         reminder would be its own statement (every one has its own message)."""
         if not outcomes:
             return
+        # A fallback channel (email instead of SMS) moves the invoice lines with it.
+        moved = {
+            reminder.id: outcomes[reminder.id]["channel"]
+            for reminder in self.browse(list(outcomes))
+            if outcomes[reminder.id].get("channel", reminder.channel)
+            != reminder.channel
+        }
         self.env.flush_all()
         rows = SQL(", ").join(
             SQL(
@@ -634,18 +641,12 @@ class CollectionReminder(models.Model):
                 now=fields.Datetime.now(),
             )
         )
-        # A fallback channel (email instead of SMS) moves the invoice lines with it.
-        moved = {
-            reminder_id: values["channel"]
-            for reminder_id, values in outcomes.items()
-            if values.get("channel")
-        }
         if moved:
             self.env.cr.execute(
                 SQL(
                     """UPDATE collection_reminder_line l SET channel = v.channel
                          FROM (VALUES %s) AS v(id, channel)
-                        WHERE l.reminder_id = v.id AND l.channel <> v.channel""",
+                        WHERE l.reminder_id = v.id""",
                     SQL(", ").join(SQL("(%s, %s)", *item) for item in moved.items()),
                 )
             )

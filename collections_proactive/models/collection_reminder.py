@@ -810,6 +810,20 @@ class CollectionReminder(models.Model):
                 senders[reminder.id] = (email_from, reply_to[reminder.partner_id.id])
         return senders
 
+    def _chatter_values(self, senders, message_type, subtype_id):
+        """A message from the company in the customer's chatter."""
+        self.ensure_one()
+        return {
+            "model": "res.partner",
+            "res_id": self.partner_id.id,
+            "record_name": self.partner_id.display_name,
+            "message_type": message_type,
+            "subtype_id": subtype_id,
+            "author_id": self.company_id.partner_id.id,
+            "email_from": senders[self.id][0],
+            "reply_to": senders[self.id][1],
+        }
+
     def _deliver_emails(self, senders):
         """One ``mail.mail`` per reminder, in the customer's chatter, wrapped in
         Odoo's light email layout and rendered in the customer's language."""
@@ -818,46 +832,32 @@ class CollectionReminder(models.Model):
         comment = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
         attachments = self._invoice_attachments()
         order, values = [], []
-        for company, reminders in self.grouped("company_id").items():
-            for template, group in reminders.grouped(
-                lambda r: r._mail_template()
-            ).items():
-                langs = template._render_lang(group.ids)
-                subjects = template._render_field(
-                    "subject", group.ids, compute_lang=True
+        for template, group in self.grouped(lambda r: r._mail_template()).items():
+            langs = template._render_lang(group.ids)
+            subjects = template._render_field("subject", group.ids, compute_lang=True)
+            bodies = group._render_qweb_body(template)
+            for reminder in group:
+                partner = reminder.partner_id
+                body = bodies[reminder.id]
+                order.append(reminder)
+                values.append(
+                    {
+                        **reminder._chatter_values(senders, "comment", comment),
+                        "subject": subjects[reminder.id],
+                        "body": body,
+                        "body_html": reminder._email_layout(body, langs[reminder.id]),
+                        "partner_ids": [Command.link(partner.id)],
+                        "recipient_ids": [Command.link(partner.id)],
+                        "attachment_ids": [
+                            Command.link(attachment_id)
+                            for attachment_id in attachments.get(reminder.id, ())
+                        ],
+                        "mail_server_id": template.mail_server_id.id,
+                        "is_notification": True,
+                        "auto_delete": False,
+                        "state": "outgoing",
+                    }
                 )
-                bodies = group._render_qweb_body(template)
-                for reminder in group:
-                    partner = reminder.partner_id
-                    body = bodies[reminder.id]
-                    order.append(reminder)
-                    values.append(
-                        {
-                            "model": "res.partner",
-                            "res_id": partner.id,
-                            "record_name": partner.display_name,
-                            "message_type": "comment",
-                            "subtype_id": comment,
-                            "author_id": company.partner_id.id,
-                            "email_from": senders[reminder.id][0],
-                            "reply_to": senders[reminder.id][1],
-                            "subject": subjects[reminder.id],
-                            "body": body,
-                            "body_html": reminder._email_layout(
-                                body, langs[reminder.id]
-                            ),
-                            "partner_ids": [Command.link(partner.id)],
-                            "recipient_ids": [Command.link(partner.id)],
-                            "attachment_ids": [
-                                Command.link(attachment_id)
-                                for attachment_id in attachments.get(reminder.id, ())
-                            ],
-                            "mail_server_id": template.mail_server_id.id,
-                            "is_notification": True,
-                            "auto_delete": False,
-                            "state": "outgoing",
-                        }
-                    )
         mails = self.env["mail.mail"].create(values)
         # The notification gives the chatter its envelope and the delivery status
         # the mail queue writes back (sent, bounced), as for any posted message.
@@ -972,14 +972,7 @@ class CollectionReminder(models.Model):
         messages = self.env["mail.message"].create(
             [
                 {
-                    "model": "res.partner",
-                    "res_id": reminder.partner_id.id,
-                    "record_name": reminder.partner_id.display_name,
-                    "message_type": "sms",
-                    "subtype_id": note,
-                    "author_id": reminder.company_id.partner_id.id,
-                    "email_from": senders[reminder.id][0],
-                    "reply_to": senders[reminder.id][1],
+                    **reminder._chatter_values(senders, "sms", note),
                     "body": plaintext2html(texts[reminder.id]),
                     "partner_ids": [Command.link(reminder.partner_id.id)],
                 }
@@ -1034,14 +1027,7 @@ class CollectionReminder(models.Model):
         messages = self.env["mail.message"].create(
             [
                 {
-                    "model": "res.partner",
-                    "res_id": reminder.partner_id.id,
-                    "record_name": reminder.partner_id.display_name,
-                    "message_type": "comment",
-                    "subtype_id": note,
-                    "author_id": reminder.company_id.partner_id.id,
-                    "email_from": senders[reminder.id][0],
-                    "reply_to": senders[reminder.id][1],
+                    **reminder._chatter_values(senders, "comment", note),
                     "body": self.env._(
                         "Collection letter to print and mail: %(step)s",
                         step=reminder.step_id.name,

@@ -106,12 +106,8 @@ class CollectionReminder(models.Model):
         """What the message lists: the reminder's invoices still open and not on
         hold, with what is left to pay now."""
         for reminder in self:
-            invoices = reminder.line_ids.move_id.filtered(
-                lambda move: (
-                    move.state == "posted"
-                    and move.payment_state in ("not_paid", "partial")
-                    and not move.collection_followup_hold
-                )
+            invoices = reminder._open_invoices().filtered(
+                lambda move: not move.collection_followup_hold
             )
             reminder.invoice_ids = invoices
             reminder.amount_total = sum(invoices.mapped("amount_residual"))
@@ -527,8 +523,8 @@ class CollectionReminder(models.Model):
         channel to deliver on or None)``. A delivery counts at once in ``contacts``
         so that the next reminders of the customer respect the policy."""
         self.ensure_one()
-        open_lines = self._open_lines()
-        if not open_lines:
+        open_invoices = self._open_invoices()
+        if not open_invoices:
             return {
                 "state": "cancelled",
                 "reason": self.env._("Paid before sending"),
@@ -538,8 +534,8 @@ class CollectionReminder(models.Model):
                 "state": "cancelled",
                 "reason": self.env._("Superseded by a later step"),
             }, None
-        held = open_lines.filtered(lambda line: line.move_id.collection_followup_hold)
-        if held == open_lines or self.partner_id.collection_no_followup:
+        held = open_invoices.filtered("collection_followup_hold")
+        if held == open_invoices or self.partner_id.collection_no_followup:
             return {
                 "state": "skipped",
                 "reason": self.env._("Follow-up put on hold"),
@@ -560,11 +556,11 @@ class CollectionReminder(models.Model):
             "attempt_count": self.attempt_count + 1,
         }, channel
 
-    def _open_lines(self):
-        return self.line_ids.filtered(
-            lambda line: (
-                line.move_id.state == "posted"
-                and line.move_id.payment_state in ("not_paid", "partial")
+    def _open_invoices(self):
+        """The reminder's invoices still posted and not fully paid."""
+        return self.line_ids.move_id.filtered(
+            lambda move: (
+                move.state == "posted" and move.payment_state in ("not_paid", "partial")
             )
         )
 

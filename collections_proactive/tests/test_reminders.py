@@ -188,6 +188,23 @@ class TestReminders(CollectionsCommon, SMSCase):
         self._run(datetime(2026, 3, 25, 13, 0))
         self.assertEqual(len(self._mails()), 1)
 
+    @mute_logger("odoo.addons.collections_proactive.models.collection_reminder")
+    def test_one_bad_reminder_fails_alone_in_its_batch(self):
+        template = self.env.ref("collections_proactive.mail_template_reminder_notice")
+        # Renders only for customers with a reference: Cliente Uno has none.
+        template.body_html = '<p t-out="object.partner_id.ref.upper()"/>'
+        other = self._cp_customer("Cliente Dos", tz="America/Santiago", ref="c2")
+        self._cp_invoice(other, 500, date(2026, 2, 18), DUE)
+        self._run(datetime(2026, 3, 17, 13, 0))
+        good = self.Reminder.search([("partner_id", "=", other.id)])
+        self.assertEqual(good.state, "sent")
+        self.assertEqual(len(self._mails(other)), 1)
+        self.assertIn("C2", str(self._mails(other).body_html))
+        bad = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(bad.state, "planned")
+        self.assertIn("Attempt 1 failed, retrying", bad.reason)
+        self.assertFalse(self._mails(), "nothing half-queued for the failed one")
+
     def test_chile_preset_defers_sunday_and_enforces_cap_and_gap(self):
         self.assertEqual(self.company.collection_contact_preset, "chile")
         # Due Wednesday 25th: the notice (-3) falls on Sunday 22nd.

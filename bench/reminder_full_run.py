@@ -91,10 +91,16 @@ def reminders_side(cr, env, company, batch_size):
             " (rolled back)"
         )
     calls, per_call = 0, []
+    cron = env.ref("collections_proactive.ir_cron_send_reminders")
     with Meter(cr) as run:
         while True:
             with Meter(cr) as call:
-                result = Reminder._cron_send_reminders(batch_size=batch_size)
+                # As ir.cron runs a job: a progress record per call, so that calls
+                # after the first continue the run instead of planning again.
+                job, _progress = cron._add_progress()
+                result = job.env["collection.reminder"]._cron_send_reminders(
+                    batch_size=batch_size
+                )
                 cr.commit()
             env.invalidate_all()
             calls += 1

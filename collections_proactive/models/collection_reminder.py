@@ -19,6 +19,8 @@ BATCH_SIZE = 500
 WRITE_PAGE = 5000
 ANALYZE_AFTER = 5000
 RETRY_DELAY = timedelta(hours=1)
+# A cron call this soon after one that left reminders due continues its run.
+CONTINUATION_WINDOW = timedelta(minutes=30)
 # What sending reads of the invoices: fetched alone, not the 150-odd columns of
 # account_move that prefetching would read for every invoice of the batch.
 MOVE_FIELDS = [
@@ -152,7 +154,8 @@ class CollectionReminder(models.Model):
     def _cron_send_reminders(self, batch_size=BATCH_SIZE):
         """Plan what is due, then send one batch; the cron calls again while planned
         reminders are due (``_notify_progress``)."""
-        self._plan_reminders()
+        if not self._continues_cron_run():
+            self._plan_reminders()
         now = fields.Datetime.now()
         domain = [("state", "=", "planned"), ("planned_date", "<=", now)]
         batch = self.search(domain, limit=batch_size, order="planned_date, id")
@@ -160,6 +163,27 @@ class CollectionReminder(models.Model):
         remaining = self.search_count(domain)
         self.env["ir.cron"]._notify_progress(done=len(batch), remaining=remaining)
         return {"done": len(batch), "remaining": remaining}
+
+    @api.model
+    def _continues_cron_run(self):
+        """Whether the scheduled action is being called again within a run that
+        reported reminders left to send: the run planned on its first call, so
+        planning again (a scan of every open invoice) would find nothing new."""
+        progress_id = self.env.context.get("ir_cron_progress_id")
+        if not progress_id:
+            return False
+        progress = self.env["ir.cron.progress"].sudo()
+        cron = progress.browse(progress_id).cron_id
+        previous = progress.search(
+            [("cron_id", "=", cron.id), ("id", "<", progress_id)],
+            order="id desc",
+            limit=1,
+        )
+        return bool(
+            previous.done
+            and previous.remaining
+            and previous.create_date > self.env.cr.now() - CONTINUATION_WINDOW
+        )
 
     # ------------------------------------------------------------------
     # Planning: which invoice reaches which step today

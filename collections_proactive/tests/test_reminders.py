@@ -80,6 +80,34 @@ class TestReminders(CollectionsCommon, SMSCase):
         self.assertIn(reminder.message_id, self.customer.message_ids)
         self.assertIn("Collection reminder", self.invoice.message_ids[0].body)
 
+    def test_cron_plans_once_per_run_not_on_each_call(self):
+        other = self._cp_customer("Cliente Dos", tz="America/Santiago")
+        self._cp_invoice(other, 500, date(2026, 2, 18), DUE)
+        cron = self.env.ref("collections_proactive.ir_cron_send_reminders")
+
+        def call():
+            # As ir.cron runs a job: a progress record per call, then the method.
+            job, progress = cron._add_progress()
+            with freeze_time(datetime(2026, 3, 17, 13, 0)):
+                job.env["collection.reminder"]._cron_send_reminders(batch_size=1)
+            return progress
+
+        first = call()
+        self.assertEqual((first.done, first.remaining), (1, 1))
+        late = self._cp_customer("Cliente Tres", tz="America/Santiago")
+        self._cp_invoice(late, 300, date(2026, 2, 18), DUE)
+        second = call()
+        self.assertEqual((second.done, second.remaining), (1, 0))
+        self.assertFalse(
+            self.Reminder.search([("partner_id", "=", late.id)]),
+            "a call continuing a run does not scan the ledger again",
+        )
+        third = call()
+        self.assertEqual((third.done, third.remaining), (1, 0))
+        self.assertEqual(
+            self.Reminder.search([("partner_id", "=", late.id)]).state, "sent"
+        )
+
     def test_paid_invoice_gets_nothing(self):
         self._cp_pay(self.invoice, payment_date=date(2026, 3, 10))
         self._run(datetime(2026, 3, 17, 13, 0))

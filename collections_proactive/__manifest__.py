@@ -20,11 +20,16 @@
         "data/ir_cron_data.xml",
         "data/mail_template_data.xml",
         "data/sms_template_data.xml",
+        "data/collection_stage_data.xml",
         "data/collection_strategy_data.xml",
         "data/collection_holiday_data.xml",
         "views/collection_strategy_views.xml",
         "views/collection_reminder_views.xml",
         "views/collection_holiday_views.xml",
+        "views/collection_stage_views.xml",
+        "views/collection_case_views.xml",
+        "views/collection_assignment_rule_views.xml",
+        "views/collection_kpi_report_views.xml",
         "views/collections_optout_templates.xml",
         "views/res_config_settings_views.xml",
         "views/account_move_views.xml",
@@ -35,4 +40,9 @@
         "views/collections_proactive_menus.xml",
     ],
     "demo": ["demo/collections_proactive_demo.xml"],
+    "assets": {
+        "web.assets_tests": [
+            "collections_proactive/static/tests/tours/*.js",
+        ],
+    },
 }

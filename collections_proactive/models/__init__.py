@@ -9,3 +9,7 @@ from . import collection_reminder
 from . import collection_reminder_line
 from . import collection_holiday
 from . import collection_demo_loader
+from . import collection_stage
+from . import collection_case
+from . import collection_assignment_rule
+from . import collection_kpi_report

@@ -156,6 +156,7 @@ class CollectionReminder(models.Model):
         reminders are due (``_notify_progress``)."""
         if not self._continues_cron_run():
             self._plan_reminders()
+            self.env["collection.case"]._sync_cases()
         now = fields.Datetime.now()
         domain = [("state", "=", "planned"), ("planned_date", "<=", now)]
         batch = self.search(domain, limit=batch_size, order="planned_date, id")
@@ -204,23 +205,31 @@ class CollectionReminder(models.Model):
                 created |= self._plan_create(company, rows, now)
         return created
 
-    def _plan_candidates(self, company, now, partners=None):
+    @api.model
+    def _strategy_sql(self, company):
+        """SQL giving the id of the strategy of customer ``p`` in ``company``: its
+        own for the company, else its risk band's; None without any strategy."""
         mapping = self.env["collection.strategy"].sudo()._strategy_by_band(company)
         if not mapping:
-            return []
-        key = str(company.id)
-        band_case = SQL(
-            "CASE p.collection_risk_band->>%(key)s"
+            return None
+        return SQL(
+            "COALESCE((p.collection_strategy_id->>%(key)s)::int,"
+            " CASE p.collection_risk_band->>%(key)s"
             " WHEN 'low' THEN %(low)s WHEN 'medium' THEN %(medium)s"
             " WHEN 'high' THEN %(high)s WHEN 'critical' THEN %(critical)s"
-            " ELSE %(default)s END",
-            key=key,
+            " ELSE %(default)s END)",
+            key=str(company.id),
             low=mapping.get("low"),
             medium=mapping.get("medium"),
             high=mapping.get("high"),
             critical=mapping.get("critical"),
             default=mapping.get("default"),
         )
+
+    def _plan_candidates(self, company, now, partners=None):
+        strategy_of = self._strategy_sql(company)
+        if strategy_of is None:
+            return []
         partner_filter = (
             SQL("AND m.commercial_partner_id = ANY(%s)", partners.ids)
             if partners
@@ -241,8 +250,7 @@ class CollectionReminder(models.Model):
                       FROM account_move m
                       JOIN res_partner p ON p.id = m.commercial_partner_id
                       JOIN collection_strategy s
-                        ON s.id = COALESCE((p.collection_strategy_id->>%(key)s)::int,
-                                           %(band_case)s)
+                        ON s.id = %(strategy_of)s
                        AND s.active AND s.company_id = %(company)s
                       JOIN collection_strategy_step st
                         ON st.strategy_id = s.id AND st.active
@@ -268,8 +276,7 @@ class CollectionReminder(models.Model):
                            AND ls.offset_days >= c.offset_days)
                  ORDER BY c.partner_id, c.step_id, c.move_id
                 """,
-                key=key,
-                band_case=band_case,
+                strategy_of=strategy_of,
                 company=company.id,
                 now=now,
                 tz=company.partner_id.tz or "UTC",
@@ -466,12 +473,10 @@ class CollectionReminder(models.Model):
             return reminders
         reminders.line_ids.move_id.fetch(MOVE_FIELDS)
         reminders._ensure_portal_tokens()
-        contacts = reminders._recent_contacts(now)
-        superseded = reminders._superseded()
-        holidays = reminders._holidays(now)
+        facts = reminders._send_facts(now)
         outcomes, channels = {}, {}
         for reminder in reminders.sorted(lambda r: (r.partner_id.id, r.planned_date)):
-            values, channel = reminder._decide(now, contacts, superseded, holidays)
+            values, channel = reminder._decide(now, facts)
             outcomes[reminder.id] = values
             if channel:
                 channels[reminder.id] = channel
@@ -481,7 +486,30 @@ class CollectionReminder(models.Model):
         for reminder in reminders.browse(list(errors)):
             outcomes[reminder.id] = reminder._failure_values(errors[reminder.id], now)
         reminders._write_outcomes(outcomes)
+        reminders.browse(list(delivered))._move_cases()
         return reminders
+
+    def _send_facts(self, now):
+        """What deciding these reminders reads, in a few queries for all of them:
+        recent contacts, superseded reminders, public holidays, paused cases."""
+        return {
+            "contacts": self._recent_contacts(now),
+            "superseded": self._superseded(),
+            "holidays": self._holidays(now),
+            "paused": self.env["collection.case"]._paused(
+                self.partner_id, self.company_id, now
+            ),
+        }
+
+    def _move_cases(self):
+        """Steps that move the customer's case: sent reminders move it forward."""
+        targets = defaultdict(lambda: self.env["res.partner"])
+        for reminder in self.filtered("step_id.case_stage_id"):
+            targets[reminder.company_id, reminder.step_id.case_stage_id] |= (
+                reminder.partner_id
+            )
+        for (company, stage), partners in targets.items():
+            self.env["collection.case"]._advance(partners, company, stage)
 
     def _superseded(self):
         """Ids of these reminders whose open invoices already have a later step
@@ -542,11 +570,13 @@ class CollectionReminder(models.Model):
         # Read back in one query: the templates read them invoice by invoice.
         self.line_ids.move_id.mapped("access_token")
 
-    def _decide(self, now, contacts, superseded, holidays):
+    def _decide(self, now, facts):
         """What sending does with this planned reminder now: ``(values to write,
-        channel to deliver on or None)``. A delivery counts at once in ``contacts``
-        so that the next reminders of the customer respect the policy."""
+        channel to deliver on or None)``. ``facts`` from ``_send_facts``; a delivery
+        counts at once in its contacts so that the next reminders of the customer
+        respect the policy."""
         self.ensure_one()
+        contacts, superseded = facts["contacts"], facts["superseded"]
         open_invoices = self._open_invoices()
         if not open_invoices:
             return {
@@ -564,11 +594,22 @@ class CollectionReminder(models.Model):
                 "state": "skipped",
                 "reason": self.env._("Follow-up put on hold"),
             }, None
+        pause = facts["paused"].get((self.partner_id.id, self.company_id.id))
+        if pause:
+            until, why = pause
+            return {
+                "planned_date": until,
+                "reason": self.env._(
+                    "Follow-up paused until %(date)s: %(reason)s",
+                    date=fields.Date.to_string(until.date()),
+                    reason=why,
+                ),
+            }, None
         channel, reason = self._deliverable_channel()
         if not channel:
             return {"state": "skipped", "reason": reason}, None
         sent = contacts[self.partner_id.id, self.company_id.id]
-        when = self._policy_defer(channel, now, sent, holidays)
+        when = self._policy_defer(channel, now, sent, facts["holidays"])
         if when:
             return {"planned_date": when[0], "reason": when[1]}, None
         sent[channel].append(now)

@@ -118,6 +118,10 @@ class CollectionStrategy(models.Model):
         sms_due = ref("collections_proactive.sms_template_reminder_due").id
         sms_overdue = ref("collections_proactive.sms_template_reminder_overdue").id
         call = ref("mail.mail_activity_data_call").id
+        # Stages a manager may have deleted: the step then moves no case.
+        no_stage = self.env["collection.stage"]
+        reminded = (ref("collections_proactive.collection_stage_reminded", False) or no_stage).id
+        escalated = (ref("collections_proactive.collection_stage_escalated", False) or no_stage).id
 
         def step(offset, name, **values):
             return {"offset_days": offset, "name": name, **values}
@@ -181,6 +185,7 @@ class CollectionStrategy(models.Model):
                         -7,
                         self.env._("Notice 7 days before due"),
                         mail_template_id=notice,
+                        case_stage_id=reminded,
                     ),
                     step(0, self.env._("SMS on the due date"), sms_template_id=sms_due),
                     call_step(
@@ -209,6 +214,7 @@ class CollectionStrategy(models.Model):
                         -10,
                         self.env._("Notice 10 days before due"),
                         mail_template_id=notice,
+                        case_stage_id=reminded,
                     ),
                     step(
                         -5,
@@ -243,7 +249,12 @@ class CollectionStrategy(models.Model):
                         self.env._("Call 10 days overdue"),
                         self.env._("Offer a payment plan"),
                     ),
-                    step(20, self.env._("Letter 20 days overdue"), letter=True),
+                    step(
+                        20,
+                        self.env._("Letter 20 days overdue"),
+                        letter=True,
+                        case_stage_id=escalated,
+                    ),
                 ],
             ),
         ]

@@ -53,6 +53,15 @@ class CollectionStrategyStep(models.Model):
         string="Activity Due In (days)",
         help="Days after the step for the activity's deadline.",
     )
+    case_stage_id = fields.Many2one(
+        "collection.stage",
+        string="Move Case To",
+        check_company=True,
+        domain="['|', ('company_id', '=', False), ('company_id', '=', company_id),"
+        " ('is_closed', '=', False)]",
+        help="Once this step's message is sent, the customer's open case moves to "
+        "this stage, unless it is already further on the board.",
+    )
     min_amount = fields.Monetary(
         string="Minimum Amount",
         currency_field="currency_id",

@@ -112,6 +112,21 @@ class ResCompany(models.Model):
         "look at.",
     )
 
+    # Cases and the board (see collection.case._sync_cases).
+    collection_case_horizon_days = fields.Integer(
+        string="Upcoming Horizon (days)",
+        default=7,
+        help="A high or critical risk customer gets a case as soon as an invoice "
+        "falls due within this many days.",
+    )
+    collection_escalation_user_id = fields.Many2one(
+        "res.users",
+        string="Escalation Manager",
+        domain="[('share', '=', False)]",
+        help="Gets an activity when a case is escalated. Empty: the manager who "
+        "escalates it, or the first collections manager of the company.",
+    )
+
     # The learnt model and its back-test (written by collection.risk.scoring).
     collection_risk_model_state = fields.Selection(
         RISK_MODEL_STATES,

@@ -49,6 +49,13 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.collection_max_attempts", readonly=False
     )
 
+    collection_case_horizon_days = fields.Integer(
+        related="company_id.collection_case_horizon_days", readonly=False
+    )
+    collection_escalation_user_id = fields.Many2one(
+        related="company_id.collection_escalation_user_id", readonly=False
+    )
+
     @api.onchange("collection_contact_preset")
     def _onchange_collection_contact_preset(self):
         self.update(CONTACT_PRESET_VALUES.get(self.collection_contact_preset, {}))

@@ -73,6 +73,18 @@ class ResPartner(models.Model):
     collection_no_followup_reason = fields.Char(
         string="No Follow-up Reason", copy=False
     )
+    collection_user_id = fields.Many2one(
+        "res.users",
+        string="Collector",
+        company_dependent=True,
+        copy=False,
+        domain="[('share', '=', False)]",
+        help="Who works this customer's collection cases in this company.",
+    )
+    collection_case_ids = fields.One2many(
+        "collection.case", "partner_id", string="Collection Cases"
+    )
+    collection_case_count = fields.Integer(compute="_compute_collection_case_count")
     collection_reminder_ids = fields.One2many(
         "collection.reminder", "partner_id", string="Reminders"
     )
@@ -113,6 +125,52 @@ class ResPartner(models.Model):
         )
         for partner in self:
             partner.collection_reminder_count = counts.get(partner, 0)
+
+    @api.depends_context("company")
+    def _compute_collection_case_count(self):
+        counts = dict(
+            self.env["collection.case"]._read_group(
+                [
+                    ("partner_id", "in", self.commercial_partner_id.ids),
+                    ("company_id", "=", self.env.company.id),
+                ],
+                ["partner_id"],
+                ["__count"],
+            )
+        )
+        for partner in self:
+            partner.collection_case_count = counts.get(partner.commercial_partner_id, 0)
+
+    def action_open_collection_cases(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "collections_proactive.collection_case_action"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        action["context"] = {"search_default_filter_open": 0}
+        return action
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "collection_user_id" in vals and not self.env.context.get(
+            "collection_case_sync"
+        ):
+            # The open cases follow the customer's collector in this company.
+            cases = (
+                self.env["collection.case"]
+                .sudo()
+                .search(
+                    [
+                        ("partner_id", "in", self.ids),
+                        ("company_id", "=", self.env.company.id),
+                        ("state", "=", "open"),
+                    ]
+                )
+            )
+            cases.with_context(collection_case_sync=True).write(
+                {"user_id": vals["collection_user_id"]}
+            )
+        return result
 
     def action_open_collection_reminders(self):
         self.ensure_one()

@@ -49,15 +49,11 @@ class CollectionSendWizard(models.TransientModel):
                 ]
             )
             candidates = (planned | todo).sorted("id")
-            contacts = candidates._recent_contacts(now)
-            superseded = candidates._superseded()
-            holidays = candidates._holidays(now)
+            facts = candidates._send_facts(now)
             for reminder in candidates:
                 verdict, channel = reminder.reason or "", reminder.channel
                 if reminder.state == "planned":
-                    outcome, delivered_on = reminder._decide(
-                        now, contacts, superseded, holidays
-                    )
+                    outcome, delivered_on = reminder._decide(now, facts)
                     verdict = outcome.get("reason") or self.env._("Goes out now")
                     channel = delivered_on or channel
                     if delivered_on == "email" and not subject:

@@ -1,0 +1,33 @@
+from odoo import fields, models
+
+from .res_partner import RISK_BANDS
+
+
+class CollectionAssignmentRule(models.Model):
+    """Who collects from a customer that has no collector yet, when its first case
+    opens: the first rule (by sequence) matching the customer's risk band; among
+    the rule's collectors, the one with the fewest open cases (round-robin)."""
+
+    _name = "collection.assignment.rule"
+    _description = "Collector Assignment Rule"
+    _order = "sequence, id"
+    _check_company_auto = True
+
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+    )
+    risk_band = fields.Selection(
+        RISK_BANDS, help="Leave empty for customers of any risk band."
+    )
+    user_ids = fields.Many2many(
+        "res.users",
+        string="Collectors",
+        required=True,
+        domain="[('share', '=', False), ('company_ids', 'in', company_id)]",
+        help="New customers are shared among them, fewest open cases first.",
+    )

@@ -1,0 +1,256 @@
+from odoo import fields, models, tools
+from odoo.tools import SQL
+
+# Ratios of sums, so that every line and total of a pivot is the KPI of what it
+# groups (a sum or an average of monthly ratios would not be). ``{t}`` is the
+# report's table in the query; ``_months`` and ``_days`` are the months and the
+# days the group spans.
+_MONTHS = "COUNT(DISTINCT {t}.date)"
+_DAYS = "(MAX({t}.ref_date) - MIN({t}.date) + 1)"
+RATIOS = {
+    # DSO: average month-end receivables / invoiced in the period * days in it.
+    "dso": f"SUM({{t}}.ar_end) / {_MONTHS} / NULLIF(SUM({{t}}.sales), 0) * {_DAYS}",
+    # Best possible DSO: the same with the receivables not yet due.
+    "best_dso": f"SUM({{t}}.ar_current) / {_MONTHS}"
+    f" / NULLIF(SUM({{t}}.sales), 0) * {_DAYS}",
+    # Average days delinquent: DSO - best possible DSO.
+    "add": f"SUM({{t}}.ar_end - {{t}}.ar_current) / {_MONTHS}"
+    f" / NULLIF(SUM({{t}}.sales), 0) * {_DAYS}",
+    # CEI: collected / (collected + overdue at month end), i.e. (opening + invoiced
+    # - closing) / (opening + invoiced - closing not yet due), added up by month.
+    "cei": "100 * SUM({t}.collected)"
+    " / NULLIF(SUM({t}.collected) + SUM({t}.ar_end - {t}.ar_current), 0)",
+    "paid_by_due_rate": "100 * SUM({t}.paid_by_due) / NULLIF(SUM({t}.due_amount), 0)",
+    "reminder_effectiveness": "100 * SUM({t}.reminded_paid)"
+    " / NULLIF(SUM({t}.reminded), 0)",
+}
+
+
+class CollectionKpiReport(models.Model):
+    """Collection KPIs by company, collector (the customer's, today) and month,
+    computed by PostgreSQL from the posted customer invoices and their
+    reconciliations, as they stood at each month's end (today for this month).
+
+    Amounts are in the company's currency; a reconciliation with a credit note
+    counts as collected, as it settles the receivable.
+    """
+
+    _name = "collection.kpi.report"
+    _description = "Collection KPIs"
+    _auto = False
+    _order = "date desc, company_id, user_id"
+    _rec_name = "date"
+
+    date = fields.Date(string="Month", readonly=True)
+    ref_date = fields.Date(
+        string="As Of",
+        readonly=True,
+        help="The month's last day, or today for the current month.",
+    )
+    company_id = fields.Many2one("res.company", readonly=True)
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    user_id = fields.Many2one("res.users", string="Collector", readonly=True)
+    sales = fields.Monetary(string="Invoiced", readonly=True)
+    collected = fields.Monetary(readonly=True)
+    ar_end = fields.Monetary(string="Receivables", readonly=True)
+    ar_current = fields.Monetary(string="Not Yet Due", readonly=True)
+    aged_1_30 = fields.Monetary(string="1-30 Days", readonly=True)
+    aged_31_60 = fields.Monetary(string="31-60 Days", readonly=True)
+    aged_61_90 = fields.Monetary(string="61-90 Days", readonly=True)
+    aged_91 = fields.Monetary(string="Over 90 Days", readonly=True)
+    due_amount = fields.Monetary(string="Fell Due", readonly=True)
+    paid_by_due = fields.Monetary(string="Paid by Due Date", readonly=True)
+    reminded = fields.Monetary(string="Reminded", readonly=True)
+    reminded_paid = fields.Monetary(string="Paid within 7 Days", readonly=True)
+    dso = fields.Float(
+        string="DSO",
+        readonly=True,
+        digits=(16, 1),
+        help="Days sales outstanding: average month-end receivables / invoiced in "
+        "the period x days in the period.",
+    )
+    best_dso = fields.Float(
+        string="Best Possible DSO",
+        readonly=True,
+        digits=(16, 1),
+        help="The DSO of the receivables not yet due alone.",
+    )
+    add = fields.Float(
+        string="Average Days Delinquent",
+        readonly=True,
+        digits=(16, 1),
+        help="DSO minus best possible DSO.",
+    )
+    cei = fields.Float(
+        string="CEI (%)",
+        readonly=True,
+        digits=(16, 1),
+        help="Collection effectiveness index: collected / (collected + overdue at "
+        "month end), which is (opening + invoiced - closing receivables) / "
+        "(opening + invoiced - closing receivables not yet due); over several "
+        "months, numerators and denominators are added up.",
+    )
+    paid_by_due_rate = fields.Float(
+        string="Paid by Due Date (%)",
+        readonly=True,
+        digits=(16, 1),
+        help="Share of the amount that fell due in the month that was paid on or "
+        "before its due date.",
+    )
+    reminder_effectiveness = fields.Float(
+        string="Reminder Effectiveness (%)",
+        readonly=True,
+        digits=(16, 1),
+        help="Share of the amount reminded in the month (what was left to pay on "
+        "the invoices listed in the reminders sent) paid within 7 days.",
+    )
+
+    def _read_group_select(self, aggregate_spec, query):
+        fname = aggregate_spec.split(":")[0]
+        if fname in RATIOS:
+            # The field's own column is not what is aggregated, but reading it
+            # makes the ORM check the access to it.
+            self._field_to_sql(self._table, fname, query)
+            return SQL(RATIOS[fname].format(t=f'"{self._table}"'))
+        return super()._read_group_select(aggregate_spec, query)
+
+    def init(self):
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        ratios = {
+            name: SQL(expression.format(t="k"))
+            for name, expression in RATIOS.items()
+        }
+        self.env.cr.execute(
+            SQL(
+                """
+CREATE OR REPLACE VIEW collection_kpi_report AS
+WITH inv AS (
+    SELECT m.id, m.company_id, m.commercial_partner_id AS partner_id,
+           m.invoice_date, m.invoice_date_due AS due,
+           m.amount_total_signed AS amount, m.amount_residual_signed AS residual
+      FROM account_move m
+     WHERE m.move_type = 'out_invoice' AND m.state = 'posted'
+       AND m.invoice_date <= CURRENT_DATE
+),
+pay AS (
+    -- what settled each invoice's receivable, and when
+    SELECT l.move_id, apr.max_date AS date, SUM(apr.amount) AS amount
+      FROM account_partial_reconcile apr
+      JOIN account_move_line l
+        ON l.id = apr.debit_move_id AND l.display_type = 'payment_term'
+      JOIN inv ON inv.id = l.move_id
+     WHERE apr.max_date <= CURRENT_DATE
+     GROUP BY l.move_id, apr.max_date
+),
+settled AS (
+    SELECT inv.*,
+           CASE WHEN inv.residual = 0
+                THEN COALESCE(last.date, inv.invoice_date) END AS settled_on
+      FROM inv
+      LEFT JOIN (SELECT move_id, MAX(date) AS date FROM pay GROUP BY move_id) last
+        ON last.move_id = inv.id
+),
+snap AS (
+    -- one row per invoice and month end it was open at
+    SELECT s.id, s.company_id, s.partner_id, s.due, s.amount, mon::date AS month,
+           LEAST((mon + INTERVAL '1 month' - INTERVAL '1 day')::date, CURRENT_DATE)
+               AS ref
+      FROM settled s
+     CROSS JOIN LATERAL generate_series(
+           date_trunc('month', s.invoice_date),
+           date_trunc('month', LEAST(COALESCE(s.settled_on, CURRENT_DATE),
+                                     CURRENT_DATE)),
+           INTERVAL '1 month') mon
+),
+snap_open AS (
+    SELECT s.company_id, s.partner_id, s.month, s.ref, s.due,
+           s.amount - COALESCE(SUM(p.amount) FILTER (WHERE p.date <= s.ref), 0)
+               AS open
+      FROM snap s
+      LEFT JOIN pay p ON p.move_id = s.id
+     GROUP BY s.id, s.company_id, s.partner_id, s.month, s.ref, s.due, s.amount
+),
+paid AS (
+    -- per invoice: paid by its due date
+    SELECT inv.id, COALESCE(SUM(p.amount) FILTER (WHERE p.date <= inv.due), 0)
+               AS by_due
+      FROM inv
+      LEFT JOIN pay p ON p.move_id = inv.id
+     WHERE inv.due <= CURRENT_DATE
+     GROUP BY inv.id
+),
+reminded AS (
+    -- each invoice reminded once per step, whatever the channels, and what was
+    -- paid on it in the 7 days after
+    SELECT rm.company_id, rm.partner_id, rm.sent, rm.amount,
+           LEAST(rm.amount, COALESCE(SUM(p.amount), 0)) AS paid
+      FROM (SELECT r.company_id, r.partner_id, l.move_id,
+                   MIN(r.sent_date)::date AS sent, MAX(l.amount_residual) AS amount
+              FROM collection_reminder r
+              JOIN collection_reminder_line l ON l.reminder_id = r.id
+             WHERE r.state = 'sent'
+             GROUP BY r.company_id, r.partner_id, l.move_id, r.step_id) rm
+      LEFT JOIN pay p
+        ON p.move_id = rm.move_id AND p.date BETWEEN rm.sent AND rm.sent + 7
+     GROUP BY rm.company_id, rm.partner_id, rm.move_id, rm.sent, rm.amount
+),
+facts AS (
+    SELECT company_id, partner_id, month, 0 AS sales, 0 AS collected,
+           open AS ar_end,
+           CASE WHEN due >= ref THEN open ELSE 0 END AS ar_current,
+           CASE WHEN ref - due BETWEEN 1 AND 30 THEN open ELSE 0 END AS aged_1_30,
+           CASE WHEN ref - due BETWEEN 31 AND 60 THEN open ELSE 0 END AS aged_31_60,
+           CASE WHEN ref - due BETWEEN 61 AND 90 THEN open ELSE 0 END AS aged_61_90,
+           CASE WHEN ref - due > 90 THEN open ELSE 0 END AS aged_91,
+           0 AS due_amount, 0 AS paid_by_due, 0 AS reminded, 0 AS reminded_paid
+      FROM snap_open
+     WHERE open > 0
+    UNION ALL
+    SELECT company_id, partner_id, date_trunc('month', invoice_date)::date, amount,
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+      FROM inv
+    UNION ALL
+    SELECT inv.company_id, inv.partner_id, date_trunc('month', p.date)::date, 0,
+           p.amount, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+      FROM pay p
+      JOIN inv ON inv.id = p.move_id
+    UNION ALL
+    SELECT inv.company_id, inv.partner_id, date_trunc('month', inv.due)::date, 0, 0,
+           0, 0, 0, 0, 0, 0, inv.amount, LEAST(inv.amount, paid.by_due), 0, 0
+      FROM inv
+      JOIN paid ON paid.id = inv.id
+    UNION ALL
+    SELECT company_id, partner_id, date_trunc('month', sent)::date, 0, 0,
+           0, 0, 0, 0, 0, 0, 0, 0, amount, paid
+      FROM reminded
+),
+k AS (
+    SELECT f.company_id, c.currency_id,
+           (p.collection_user_id->>f.company_id::text)::int AS user_id,
+           f.month AS date,
+           LEAST((f.month + INTERVAL '1 month' - INTERVAL '1 day')::date,
+                 CURRENT_DATE) AS ref_date,
+           SUM(f.sales) AS sales, SUM(f.collected) AS collected,
+           SUM(f.ar_end) AS ar_end, SUM(f.ar_current) AS ar_current,
+           SUM(f.aged_1_30) AS aged_1_30, SUM(f.aged_31_60) AS aged_31_60,
+           SUM(f.aged_61_90) AS aged_61_90, SUM(f.aged_91) AS aged_91,
+           SUM(f.due_amount) AS due_amount, SUM(f.paid_by_due) AS paid_by_due,
+           SUM(f.reminded) AS reminded, SUM(f.reminded_paid) AS reminded_paid
+      FROM facts f
+      JOIN res_partner p ON p.id = f.partner_id
+      JOIN res_company c ON c.id = f.company_id
+     GROUP BY f.company_id, c.currency_id, 3, f.month
+)
+SELECT ROW_NUMBER() OVER (ORDER BY k.date, k.company_id, k.user_id) AS id, k.*,
+       %(dso)s AS dso, %(best_dso)s AS best_dso, %(add)s AS add, %(cei)s AS cei,
+       %(paid_by_due_rate)s AS paid_by_due_rate,
+       %(reminder_effectiveness)s AS reminder_effectiveness
+  FROM k
+ GROUP BY k.company_id, k.currency_id, k.user_id, k.date, k.ref_date, k.sales,
+          k.collected, k.ar_end, k.ar_current, k.aged_1_30, k.aged_31_60,
+          k.aged_61_90, k.aged_91, k.due_amount, k.paid_by_due, k.reminded,
+          k.reminded_paid
+                """,
+                **ratios,
+            )
+        )

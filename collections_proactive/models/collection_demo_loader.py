@@ -89,6 +89,9 @@ class CollectionDemoLoader(models.AbstractModel):
         loader._demo_create_payments(company, payment_plan)
         # Scores from the start, so the demo opens on bands and predictions.
         self.env["collection.risk.scoring"]._compute_risk(companies=company)
+        loader._demo_create_collectors(company)
+        # And the board on its cases.
+        self.env["collection.case"]._sync_cases(company)
         _logger.info(
             "Collections demo: %s customers, %s invoices, %s credit notes, "
             "%s payments in %s",
@@ -102,6 +105,29 @@ class CollectionDemoLoader(models.AbstractModel):
     # ------------------------------------------------------------------
     # Company, customers
     # ------------------------------------------------------------------
+
+    def _demo_create_collectors(self, company):
+        """Share the demo customers between the administrator and the demo user,
+        as collectors, by an assignment rule."""
+        users = self.env.ref("base.user_admin")
+        demo = self.env.ref("base.user_demo", raise_if_not_found=False)
+        if demo:
+            demo.write(
+                {
+                    "company_ids": [Command.link(company.id)],
+                    "groups_id": [
+                        Command.link(
+                            self.env.ref(
+                                "collections_proactive.group_collections_user"
+                            ).id
+                        )
+                    ],
+                }
+            )
+            users |= demo
+        self.env["collection.assignment.rule"].create(
+            {"company_id": company.id, "user_ids": [Command.set(users.ids)]}
+        )
 
     def _demo_ref(self, records, name):
         self.env["ir.model.data"]._update_xmlids(

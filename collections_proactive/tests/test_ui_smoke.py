@@ -1,3 +1,6 @@
+from datetime import date, timedelta
+
+from odoo import Command
 from odoo.tests import HttpCase, tagged
 
 WAIT_JS = """
@@ -35,6 +38,39 @@ class TestUiSmoke(HttpCase):
             limit=1,
         )
 
+    def test_board_drag_to_escalated_schedules_an_activity(self):
+        admin = self.env.ref("base.user_admin")
+        admin.company_id = self.company
+        customer = self.env["res.partner"].create(
+            {"name": "Cliente Tablero", "is_company": True, "customer_rank": 1}
+        )
+        invoice = (
+            self.env["account.move"]
+            .with_company(self.company)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": customer.id,
+                    "invoice_date": date.today() - timedelta(days=40),
+                    "invoice_date_due": date.today() - timedelta(days=10),
+                    "invoice_line_ids": [
+                        Command.create({"name": "Goods", "price_unit": 500})
+                    ],
+                }
+            )
+        )
+        invoice.action_post()
+        self.env["collection.case"]._sync_cases(self.company, partners=customer)
+        case = self.env["collection.case"].search([("partner_id", "=", customer.id)])
+        self.assertEqual(case.stage_id.role, "overdue")
+        self.start_tour(
+            "/odoo", "collections_proactive_board_tour", login="admin", timeout=120
+        )
+        case.invalidate_recordset()
+        self.assertEqual(case.stage_id.role, "escalated")
+        self.assertEqual(len(case.activity_ids), 1)
+        self.assertEqual(case.activity_ids.user_id, admin)
+
     def _open(self, path, selector):
         self.browser_js(path, WAIT_JS % selector, login="admin")
 
@@ -52,6 +88,11 @@ class TestUiSmoke(HttpCase):
             ("collection_reminder_action", ".o_list_view"),
             ("collection_strategy_action", ".o_list_view"),
             ("collection_holiday_action", ".o_list_view"),
+            ("collection_case_action", ".o_kanban_view .o_kanban_record"),
+            ("collection_stage_action", ".o_list_view"),
+            ("collection_assignment_rule_action", ".o_list_view"),
+            ("collection_kpi_report_action", ".o_pivot_view"),
+            ("collection_kpi_report_action_aging", ".o_graph_view"),
         ):
             with self.subTest(xmlid=xmlid):
                 self._open(f"/odoo/action-collections_proactive.{xmlid}", selector)

@@ -118,6 +118,12 @@ def reminders_side(cr, env, company, batch_size):
         f" sent by {dict(Counter(sent.mapped('channel')))};"
         f" queued {mails} mails, {sms} SMS"
     )
+    seconds = sorted(s for _d, _q, s in per_call[1:])
+    if seconds:
+        print(
+            f"  first call (plans, syncs the cases, sends): {per_call[0][2]:.1f} s;"
+            f" the others (send only): median {seconds[len(seconds) // 2]:.1f} s"
+        )
     if full:
         queries = [q for _d, q in full]
         print(

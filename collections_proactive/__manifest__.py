@@ -36,6 +36,8 @@
         "views/res_partner_views.xml",
         "wizards/collection_risk_backtest_views.xml",
         "wizards/collection_send_wizard_views.xml",
+        "wizards/collection_case_pause_views.xml",
+        "wizards/collection_overview_views.xml",
         "report/collection_reminder_letter.xml",
         "views/collections_proactive_menus.xml",
     ],

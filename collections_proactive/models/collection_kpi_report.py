@@ -60,7 +60,7 @@ class CollectionKpiReport(models.Model):
     aged_91 = fields.Monetary(string="Over 90 Days", readonly=True)
     due_amount = fields.Monetary(string="Fell Due", readonly=True)
     paid_by_due = fields.Monetary(string="Paid by Due Date", readonly=True)
-    reminded = fields.Monetary(string="Reminded", readonly=True)
+    reminded = fields.Monetary(readonly=True)
     reminded_paid = fields.Monetary(string="Paid within 7 Days", readonly=True)
     dso = fields.Float(
         string="DSO",
@@ -117,8 +117,7 @@ class CollectionKpiReport(models.Model):
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
         ratios = {
-            name: SQL(expression.format(t="k"))
-            for name, expression in RATIOS.items()
+            name: SQL(expression.format(t="k")) for name, expression in RATIOS.items()
         }
         self.env.cr.execute(
             SQL(

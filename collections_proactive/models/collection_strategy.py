@@ -119,9 +119,13 @@ class CollectionStrategy(models.Model):
         sms_overdue = ref("collections_proactive.sms_template_reminder_overdue").id
         call = ref("mail.mail_activity_data_call").id
         # Stages a manager may have deleted: the step then moves no case.
-        no_stage = self.env["collection.stage"]
-        reminded = (ref("collections_proactive.collection_stage_reminded", False) or no_stage).id
-        escalated = (ref("collections_proactive.collection_stage_escalated", False) or no_stage).id
+        ref_none = self.env["collection.stage"]
+        reminded, escalated = (
+            (
+                ref(f"collections_proactive.collection_stage_{name}", False) or ref_none
+            ).id
+            for name in ("reminded", "escalated")
+        )
 
         def step(offset, name, **values):
             return {"offset_days": offset, "name": name, **values}

@@ -103,9 +103,7 @@ class TestCases(CollectionsCommon):
         self.assertEqual(case.stage_id, self.reminded, "Reminded is not Upcoming")
         case.stage_id = self.stage["escalated"]
         case.invalidate_recordset()
-        self.env["collection.case"]._advance(
-            self.customer, self.company, self.reminded
-        )
+        self.env["collection.case"]._advance(self.customer, self.company, self.reminded)
         self.assertEqual(case.stage_id, self.stage["escalated"])
 
     def test_upcoming_case_moves_to_overdue(self):
@@ -196,7 +194,9 @@ class TestCases(CollectionsCommon):
         self._sync(datetime(2026, 3, 21, 12))
         cases = self.Case.search([("company_id", "=", self.company.id)])
         self.assertEqual(len(cases), 6, "four new customers, the chosen, the first")
-        self.assertEqual(cases.filtered(lambda c: c.partner_id == chosen).user_id, second)
+        self.assertEqual(
+            cases.filtered(lambda c: c.partner_id == chosen).user_id, second
+        )
         # Five cases to share, one already the second's: 3 and 3.
         counts = {
             user: len(cases.filtered(lambda c, u=user: c.user_id == u))
@@ -417,3 +417,27 @@ class TestKpis(CollectionsCommon):
         self.assertAlmostEqual(cei, 1500 / (1500 + 1500 + 4500) * 100, 1)
         # Fell due 3000 + 3000, paid by due date 1000.
         self.assertAlmostEqual(rate, 1000 / 6000 * 100, 1)
+
+    def test_overview_reads_the_same_figures(self):
+        overview = (
+            self.env["collection.overview"]
+            .with_user(self.collector)
+            .with_context(allowed_company_ids=self.company.ids)
+            .create({})
+        )
+        report = self.env["collection.kpi.report"].search(
+            [("company_id", "=", self.company.id)]
+        )
+        this_month = date.today().replace(day=1)
+        current = report.filtered(lambda r: r.date == this_month)
+        # b (1500 left) and c (3000) are both overdue today.
+        self.assertEqual(overview.amount_overdue, 0, "no case synced yet")
+        self.assertEqual(current.ar_end, 4500)
+        self.assertEqual(overview.ar_current, 0)
+        buckets = ("aged_1_30", "aged_31_60", "aged_61_90", "aged_91")
+        for bucket in buckets:
+            self.assertEqual(overview[bucket], current[bucket])
+        self.assertEqual(sum(overview[bucket] for bucket in buckets), 4500)
+        # Nothing invoiced in the last three months: no DSO to speak of.
+        self.assertEqual(overview.dso, 0)
+

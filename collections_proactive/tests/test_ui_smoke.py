@@ -89,6 +89,7 @@ class TestUiSmoke(HttpCase):
             ("collection_strategy_action", ".o_list_view"),
             ("collection_holiday_action", ".o_list_view"),
             ("collection_case_action", ".o_kanban_view .o_kanban_record"),
+            ("collection_overview_action", ".o_form_view .o_stat_info"),
             ("collection_stage_action", ".o_list_view"),
             ("collection_assignment_rule_action", ".o_list_view"),
             ("collection_kpi_report_action", ".o_pivot_view"),

@@ -2,3 +2,4 @@ from . import collection_risk_backtest
 from . import collection_send_wizard
 from . import collection_send_wizard_line
 from . import collection_case_pause
+from . import collection_overview

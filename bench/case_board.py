@@ -125,10 +125,52 @@ def main():
     parser.add_argument("--db", required=True)
     parser.add_argument("--odoo", default=os.environ.get("ODOO_PATH", "/opt/odoo/18.0"))
     parser.add_argument("--naive-sample", type=int, default=200)
+    parser.add_argument(
+        "--cases",
+        type=int,
+        default=10000,
+        help="top up to this many customers with something overdue, by moving the "
+        "due date of one open invoice of customers that have none into the past",
+    )
     args = parser.parse_args()
     cr, env = open_env(args.db, args.odoo)
     Case = env["collection.case"]
     company = env["res.company"].search([], order="id desc", limit=1)
+    cr.execute(
+        """SELECT COUNT(DISTINCT commercial_partner_id) FILTER (
+                      WHERE invoice_date_due < CURRENT_DATE),
+                  COUNT(DISTINCT commercial_partner_id)
+             FROM account_move
+            WHERE company_id = %s AND move_type = 'out_invoice' AND state = 'posted'
+              AND payment_state IN ('not_paid', 'partial')""",
+        (company.id,),
+    )
+    overdue, owing = cr.fetchone()
+    if overdue < args.cases:
+        cr.execute(
+            """UPDATE account_move m SET invoice_date_due = CURRENT_DATE - 12
+                WHERE m.id IN (
+                    SELECT DISTINCT ON (commercial_partner_id) id
+                      FROM account_move o
+                     WHERE o.company_id = %s AND o.move_type = 'out_invoice'
+                       AND o.state = 'posted'
+                       AND o.payment_state IN ('not_paid', 'partial')
+                       AND NOT EXISTS (
+                            SELECT 1 FROM account_move x
+                             WHERE x.commercial_partner_id = o.commercial_partner_id
+                               AND x.company_id = o.company_id
+                               AND x.move_type = 'out_invoice' AND x.state = 'posted'
+                               AND x.payment_state IN ('not_paid', 'partial')
+                               AND x.invoice_date_due < CURRENT_DATE)
+                     ORDER BY commercial_partner_id, id
+                     LIMIT %s)""",
+            (company.id, args.cases - overdue),
+        )
+        print(
+            f"customers owing: {owing}, overdue: {overdue};"
+            f" {cr.rowcount} more made overdue (one invoice each)"
+        )
+        cr.commit()
     for sync_name in ("first sync (opens every case)", "second sync (no change)"):
         with Meter(cr) as meter:
             result = Case._sync_cases(company)

@@ -528,12 +528,6 @@ class CollectionCase(models.Model):
         opened._assign_collectors(company)
         self.env.flush_all()
         updated = self._sync_figures(company, today, key, case_filter)
-        if opened:
-            opened._message_log_batch(
-                bodies=dict.fromkeys(
-                    opened.ids, Markup("<p>%s</p>") % self.env._("Case opened.")
-                )
-            )
         if closed:
             closed._message_log_batch(
                 bodies=dict.fromkeys(

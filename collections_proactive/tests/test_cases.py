@@ -440,4 +440,3 @@ class TestKpis(CollectionsCommon):
         self.assertEqual(sum(overview[bucket] for bucket in buckets), 4500)
         # Nothing invoiced in the last three months: no DSO to speak of.
         self.assertEqual(overview.dso, 0)
-

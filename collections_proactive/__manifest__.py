@@ -30,6 +30,7 @@
         "views/collection_case_views.xml",
         "views/collection_assignment_rule_views.xml",
         "views/collection_kpi_report_views.xml",
+        "views/collection_promise_views.xml",
         "views/collections_optout_templates.xml",
         "views/res_config_settings_views.xml",
         "views/account_move_views.xml",

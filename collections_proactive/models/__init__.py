@@ -12,4 +12,5 @@ from . import collection_demo_loader
 from . import collection_stage
 from . import collection_case
 from . import collection_assignment_rule
+from . import collection_promise
 from . import collection_kpi_report

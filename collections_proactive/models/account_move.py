@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 from .res_partner import RISK_BANDS
 
@@ -110,3 +111,16 @@ class AccountMove(models.Model):
                         step=step.name,
                         date=fields.Date.to_string(when),
                     )
+
+    def action_collection_log_promise(self):
+        """Log a promise to pay on these invoices, of one customer and company."""
+        customers = self.commercial_partner_id
+        if len(customers) != 1 or len(self.company_id) != 1:
+            raise UserError(
+                self.env._(
+                    "A promise to pay covers invoices of one customer in one company."
+                )
+            )
+        return self.env["collection.promise"]._action_new(
+            customers, self, self.company_id
+        )

@@ -123,6 +123,17 @@ class CollectionCase(models.Model):
     )
     reminder_count = fields.Integer(compute="_compute_reminder_ids")
     color = fields.Integer(compute="_compute_color")
+    promise_date = fields.Date(
+        string="Promised For",
+        compute="_compute_promises",
+        help="The date of the customer's open promise to pay, if any.",
+    )
+    has_broken_promise = fields.Boolean(
+        string="Broke a Promise",
+        compute="_compute_promises",
+        search="_search_has_broken_promise",
+        help="The customer broke a promise to pay since the case opened.",
+    )
 
     def init(self):
         # One open case per customer and company; closed cases are history.
@@ -149,6 +160,49 @@ class CollectionCase(models.Model):
         colors = {"low": 10, "medium": 3, "high": 2, "critical": 1}
         for case in self:
             case.color = colors.get(case.risk_band, 0)
+
+    def _compute_promises(self):
+        promises = self.env["collection.promise"].search_fetch(
+            [
+                ("partner_id", "in", self.partner_id.ids),
+                ("company_id", "in", self.company_id.ids),
+                ("state", "in", ("open", "broken")),
+            ],
+            ["partner_id", "company_id", "state", "promised_date", "closed_date"],
+        )
+        for case in self:
+            mine = promises.filtered(
+                lambda p, c=case: (
+                    p.partner_id == c.partner_id and p.company_id == c.company_id
+                )
+            )
+            open_dates = mine.filtered(lambda p: p.state == "open").mapped(
+                "promised_date"
+            )
+            case.promise_date = min(open_dates, default=False)
+            case.has_broken_promise = any(
+                p.state == "broken"
+                and case.opened_date
+                and p.closed_date >= case.opened_date.date()
+                for p in mine
+            )
+
+    def _search_has_broken_promise(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(self.env._("Unsupported search on Broke a Promise."))
+        self.env["collection.promise"].flush_model()
+        self.flush_model()
+        self.env.cr.execute(
+            """SELECT c.id FROM collection_case c
+                WHERE EXISTS (SELECT 1 FROM collection_promise p
+                               WHERE p.partner_id = c.partner_id
+                                 AND p.company_id = c.company_id
+                                 AND p.state = 'broken'
+                                 AND p.closed_date >= c.opened_date::date)"""
+        )
+        ids = [row[0] for row in self.env.cr.fetchall()]
+        positive = (operator == "=") == value
+        return [("id", "in" if positive else "not in", ids)]
 
     def _compute_invoice_ids(self):
         moves = self.env["account.move"].search(
@@ -304,6 +358,23 @@ class CollectionCase(models.Model):
             .with_context(allowed_company_ids=[self.company_id.id])
             .action_collection_preview_send()
         )
+
+    def action_log_promise(self):
+        self.ensure_one()
+        return self.env["collection.promise"]._action_new(
+            self.partner_id, self.invoice_ids, self.company_id
+        )
+
+    def action_open_promises(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "collections_proactive.collection_promise_action"
+        )
+        action["domain"] = [
+            ("partner_id", "=", self.partner_id.id),
+            ("company_id", "=", self.company_id.id),
+        ]
+        return action
 
     def action_open_invoices(self):
         self.ensure_one()
@@ -491,7 +562,11 @@ class CollectionCase(models.Model):
                  WHERE s.due > 0
                    AND (s.overdue > 0
                         OR (s.due_soon AND p.collection_risk_band->>%(key)s
-                                           IN ('high', 'critical')))
+                                           IN ('high', 'critical'))
+                        OR EXISTS (SELECT 1 FROM collection_promise pr
+                                    WHERE pr.partner_id = s.partner_id
+                                      AND pr.company_id = %(company)s
+                                      AND pr.state = 'open'))
                 ON CONFLICT (partner_id, company_id) WHERE state = 'open' DO NOTHING
                 RETURNING id
                 """,

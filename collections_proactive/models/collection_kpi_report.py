@@ -23,6 +23,8 @@ RATIOS = {
     "paid_by_due_rate": "100 * SUM({t}.paid_by_due) / NULLIF(SUM({t}.due_amount), 0)",
     "reminder_effectiveness": "100 * SUM({t}.reminded_paid)"
     " / NULLIF(SUM({t}.reminded), 0)",
+    "promise_kept_rate": "100.0 * SUM({t}.promises_kept)"
+    " / NULLIF(SUM({t}.promises_closed), 0)",
 }
 
 
@@ -62,6 +64,12 @@ class CollectionKpiReport(models.Model):
     paid_by_due = fields.Monetary(string="Paid by Due Date", readonly=True)
     reminded = fields.Monetary(readonly=True)
     reminded_paid = fields.Monetary(string="Paid within 7 Days", readonly=True)
+    promises_kept = fields.Integer(readonly=True)
+    promises_closed = fields.Integer(
+        string="Promises Due",
+        readonly=True,
+        help="Promises to pay whose date fell in the month, kept or broken.",
+    )
     dso = fields.Float(
         string="DSO",
         readonly=True,
@@ -96,6 +104,12 @@ class CollectionKpiReport(models.Model):
         digits=(16, 1),
         help="Share of the amount that fell due in the month that was paid on or "
         "before its due date.",
+    )
+    promise_kept_rate = fields.Float(
+        string="Promise-Kept Rate (%)",
+        readonly=True,
+        digits=(16, 1),
+        help="Share of the promises to pay due in the month that were kept.",
     )
     reminder_effectiveness = fields.Float(
         string="Reminder Effectiveness (%)",
@@ -201,27 +215,35 @@ facts AS (
            CASE WHEN ref - due BETWEEN 31 AND 60 THEN open ELSE 0 END AS aged_31_60,
            CASE WHEN ref - due BETWEEN 61 AND 90 THEN open ELSE 0 END AS aged_61_90,
            CASE WHEN ref - due > 90 THEN open ELSE 0 END AS aged_91,
-           0 AS due_amount, 0 AS paid_by_due, 0 AS reminded, 0 AS reminded_paid
+           0 AS due_amount, 0 AS paid_by_due, 0 AS reminded, 0 AS reminded_paid,
+           0 AS promises_kept, 0 AS promises_closed
       FROM snap_open
      WHERE open > 0
     UNION ALL
     SELECT company_id, partner_id, date_trunc('month', invoice_date)::date, amount,
-           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
       FROM inv
     UNION ALL
     SELECT inv.company_id, inv.partner_id, date_trunc('month', p.date)::date, 0,
-           p.amount, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+           p.amount, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
       FROM pay p
       JOIN inv ON inv.id = p.move_id
     UNION ALL
     SELECT inv.company_id, inv.partner_id, date_trunc('month', inv.due)::date, 0, 0,
-           0, 0, 0, 0, 0, 0, inv.amount, LEAST(inv.amount, paid.by_due), 0, 0
+           0, 0, 0, 0, 0, 0, inv.amount, LEAST(inv.amount, paid.by_due), 0, 0, 0, 0
       FROM inv
       JOIN paid ON paid.id = inv.id
     UNION ALL
     SELECT company_id, partner_id, date_trunc('month', sent)::date, 0, 0,
-           0, 0, 0, 0, 0, 0, 0, 0, amount, paid
+           0, 0, 0, 0, 0, 0, 0, 0, amount, paid, 0, 0
       FROM reminded
+    UNION ALL
+    -- promises to pay, by the month of their promised date, once settled
+    SELECT company_id, partner_id, date_trunc('month', promised_date)::date, 0, 0,
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+           CASE WHEN state = 'kept' THEN 1 ELSE 0 END, 1
+      FROM collection_promise
+     WHERE state IN ('kept', 'broken')
 ),
 k AS (
     SELECT f.company_id, c.currency_id,
@@ -234,7 +256,9 @@ k AS (
            SUM(f.aged_1_30) AS aged_1_30, SUM(f.aged_31_60) AS aged_31_60,
            SUM(f.aged_61_90) AS aged_61_90, SUM(f.aged_91) AS aged_91,
            SUM(f.due_amount) AS due_amount, SUM(f.paid_by_due) AS paid_by_due,
-           SUM(f.reminded) AS reminded, SUM(f.reminded_paid) AS reminded_paid
+           SUM(f.reminded) AS reminded, SUM(f.reminded_paid) AS reminded_paid,
+           SUM(f.promises_kept) AS promises_kept,
+           SUM(f.promises_closed) AS promises_closed
       FROM facts f
       JOIN res_partner p ON p.id = f.partner_id
       JOIN res_company c ON c.id = f.company_id
@@ -243,12 +267,13 @@ k AS (
 SELECT ROW_NUMBER() OVER (ORDER BY k.date, k.company_id, k.user_id) AS id, k.*,
        %(dso)s AS dso, %(best_dso)s AS best_dso, %(add)s AS add, %(cei)s AS cei,
        %(paid_by_due_rate)s AS paid_by_due_rate,
-       %(reminder_effectiveness)s AS reminder_effectiveness
+       %(reminder_effectiveness)s AS reminder_effectiveness,
+       %(promise_kept_rate)s AS promise_kept_rate
   FROM k
  GROUP BY k.company_id, k.currency_id, k.user_id, k.date, k.ref_date, k.sales,
           k.collected, k.ar_end, k.ar_current, k.aged_1_30, k.aged_31_60,
           k.aged_61_90, k.aged_91, k.due_amount, k.paid_by_due, k.reminded,
-          k.reminded_paid
+          k.reminded_paid, k.promises_kept, k.promises_closed
                 """,
                 **ratios,
             )

@@ -245,6 +245,8 @@ class CollectionReminder(models.Model):
                            m.amount_residual_signed AS residual,
                            m.collection_followup_hold AS hold,
                            p.collection_no_followup AS partner_hold,
+                           (%(now)s::timestamp AT TIME ZONE 'UTC' AT TIME ZONE
+                            COALESCE(NULLIF(p.tz, ''), %(tz)s))::date AS local_day,
                            ROW_NUMBER() OVER (PARTITION BY m.id
                                               ORDER BY st.offset_days DESC) AS rn
                       FROM account_move m
@@ -265,7 +267,12 @@ class CollectionReminder(models.Model):
                        %(partner_filter)s
                 )
                 SELECT c.move_id, c.partner_id, c.step_id, c.residual,
-                       c.hold, COALESCE(c.partner_hold, FALSE)
+                       c.hold, COALESCE(c.partner_hold, FALSE),
+                       EXISTS (SELECT 1
+                                 FROM collection_promise_move_rel pm
+                                 JOIN collection_promise pr ON pr.id = pm.promise_id
+                                WHERE pm.move_id = c.move_id AND pr.state = 'open'
+                                  AND pr.grace_until >= c.local_day) AS promised
                   FROM cand c
                  WHERE c.rn = 1
                    AND NOT EXISTS (
@@ -294,10 +301,20 @@ class CollectionReminder(models.Model):
             ._description_selection(self.env)
         )
         groups = defaultdict(list)
-        for move_id, partner_id, step_id, residual, hold, partner_hold in rows:
+        for (
+            move_id,
+            partner_id,
+            step_id,
+            residual,
+            hold,
+            partner_hold,
+            promised,
+        ) in rows:
             reason = False
             if partner_hold:
                 reason = self.env._("Customer marked no follow-up")
+            elif promised:
+                reason = self.env._("Covered by a promise to pay")
             elif hold:
                 reason = self.env._(
                     "Invoice on hold: %(hold)s", hold=hold_labels.get(hold, hold)
@@ -499,6 +516,9 @@ class CollectionReminder(models.Model):
             "paused": self.env["collection.case"]._paused(
                 self.partner_id, self.company_id, now
             ),
+            "promised": self.env["collection.promise"]._covered_moves(
+                self.line_ids.move_id.ids, now.date()
+            ),
         }
 
     def _move_cases(self):
@@ -593,6 +613,11 @@ class CollectionReminder(models.Model):
             return {
                 "state": "skipped",
                 "reason": self.env._("Follow-up put on hold"),
+            }, None
+        if not set(open_invoices.ids) - facts["promised"]:
+            return {
+                "state": "skipped",
+                "reason": self.env._("Covered by a promise to pay"),
             }, None
         pause = facts["paused"].get((self.partner_id.id, self.company_id.id))
         if pause:

@@ -346,12 +346,21 @@ class CollectionRiskScoring(models.AbstractModel):
     def _collection_risk_broken_commitments(
         self, partner_ids, company, date_from, date_to
     ):
-        """Broken promises and payment plans per customer in the window.
-
-        The hook for the payment plans and promises feature: it returns counts by
-        commercial partner id; none exist until that feature is installed.
-        """
-        return {}
+        """Broken promises (and, with them, payment plans) per customer in the
+        window: ``{commercial partner id: count}``."""
+        self.env.cr.execute(
+            SQL(
+                """SELECT partner_id, COUNT(*) FROM collection_promise
+                    WHERE company_id = %s AND state = 'broken'
+                      AND closed_date BETWEEN %s AND %s AND partner_id = ANY(%s)
+                    GROUP BY partner_id""",
+                company.id,
+                date_from,
+                date_to,
+                list(partner_ids),
+            )
+        )
+        return dict(self.env.cr.fetchall())
 
     def _risk_credit_limits(self, company, partner_ids):
         if not company.account_use_credit_limit:

@@ -6,6 +6,8 @@ from odoo.exceptions import ValidationError
 STAGE_ROLES = [
     ("upcoming", "New case, nothing overdue yet"),
     ("overdue", "New case, or one that falls overdue"),
+    ("promise", "Promise to pay logged"),
+    ("plan", "Payment plan active"),
     ("escalated", "Escalation: schedules an activity for a manager"),
     ("resolved", "Resolved: the case closes"),
 ]
@@ -55,7 +57,7 @@ class CollectionStage(models.Model):
                         stage=stage.display_name,
                     )
                 )
-            if stage.is_closed and stage.role in ("upcoming", "overdue", "escalated"):
+            if stage.is_closed and stage.role not in (False, "resolved"):
                 raise ValidationError(
                     self.env._(
                         "Stage %(stage)s closes cases: it cannot also be where open "

@@ -119,6 +119,12 @@ class ResCompany(models.Model):
         help="A high or critical risk customer gets a case as soon as an invoice "
         "falls due within this many days.",
     )
+    collection_promise_grace_days = fields.Integer(
+        string="Promise Grace (days)",
+        default=2,
+        help="Days after a promised date before the promise counts as broken and "
+        "the reminders of its invoices resume.",
+    )
     collection_escalation_user_id = fields.Many2one(
         "res.users",
         string="Escalation Manager",

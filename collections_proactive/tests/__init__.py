@@ -4,5 +4,6 @@ from . import test_risk_model
 from . import test_risk_scoring
 from . import test_reminders
 from . import test_cases
+from . import test_promises
 from . import test_optout_controller
 from . import test_ui_smoke

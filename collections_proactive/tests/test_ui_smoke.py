@@ -71,6 +71,12 @@ class TestUiSmoke(HttpCase):
         self.assertEqual(len(case.activity_ids), 1)
         self.assertEqual(case.activity_ids.user_id, admin)
 
+    def test_case_form(self):
+        case = self.env["collection.case"].search(
+            [("company_id", "=", self.company.id)], limit=1
+        )
+        self._open(f"/odoo/collection.case/{case.id}", ".o_form_view .o_notebook")
+
     def _open(self, path, selector):
         self.browser_js(path, WAIT_JS % selector, login="admin")
 
@@ -91,6 +97,7 @@ class TestUiSmoke(HttpCase):
             ("collection_case_action", ".o_kanban_view .o_kanban_record"),
             ("collection_overview_action", ".o_form_view .o_stat_info"),
             ("collection_stage_action", ".o_list_view"),
+            ("collection_promise_action", ".o_list_view"),
             ("collection_assignment_rule_action", ".o_list_view"),
             ("collection_kpi_report_action", ".o_pivot_view"),
             ("collection_kpi_report_action_aging", ".o_graph_view"),

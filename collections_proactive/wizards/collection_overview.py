@@ -3,7 +3,7 @@ from dateutil.relativedelta import relativedelta
 from odoo import api, fields, models
 
 KPI_FIELDS = ["dso", "best_dso", "add", "cei", "paid_by_due_rate"]
-KPI_FIELDS += ["reminder_effectiveness"]
+KPI_FIELDS += ["reminder_effectiveness", "promise_kept_rate"]
 AGING_FIELDS = ["ar_current", "aged_1_30", "aged_31_60", "aged_61_90", "aged_91"]
 
 
@@ -42,6 +42,9 @@ class CollectionOverview(models.TransientModel):
     )
     reminder_effectiveness = fields.Float(
         compute="_compute_figures", string="Reminder Effectiveness (%)", digits=(16, 1)
+    )
+    promise_kept_rate = fields.Float(
+        compute="_compute_figures", string="Promise-Kept Rate (%)", digits=(16, 1)
     )
     period = fields.Char(compute="_compute_figures")
 

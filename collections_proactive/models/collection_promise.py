@@ -1,0 +1,324 @@
+from datetime import timedelta
+
+from markupsafe import Markup
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
+
+OPEN_STATES = ("not_paid", "partial")
+
+
+class CollectionPromise(models.Model):
+    """A customer's promise to pay an amount on some invoices by a date.
+
+    While open, it pauses the reminders of those invoices until the date plus the
+    company's grace period. ``_cron_check_commitments`` marks it kept once payments
+    on those invoices reach the amount by then, or broken after: a broken promise
+    escalates the customer's case, the reminders resume, and the risk score counts
+    it.
+    """
+
+    _name = "collection.promise"
+    _description = "Promise to Pay"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "promised_date desc, id desc"
+    _check_company_auto = True
+    _rec_name = "partner_id"
+
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        tracking=True,
+        domain="[('parent_id', '=', False)]",
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    invoice_ids = fields.Many2many(
+        "account.move",
+        "collection_promise_move_rel",
+        "promise_id",
+        "move_id",
+        string="Invoices",
+        required=True,
+        check_company=True,
+        domain="[('commercial_partner_id', '=', partner_id),"
+        " ('move_type', '=', 'out_invoice'), ('state', '=', 'posted'),"
+        " ('payment_state', 'in', ('not_paid', 'partial'))]",
+    )
+    amount = fields.Monetary(required=True, tracking=True, currency_field="currency_id")
+    promised_date = fields.Date(required=True, tracking=True)
+    source = fields.Selection(
+        [
+            ("call", "Phone call"),
+            ("email", "Email"),
+            ("portal", "Portal"),
+            ("visit", "Visit"),
+            ("other", "Other"),
+        ],
+        required=True,
+        default="call",
+    )
+    note = fields.Text()
+    user_id = fields.Many2one(
+        "res.users",
+        string="Logged By",
+        default=lambda self: self.env.user,
+        readonly=True,
+    )
+    state = fields.Selection(
+        [
+            ("open", "Open"),
+            ("kept", "Kept"),
+            ("broken", "Broken"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="open",
+        required=True,
+        readonly=True,
+        index=True,
+        tracking=True,
+        copy=False,
+    )
+    paid_amount = fields.Monetary(
+        readonly=True,
+        currency_field="currency_id",
+        copy=False,
+        help="Paid on the promised invoices since the promise, as last checked.",
+    )
+    closed_date = fields.Date(readonly=True, copy=False)
+    grace_until = fields.Date(
+        compute="_compute_grace_until",
+        store=True,
+        help="Reminders of the invoices wait until this date.",
+    )
+
+    @api.depends("promised_date", "company_id.collection_promise_grace_days")
+    def _compute_grace_until(self):
+        for promise in self:
+            promise.grace_until = promise.promised_date and (
+                promise.promised_date
+                + timedelta(days=promise.company_id.collection_promise_grace_days)
+            )
+
+    @api.constrains("amount", "invoice_ids", "partner_id", "promised_date")
+    def _check_promise(self):
+        for promise in self.filtered(lambda p: p.state == "open"):
+            if promise.amount <= 0:
+                raise ValidationError(self.env._("A promise is for a positive amount."))
+            invoices = promise.invoice_ids
+            if not invoices:
+                raise ValidationError(self.env._("Say which invoices are promised."))
+            partner = promise.partner_id.commercial_partner_id
+            wrong = invoices.filtered(
+                lambda m, p=partner: (
+                    m.commercial_partner_id != p
+                    or m.move_type != "out_invoice"
+                    or m.state != "posted"
+                    or m.payment_state not in OPEN_STATES
+                )
+            )
+            if wrong:
+                raise ValidationError(
+                    self.env._(
+                        "Only open posted invoices of %(customer)s can be promised: "
+                        "%(invoices)s",
+                        customer=partner.display_name,
+                        invoices=", ".join(wrong.mapped("name")),
+                    )
+                )
+            due = sum(invoices.mapped("amount_residual_signed"))
+            if promise.currency_id.compare_amounts(promise.amount, due) > 0:
+                raise ValidationError(
+                    self.env._(
+                        "The promise (%(amount)s) is more than what is left to pay on "
+                        "its invoices (%(due)s).",
+                        amount=promise.currency_id.format(promise.amount),
+                        due=promise.currency_id.format(due),
+                    )
+                )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        today = fields.Date.context_today(self)
+        for vals in vals_list:
+            when = vals.get("promised_date")
+            if when and fields.Date.to_date(when) < today:
+                raise ValidationError(self.env._("A promised date cannot be past."))
+            if vals.get("partner_id"):
+                partner = self.env["res.partner"].browse(vals["partner_id"])
+                vals["partner_id"] = partner.commercial_partner_id.id
+        promises = super().create(vals_list)
+        for promise in promises:
+            promise.message_post(body=promise._summary())
+            promise._log_on_customer(promise._summary())
+        promises._move_cases("promise")
+        return promises
+
+    def _summary(self):
+        self.ensure_one()
+        return self.env._(
+            "Promise to pay %(amount)s by %(date)s (%(invoices)s).",
+            amount=self.currency_id.format(self.amount),
+            date=fields.Date.to_string(self.promised_date),
+            invoices=", ".join(self.invoice_ids.mapped("name")),
+        )
+
+    def _log_on_customer(self, text):
+        self.ensure_one()
+        self.partner_id.sudo()._message_log(
+            body=Markup("<p>%s</p>") % text, message_type="comment"
+        )
+
+    def _move_cases(self, role):
+        """Sync the customers' cases (an open promise makes a customer need one),
+        then move them to the stage of ``role``."""
+        Case = self.env["collection.case"].sudo()
+        for company in self.company_id:
+            partners = self.filtered(lambda p, c=company: p.company_id == c).partner_id
+            Case._sync_cases(company, partners=partners)
+            stage = self.env["collection.stage"]._for_role(role, company)
+            if not stage:
+                continue
+            cases = Case.search(
+                [
+                    ("partner_id", "in", partners.ids),
+                    ("company_id", "=", company.id),
+                    ("state", "=", "open"),
+                    ("stage_id", "!=", stage.id),
+                ]
+            )
+            cases.write({"stage_id": stage.id})
+
+    @api.model
+    def _action_new(self, partner, invoices, company):
+        """The form of a new promise for ``partner``'s ``invoices`` in ``company``,
+        in a dialog, the amount and date proposed."""
+        invoices = invoices.filtered(
+            lambda m: (
+                m.move_type == "out_invoice"
+                and m.state == "posted"
+                and m.payment_state in OPEN_STATES
+            )
+        )
+        if not invoices:
+            raise UserError(
+                self.env._(
+                    "%(customer)s has no open invoice to promise.",
+                    customer=partner.display_name,
+                )
+            )
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Log Promise to Pay"),
+            "res_model": self._name,
+            "view_mode": "form",
+            "target": "new",
+            "context": {
+                "default_partner_id": partner.commercial_partner_id.id,
+                "default_company_id": company.id,
+                "default_invoice_ids": [Command.set(invoices.ids)],
+                "default_amount": sum(invoices.mapped("amount_residual_signed")),
+                "default_promised_date": fields.Date.to_string(
+                    fields.Date.context_today(self) + timedelta(days=7)
+                ),
+            },
+        }
+
+    def action_cancel(self):
+        self.filtered(lambda p: p.state == "open").write(
+            {"state": "cancelled", "closed_date": fields.Date.context_today(self)}
+        )
+
+    # ------------------------------------------------------------------
+    # Scheduled check
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_check_commitments(self):
+        """Mark open promises kept or broken from the payments on their invoices,
+        in one query for all of them."""
+        return self._check_promises()
+
+    def _paid_since(self):
+        """{promise id: paid on its invoices from its creation to its grace date}."""
+        if not self:
+            return {}
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT p.id, COALESCE(SUM(apr.amount), 0)
+                  FROM collection_promise p
+                  JOIN collection_promise_move_rel rel ON rel.promise_id = p.id
+                  JOIN account_move_line l
+                    ON l.move_id = rel.move_id
+                   AND l.display_type = 'payment_term'
+                  LEFT JOIN account_partial_reconcile apr
+                    ON apr.debit_move_id = l.id
+                   AND apr.create_date >= p.create_date
+                   AND apr.max_date <= p.grace_until
+                 WHERE p.id = ANY(%s)
+                 GROUP BY p.id
+                """,
+                self.ids,
+            )
+        )
+        return dict(self.env.cr.fetchall())
+
+    @api.model
+    def _check_promises(self):
+        today = fields.Date.context_today(self)
+        promises = self.sudo().search([("state", "=", "open")])
+        paid = promises._paid_since()
+        kept, broken = self.browse(), self.browse()
+        for promise in promises:
+            amount = paid.get(promise.id, 0.0)
+            if promise.currency_id.compare_amounts(amount, promise.amount) >= 0:
+                kept |= promise
+            elif promise.grace_until < today:
+                broken |= promise
+            if promise.currency_id.compare_amounts(amount, promise.paid_amount):
+                promise.paid_amount = amount
+        kept.write({"state": "kept", "closed_date": today})
+        broken.write({"state": "broken", "closed_date": today})
+        for promise in kept:
+            promise._log_on_customer(
+                self.env._(
+                    "Promise to pay kept: %(summary)s", summary=promise._summary()
+                )
+            )
+        for promise in broken:
+            promise._log_on_customer(
+                self.env._(
+                    "Promise to pay broken: %(summary)s", summary=promise._summary()
+                )
+            )
+        broken._move_cases("escalated")
+        return {"kept": len(kept), "broken": len(broken)}
+
+    @api.model
+    def _covered_moves(self, move_ids, today):
+        """Ids of these invoices under an open promise whose grace runs on."""
+        if not move_ids:
+            return set()
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """SELECT rel.move_id
+                     FROM collection_promise_move_rel rel
+                     JOIN collection_promise p ON p.id = rel.promise_id
+                    WHERE p.state = 'open' AND p.grace_until >= %s
+                      AND rel.move_id = ANY(%s)""",
+                today,
+                list(move_ids),
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}

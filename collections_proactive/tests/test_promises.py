@@ -1,0 +1,176 @@
+from datetime import date, datetime
+
+from freezegun import freeze_time
+
+from odoo import Command
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import Form, tagged
+
+from .common import CollectionsCommon
+
+DUE = date(2026, 3, 20)
+
+
+@tagged("post_install", "-at_install")
+class TestPromises(CollectionsCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.user.groups_id |= cls.env.ref(
+            "collections_proactive.group_collections_user"
+        )
+        cls.Promise = cls.env["collection.promise"]
+        cls.Reminder = cls.env["collection.reminder"]
+        cls.customer = cls._cp_customer("Cliente Promesa", tz="America/Santiago")
+        cls.invoice = cls._cp_invoice(cls.customer, 1000, date(2026, 2, 18), DUE)
+        cls.company.collection_escalation_user_id = cls.collections_manager
+
+    def _promise(self, when, **values):
+        with freeze_time(when):
+            return self.Promise.with_user(self.collector).create(
+                {
+                    "partner_id": self.customer.id,
+                    "invoice_ids": [Command.set(self.invoice.ids)],
+                    "amount": 1000,
+                    "promised_date": date(2026, 3, 27),
+                    "source": "call",
+                    **values,
+                }
+            )
+
+    def _check(self, when):
+        with freeze_time(when):
+            return self.Promise._cron_check_commitments()
+
+    def _case(self):
+        return self.env["collection.case"].search(
+            [("partner_id", "=", self.customer.id), ("state", "=", "open")]
+        )
+
+    def test_collector_logs_a_promise_from_the_case_form(self):
+        with freeze_time(datetime(2026, 3, 21, 12)):
+            self.env["collection.case"]._sync_cases(self.company)
+            action = self._case().with_user(self.collector).action_log_promise()
+            form = Form(
+                self.Promise.with_user(self.collector).with_context(**action["context"])
+            )
+            self.assertEqual(form.amount, 1000)
+            self.assertEqual(form.promised_date, date(2026, 3, 28))
+            form.promised_date = date(2026, 3, 25)
+            promise = form.save()
+        self.assertEqual(promise.invoice_ids, self.invoice)
+        self.assertEqual(promise.user_id, self.collector)
+        self.assertEqual(promise.grace_until, date(2026, 3, 27), "2 days of grace")
+        self.assertEqual(self._case().stage_id.role, "promise")
+        self.assertEqual(self._case().promise_date, date(2026, 3, 25))
+        self.assertFalse(self._case().has_broken_promise)
+        self.assertIn("Promise to pay", self.customer.message_ids[0].body)
+
+    def test_promise_pauses_reminders_then_kept(self):
+        # Logged before the due date: no case needed otherwise, one is opened.
+        self._promise(datetime(2026, 3, 16, 12))
+        self.assertEqual(self._case().stage_id.role, "promise")
+        with freeze_time(datetime(2026, 3, 25, 13)):
+            self.Reminder._cron_send_reminders()
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(reminder.state, "skipped")
+        self.assertEqual(reminder.reason, "Covered by a promise to pay")
+        self.assertFalse(
+            self.env["mail.mail"].search([("recipient_ids", "in", self.customer.ids)])
+        )
+        self._cp_pay(self.invoice, payment_date=date(2026, 3, 26))
+        result = self._check(datetime(2026, 3, 26, 12))
+        self.assertEqual(result, {"kept": 1, "broken": 0})
+        promise = self.Promise.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(promise.state, "kept")
+        self.assertEqual(promise.paid_amount, 1000)
+
+    def test_broken_promise_escalates_and_reminders_resume(self):
+        promise = self._promise(datetime(2026, 3, 21, 12))
+        # Half paid, on time: not enough.
+        self._cp_pay(self.invoice, amount=500, payment_date=date(2026, 3, 26))
+        self.assertEqual(self._check(datetime(2026, 3, 28, 12))["broken"], 0)
+        self.assertEqual(promise.state, "open", "still in its grace period")
+        self.assertEqual(promise.paid_amount, 500)
+        result = self._check(datetime(2026, 3, 30, 12))
+        self.assertEqual(result, {"kept": 0, "broken": 1})
+        self.assertEqual(promise.state, "broken")
+        case = self._case()
+        self.assertEqual(case.stage_id.role, "escalated")
+        self.assertTrue(case.has_broken_promise)
+        self.assertEqual(
+            self.env["collection.case"].search(
+                [
+                    ("has_broken_promise", "=", True),
+                    ("partner_id", "=", self.customer.id),
+                ]
+            ),
+            case,
+        )
+        self.assertEqual(case.activity_ids.user_id, self.collections_manager)
+        # The low-risk ladder's +5 step was skipped meanwhile; nothing is owed twice,
+        # and the broken promise counts in the risk score.
+        broken = self.env[
+            "collection.risk.scoring"
+        ]._collection_risk_broken_commitments(
+            [self.customer.id], self.company, date(2026, 1, 1), date(2026, 4, 1)
+        )
+        self.assertEqual(broken, {self.customer.id: 1})
+        # Broken, the promise no longer holds the reminders: the +5 step goes.
+        with freeze_time(datetime(2026, 4, 1, 12)):
+            self.Reminder._plan_reminders(companies=self.company)
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(reminder.step_id.offset_days, 5)
+        self.assertEqual(reminder.state, "planned")
+
+    def test_promise_kept_rate_in_the_kpis(self):
+        self._promise(datetime(2026, 3, 21, 12))
+        self._check(datetime(2026, 3, 30, 12))
+        other = self._cp_customer("Cliente Cumple")
+        invoice = self._cp_invoice(other, 300, date(2026, 2, 18), DUE)
+        with freeze_time(datetime(2026, 3, 21, 12)):
+            self.Promise.create(
+                {
+                    "partner_id": other.id,
+                    "invoice_ids": [Command.set(invoice.ids)],
+                    "amount": 300,
+                    "promised_date": date(2026, 3, 24),
+                }
+            )
+        self._cp_pay(invoice, payment_date=date(2026, 3, 23))
+        self._check(datetime(2026, 3, 23, 12))
+        self.env.flush_all()
+        [(rate, kept, closed)] = self.env["collection.kpi.report"]._read_group(
+            [("company_id", "=", self.company.id), ("date", "=", date(2026, 3, 1))],
+            [],
+            ["promise_kept_rate:sum", "promises_kept:sum", "promises_closed:sum"],
+        )
+        # One kept out of two due in March: 50%.
+        self.assertEqual((kept, closed), (1, 2))
+        self.assertAlmostEqual(rate, 50.0)
+
+    def test_bad_input_is_refused_without_writing(self):
+        when = datetime(2026, 3, 21, 12)
+        stranger = self._cp_customer("Otro Cliente")
+        theirs = self._cp_invoice(stranger, 100, date(2026, 2, 18), DUE)
+        for values, message in (
+            ({"promised_date": date(2026, 3, 1)}, "cannot be past"),
+            ({"amount": 5000}, "more than what is left"),
+            ({"amount": 0}, "positive amount"),
+            (
+                {"invoice_ids": [Command.set((self.invoice | theirs).ids)]},
+                "Only open posted invoices",
+            ),
+        ):
+            # assertRaises rolls back to a savepoint, as the request would.
+            with self.assertRaises(ValidationError) as caught:
+                self._promise(when, **values)
+            self.assertIn(message, str(caught.exception))
+        self.assertFalse(self.Promise.search([]))
+        # From the invoice list, invoices of two customers: refused.
+        with self.assertRaises(UserError):
+            (self.invoice | theirs).action_collection_log_promise()
+        # A paid invoice has nothing to promise.
+        self._cp_pay(theirs)
+        with self.assertRaises(UserError):
+            theirs.action_collection_log_promise()

@@ -13,4 +13,7 @@ from . import collection_stage
 from . import collection_case
 from . import collection_assignment_rule
 from . import collection_promise
+from . import collection_plan_policy
+from . import collection_payment_plan
+from . import collection_payment_plan_installment
 from . import collection_kpi_report

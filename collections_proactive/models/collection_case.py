@@ -566,7 +566,11 @@ class CollectionCase(models.Model):
                         OR EXISTS (SELECT 1 FROM collection_promise pr
                                     WHERE pr.partner_id = s.partner_id
                                       AND pr.company_id = %(company)s
-                                      AND pr.state = 'open'))
+                                      AND pr.state = 'open')
+                        OR EXISTS (SELECT 1 FROM collection_payment_plan pl
+                                    WHERE pl.partner_id = s.partner_id
+                                      AND pl.company_id = %(company)s
+                                      AND pl.state = 'active'))
                 ON CONFLICT (partner_id, company_id) WHERE state = 'open' DO NOTHING
                 RETURNING id
                 """,

@@ -244,8 +244,11 @@ class CollectionPromise(models.Model):
     @api.model
     def _cron_check_commitments(self):
         """Mark open promises kept or broken from the payments on their invoices,
-        in one query for all of them."""
-        return self._check_promises()
+        in one query for all of them; then the payment plans' installments."""
+        return {
+            **self._check_promises(),
+            **self.env["collection.payment.plan"]._check_plans(),
+        }
 
     def _paid_since(self):
         """{promise id: paid on its invoices from its creation to its grace date}."""

@@ -272,7 +272,12 @@ class CollectionReminder(models.Model):
                                  FROM collection_promise_move_rel pm
                                  JOIN collection_promise pr ON pr.id = pm.promise_id
                                 WHERE pm.move_id = c.move_id AND pr.state = 'open'
-                                  AND pr.grace_until >= c.local_day) AS promised
+                                  AND pr.grace_until >= c.local_day) AS promised,
+                       EXISTS (SELECT 1
+                                 FROM collection_plan_move_rel plm
+                                 JOIN collection_payment_plan pl ON pl.id = plm.plan_id
+                                WHERE plm.move_id = c.move_id
+                                  AND pl.state = 'active') AS planned
                   FROM cand c
                  WHERE c.rn = 1
                    AND NOT EXISTS (
@@ -301,18 +306,14 @@ class CollectionReminder(models.Model):
             ._description_selection(self.env)
         )
         groups = defaultdict(list)
-        for (
-            move_id,
-            partner_id,
-            step_id,
-            residual,
-            hold,
-            partner_hold,
-            promised,
-        ) in rows:
+        for row in rows:
+            move_id, partner_id, step_id, residual, hold, partner_hold = row[:6]
+            promised, in_plan = row[6:]
             reason = False
             if partner_hold:
                 reason = self.env._("Customer marked no follow-up")
+            elif in_plan:
+                reason = self.env._("Covered by a payment plan")
             elif promised:
                 reason = self.env._("Covered by a promise to pay")
             elif hold:
@@ -519,6 +520,9 @@ class CollectionReminder(models.Model):
             "promised": self.env["collection.promise"]._covered_moves(
                 self.line_ids.move_id.ids, now.date()
             ),
+            "in_plan": self.env["collection.payment.plan"]._covered_moves(
+                self.line_ids.move_id.ids
+            ),
         }
 
     def _move_cases(self):
@@ -613,6 +617,11 @@ class CollectionReminder(models.Model):
             return {
                 "state": "skipped",
                 "reason": self.env._("Follow-up put on hold"),
+            }, None
+        if not set(open_invoices.ids) - facts["in_plan"]:
+            return {
+                "state": "skipped",
+                "reason": self.env._("Covered by a payment plan"),
             }, None
         if not set(open_invoices.ids) - facts["promised"]:
             return {

@@ -350,14 +350,21 @@ class CollectionRiskScoring(models.AbstractModel):
         window: ``{commercial partner id: count}``."""
         self.env.cr.execute(
             SQL(
-                """SELECT partner_id, COUNT(*) FROM collection_promise
-                    WHERE company_id = %s AND state = 'broken'
-                      AND closed_date BETWEEN %s AND %s AND partner_id = ANY(%s)
+                """SELECT partner_id, COUNT(*) FROM (
+                       SELECT partner_id FROM collection_promise
+                        WHERE company_id = %(company)s AND state = 'broken'
+                          AND closed_date BETWEEN %(start)s AND %(end)s
+                          AND partner_id = ANY(%(ids)s)
+                       UNION ALL
+                       SELECT partner_id FROM collection_payment_plan
+                        WHERE company_id = %(company)s AND state = 'broken'
+                          AND closed_date BETWEEN %(start)s AND %(end)s
+                          AND partner_id = ANY(%(ids)s)) broken
                     GROUP BY partner_id""",
-                company.id,
-                date_from,
-                date_to,
-                list(partner_ids),
+                company=company.id,
+                start=date_from,
+                end=date_to,
+                ids=list(partner_ids),
             )
         )
         return dict(self.env.cr.fetchall())

@@ -186,6 +186,7 @@ class ResCompany(models.Model):
     def create(self, vals_list):
         companies = super().create(vals_list)
         self.env["collection.strategy"].sudo()._create_default_strategies(companies)
+        self.env["collection.plan.policy"].sudo()._create_default_policies(companies)
         return companies
 
     @api.constrains(

@@ -5,5 +5,6 @@ from . import test_risk_scoring
 from . import test_reminders
 from . import test_cases
 from . import test_promises
+from . import test_payment_plans
 from . import test_optout_controller
 from . import test_ui_smoke

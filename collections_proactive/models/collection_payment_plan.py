@@ -1,0 +1,606 @@
+from dateutil.relativedelta import relativedelta
+
+from odoo import Command, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
+
+FREQUENCIES = [
+    ("weekly", "Weekly"),
+    ("biweekly", "Every two weeks"),
+    ("monthly", "Monthly"),
+]
+STEP = {
+    "weekly": relativedelta(weeks=1),
+    "biweekly": relativedelta(weeks=2),
+    "monthly": relativedelta(months=1),
+}
+OPEN_STATES = ("not_paid", "partial")
+
+
+def split_schedule(total, down_payment, count, first_date, frequency, currency):
+    """``[(date, amount, is_down_payment)]`` adding up exactly to ``total`` in the
+    currency's rounding: a down payment on the first date if any, then ``count``
+    installments one period apart, each rounded down, the last taking the rest."""
+    rows = []
+    start = first_date
+    if not currency.is_zero(down_payment):
+        rows.append((first_date, currency.round(down_payment), True))
+        start = first_date + STEP[frequency]
+    rest = currency.round(total - currency.round(down_payment))
+    # In whole units of the currency (CLP has no decimals), rounded down; the
+    # last installment takes what is left.
+    units = round(rest / currency.rounding)
+    share = currency.round((units // count) * currency.rounding) if count else 0
+    for index in range(count):
+        amount = share if index < count - 1 else currency.round(rest - share * index)
+        rows.append((start + STEP[frequency] * index, amount, False))
+    return rows
+
+
+class CollectionPaymentPlan(models.Model):
+    """A schedule of installments agreed with a customer for some of its open
+    invoices, instead of pressure: drafted by a collector within the policy of the
+    customer's risk band (or by a manager), proposed, accepted or declined."""
+
+    _name = "collection.payment.plan"
+    _description = "Payment Plan"
+    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin"]
+    _order = "id desc"
+    _check_company_auto = True
+
+    name = fields.Char(
+        readonly=True, copy=False, default=lambda self: self.env._("New")
+    )
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        tracking=True,
+        domain="[('parent_id', '=', False)]",
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda s: s.env.company
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    invoice_ids = fields.Many2many(
+        "account.move",
+        "collection_plan_move_rel",
+        "plan_id",
+        "move_id",
+        string="Invoices",
+        check_company=True,
+        domain="[('commercial_partner_id', '=', partner_id),"
+        " ('move_type', '=', 'out_invoice'), ('state', '=', 'posted'),"
+        " ('payment_state', 'in', ('not_paid', 'partial'))]",
+    )
+    amount_invoices = fields.Monetary(
+        string="Invoices Due",
+        readonly=True,
+        currency_field="currency_id",
+        help="Left to pay on the invoices when the plan was drafted.",
+    )
+    fee_amount = fields.Monetary(
+        string="Fee or Interest",
+        currency_field="currency_id",
+        tracking=True,
+        help="Stated on the agreement and invoiced when the plan is accepted.",
+    )
+    amount_total = fields.Monetary(
+        string="Total", compute="_compute_amounts", store=True, tracking=True
+    )
+    down_payment = fields.Monetary(currency_field="currency_id", tracking=True)
+    installment_count = fields.Integer(
+        string="Installments", default=3, required=True, tracking=True
+    )
+    frequency = fields.Selection(
+        FREQUENCIES, default="monthly", required=True, tracking=True
+    )
+    first_date = fields.Date(
+        required=True,
+        tracking=True,
+        default=lambda self: fields.Date.context_today(self) + relativedelta(days=7),
+    )
+    installment_ids = fields.One2many(
+        "collection.payment.plan.installment", "plan_id", string="Schedule"
+    )
+    state = fields.Selection(
+        [
+            ("draft", "Draft"),
+            ("proposed", "Proposed"),
+            ("accepted", "Accepted"),
+            ("declined", "Declined"),
+            ("active", "Active"),
+            ("done", "Done"),
+            ("broken", "Broken"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="draft",
+        required=True,
+        readonly=True,
+        index=True,
+        tracking=True,
+        copy=False,
+    )
+    policy_id = fields.Many2one(
+        "collection.plan.policy", compute="_compute_policy", string="Policy"
+    )
+    policy_issue = fields.Char(
+        compute="_compute_policy",
+        help="Why the plan is outside its risk band's policy, if it is.",
+    )
+    accepted_by = fields.Char(readonly=True, copy=False)
+    accepted_date = fields.Datetime(readonly=True, copy=False)
+    accepted_ip = fields.Char(string="Accepted From", readonly=True, copy=False)
+    acceptance_note = fields.Text(readonly=True, copy=False)
+    decline_reason = fields.Text(readonly=True, copy=False)
+    fee_invoice_id = fields.Many2one("account.move", readonly=True, copy=False)
+    closed_date = fields.Date(readonly=True, copy=False)
+
+    @api.depends("amount_invoices", "fee_amount")
+    def _compute_amounts(self):
+        for plan in self:
+            plan.amount_total = plan.amount_invoices + plan.fee_amount
+
+    @api.depends(
+        "partner_id",
+        "company_id",
+        "installment_count",
+        "first_date",
+        "installment_ids.date",
+        "down_payment",
+        "amount_total",
+    )
+    def _compute_policy(self):
+        Policy = self.env["collection.plan.policy"]
+        for plan in self:
+            policy = (
+                Policy._for_partner(plan.partner_id, plan.company_id)
+                if plan.partner_id
+                else Policy
+            )
+            plan.policy_id = policy
+            plan.policy_issue = plan._policy_issue(policy)
+
+    def _policy_issue(self, policy):
+        self.ensure_one()
+        if not policy:
+            return False
+        issues = []
+        if self.installment_count > policy.max_installments:
+            issues.append(
+                self.env._(
+                    "%(count)s installments, the policy allows %(max)s",
+                    count=self.installment_count,
+                    max=policy.max_installments,
+                )
+            )
+        dates = self.installment_ids.mapped("date")
+        if dates and self.first_date:
+            limit = self.first_date + relativedelta(months=policy.max_months)
+            if max(dates) > limit:
+                issues.append(
+                    self.env._(
+                        "lasts past %(date)s (%(months)s months)",
+                        date=fields.Date.to_string(limit),
+                        months=policy.max_months,
+                    )
+                )
+        minimum = self.amount_total * policy.min_down_payment_percent / 100
+        if self.currency_id.compare_amounts(self.down_payment, minimum) < 0:
+            issues.append(
+                self.env._(
+                    "down payment under %(percent)s%%",
+                    percent=policy.min_down_payment_percent,
+                )
+            )
+        return "; ".join(issues) or False
+
+    # ------------------------------------------------------------------
+    # The schedule
+    # ------------------------------------------------------------------
+
+    @api.onchange(
+        "invoice_ids",
+        "fee_amount",
+        "down_payment",
+        "installment_count",
+        "frequency",
+        "first_date",
+    )
+    def _onchange_schedule(self):
+        """The live preview of the schedule in the form."""
+        if self.state == "draft":
+            self.amount_invoices = sum(
+                self.invoice_ids.mapped("amount_residual_signed")
+            )
+            self.installment_ids = self._schedule_commands()
+
+    def _schedule_commands(self):
+        self.ensure_one()
+        if (
+            self.installment_count < 1
+            or not self.first_date
+            or not self.currency_id
+            or self.currency_id.compare_amounts(self.amount_total, 0) <= 0
+        ):
+            return [Command.clear()]
+        rows = split_schedule(
+            self.amount_total,
+            self.down_payment,
+            self.installment_count,
+            self.first_date,
+            self.frequency,
+            self.currency_id,
+        )
+        return [Command.clear()] + [
+            Command.create(
+                {
+                    "sequence": index,
+                    "date": date,
+                    "amount": amount,
+                    "is_down_payment": is_down,
+                }
+            )
+            for index, (date, amount, is_down) in enumerate(
+                rows, start=0 if rows[0][2] else 1
+            )
+        ]
+
+    def _check_plan(self):
+        """The checks a plan passes before it is proposed (bad input is refused
+        with the reason, nothing written)."""
+        for plan in self:
+            if not plan.invoice_ids:
+                raise ValidationError(
+                    self.env._("Choose the invoices the plan covers.")
+                )
+            partner = plan.partner_id.commercial_partner_id
+            wrong = plan.invoice_ids.filtered(
+                lambda m, p=partner, c=plan.company_id: (
+                    m.commercial_partner_id != p
+                    or m.company_id != c
+                    or m.move_type != "out_invoice"
+                    or m.state != "posted"
+                    or m.payment_state not in OPEN_STATES
+                )
+            )
+            if wrong:
+                raise ValidationError(
+                    self.env._(
+                        "A plan covers open posted invoices of %(customer)s in "
+                        "%(company)s only: %(invoices)s",
+                        customer=partner.display_name,
+                        company=plan.company_id.display_name,
+                        invoices=", ".join(wrong.mapped("name")),
+                    )
+                )
+            if plan.installment_count < 1:
+                raise ValidationError(
+                    self.env._("A plan has at least one installment.")
+                )
+            if plan.currency_id.compare_amounts(plan.fee_amount, 0) < 0:
+                raise ValidationError(self.env._("A fee cannot be negative."))
+            if plan.currency_id.compare_amounts(plan.down_payment, 0) < 0 or (
+                plan.currency_id.compare_amounts(plan.down_payment, plan.amount_total)
+                >= 0
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The down payment is at least zero and less than the total."
+                    )
+                )
+            total = sum(plan.installment_ids.mapped("amount"))
+            if plan.currency_id.compare_amounts(total, plan.amount_total):
+                raise ValidationError(
+                    self.env._(
+                        "The schedule adds up to %(schedule)s, not the plan's total "
+                        "%(total)s.",
+                        schedule=plan.currency_id.format(total),
+                        total=plan.currency_id.format(plan.amount_total),
+                    )
+                )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("partner_id"):
+                partner = self.env["res.partner"].browse(vals["partner_id"])
+                vals["partner_id"] = partner.commercial_partner_id.id
+            if vals.get("name", self.env._("New")) == self.env._("New"):
+                vals["name"] = self.env["ir.sequence"].next_by_code(
+                    "collection.payment.plan"
+                ) or self.env._("New")
+        plans = super().create(vals_list)
+        plans._refresh_schedule()
+        return plans
+
+    def _refresh_schedule(self):
+        for plan in self:
+            plan.amount_invoices = sum(
+                plan.invoice_ids.mapped("amount_residual_signed")
+            )
+            plan.installment_ids = plan._schedule_commands()
+
+    def write(self, vals):
+        locked = self.filtered(lambda p: p.state != "draft")
+        schedule_fields = {
+            "invoice_ids",
+            "fee_amount",
+            "down_payment",
+            "installment_count",
+            "frequency",
+            "first_date",
+            "installment_ids",
+            "partner_id",
+        }
+        if locked and schedule_fields & set(vals):
+            raise UserError(
+                self.env._(
+                    "Only a draft plan can change: %(plans)s",
+                    plans=", ".join(locked.mapped("name")),
+                )
+            )
+        result = super().write(vals)
+        if schedule_fields & (set(vals) - {"installment_ids"}):
+            self._refresh_schedule()
+        return result
+
+    # ------------------------------------------------------------------
+    # The agreement
+    # ------------------------------------------------------------------
+
+    def _is_manager(self):
+        return self.env.user.has_group(
+            "collections_proactive.group_collections_manager"
+        )
+
+    def action_propose(self):
+        for plan in self:
+            if plan.state != "draft":
+                raise UserError(self.env._("Only a draft plan can be proposed."))
+        self._check_plan()
+        for plan in self:
+            if not plan._is_manager():
+                if plan.policy_issue:
+                    raise UserError(
+                        self.env._(
+                            "This plan is outside the policy for %(customer)s's risk "
+                            "band (%(issue)s): a collections manager must propose it.",
+                            customer=plan.partner_id.display_name,
+                            issue=plan.policy_issue,
+                        )
+                    )
+                if plan.policy_id.manager_approval:
+                    raise UserError(
+                        self.env._(
+                            "Plans for %(band)s risk customers are proposed by a "
+                            "collections manager.",
+                            band=plan.policy_id.risk_band,
+                        )
+                    )
+        self.write({"state": "proposed"})
+        self._portal_ensure_token()
+        return True
+
+    def action_record_acceptance(self, signer, note=None, ip=None):
+        """Record the customer's acceptance (the portal, or a collector after a
+        phone agreement): who, when, from where; the plan becomes active."""
+        for plan in self:
+            if plan.state != "proposed":
+                raise UserError(
+                    self.env._(
+                        "Only a proposed plan can be accepted; %(plan)s is %(state)s.",
+                        plan=plan.name,
+                        state=dict(
+                            plan._fields["state"]._description_selection(self.env)
+                        )[plan.state],
+                    )
+                )
+            if not (signer or "").strip():
+                raise ValidationError(self.env._("Say who accepted the plan."))
+        self.write(
+            {
+                "state": "accepted",
+                "accepted_by": signer.strip(),
+                "accepted_date": fields.Datetime.now(),
+                "accepted_ip": ip or False,
+                "acceptance_note": note or False,
+            }
+        )
+        self._activate()
+        return True
+
+    def action_decline(self, reason):
+        if not (reason or "").strip():
+            raise ValidationError(self.env._("Say why the plan is declined."))
+        if any(plan.state != "proposed" for plan in self):
+            raise UserError(self.env._("Only a proposed plan can be declined."))
+        self.write({"state": "declined", "decline_reason": reason.strip()})
+        return True
+
+    def action_cancel(self):
+        if any(plan.state in ("done", "broken", "cancelled") for plan in self):
+            raise UserError(self.env._("This plan is already closed."))
+        self.write(
+            {"state": "cancelled", "closed_date": fields.Date.context_today(self)}
+        )
+        return True
+
+    def action_draft(self):
+        if any(plan.state not in ("declined", "cancelled") for plan in self):
+            raise UserError(
+                self.env._("Only a declined or cancelled plan goes back to draft.")
+            )
+        self.write({"state": "draft", "closed_date": False})
+        return True
+
+    def _activate(self):
+        """An accepted plan starts: the fee is invoiced, the case moves to the
+        plan stage, and the plan's invoices leave the normal reminders."""
+        for plan in self:
+            if not plan.currency_id.is_zero(plan.fee_amount):
+                plan.fee_invoice_id = plan._create_fee_invoice()
+        self.write({"state": "active"})
+        Case = self.env["collection.case"].sudo()
+        for company in self.company_id:
+            plans = self.filtered(lambda p, c=company: p.company_id == c)
+            Case._sync_cases(company, partners=plans.partner_id)
+            stage = self.env["collection.stage"]._for_role("plan", company)
+            cases = Case.search(
+                [
+                    ("partner_id", "in", plans.partner_id.ids),
+                    ("company_id", "=", company.id),
+                    ("state", "=", "open"),
+                ]
+            )
+            if stage:
+                cases.filtered(lambda c, s=stage: c.stage_id != s).write(
+                    {"stage_id": stage.id}
+                )
+
+    def _create_fee_invoice(self):
+        self.ensure_one()
+        invoice = (
+            self.env["account.move"]
+            .sudo()
+            .with_company(self.company_id)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": self.partner_id.id,
+                    "invoice_date": fields.Date.context_today(self),
+                    "invoice_date_due": self.installment_ids.sorted("date")[-1:].date,
+                    "invoice_origin": self.name,
+                    "invoice_line_ids": [
+                        Command.create(
+                            {
+                                "name": self.env._(
+                                    "Payment plan %(plan)s: fee", plan=self.name
+                                ),
+                                "quantity": 1,
+                                "price_unit": self.fee_amount,
+                                "tax_ids": [Command.clear()],
+                            }
+                        )
+                    ],
+                }
+            )
+        )
+        invoice.action_post()
+        return invoice
+
+    # ------------------------------------------------------------------
+    # Tracking from real payments
+    # ------------------------------------------------------------------
+
+    def _paid_since_acceptance(self):
+        """{plan id: paid on its invoices (and fee invoice) since it was accepted},
+        one query for all plans."""
+        if not self:
+            return {}
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH moves AS (
+                    SELECT plan_id, move_id FROM collection_plan_move_rel
+                     WHERE plan_id = ANY(%(ids)s)
+                    UNION
+                    SELECT id, fee_invoice_id FROM collection_payment_plan
+                     WHERE id = ANY(%(ids)s) AND fee_invoice_id IS NOT NULL
+                )
+                SELECT p.id, COALESCE(SUM(apr.amount), 0)
+                  FROM collection_payment_plan p
+                  JOIN moves ON moves.plan_id = p.id
+                  JOIN account_move_line l
+                    ON l.move_id = moves.move_id AND l.display_type = 'payment_term'
+                  LEFT JOIN account_partial_reconcile apr
+                    ON apr.debit_move_id = l.id AND apr.create_date >= p.accepted_date
+                 GROUP BY p.id
+                """,
+                ids=self.ids,
+            )
+        )
+        return dict(self.env.cr.fetchall())
+
+    def _allocate_payments(self):
+        """Spread what was paid over the installments in date order; returns the
+        installments whose paid amount changed."""
+        paid = self._paid_since_acceptance()
+        changed = self.env["collection.payment.plan.installment"]
+        for plan in self:
+            left = paid.get(plan.id, 0.0)
+            for installment in plan.installment_ids.sorted(
+                lambda i: (i.date, i.sequence)
+            ):
+                share = plan.currency_id.round(min(left, installment.amount))
+                left -= share
+                if plan.currency_id.compare_amounts(share, installment.paid_amount):
+                    installment.paid_amount = share
+                    changed |= installment
+        return changed
+
+    @api.model
+    def _check_plans(self):
+        """Active plans: allocate the payments, then mark them done when all is
+        paid, or broken when an installment is unpaid longer than the policy
+        allows (the case escalates, the normal reminders resume)."""
+        today = fields.Date.context_today(self)
+        plans = self.sudo().search([("state", "=", "active")])
+        plans._allocate_payments()
+        done, broken = self.browse(), self.browse()
+        for plan in plans:
+            unpaid = plan.installment_ids.filtered(
+                lambda i: i.currency_id.compare_amounts(i.paid_amount, i.amount) < 0
+            )
+            grace = plan.policy_id.broken_after_days
+            if not unpaid:
+                done |= plan
+            elif any((today - installment.date).days > grace for installment in unpaid):
+                broken |= plan
+        done.write({"state": "done", "closed_date": today})
+        broken.write({"state": "broken", "closed_date": today})
+        for plan in broken:
+            plan.message_post(
+                body=self.env._(
+                    "Payment plan broken: an installment is unpaid more than "
+                    "%(days)s days after its date. Normal follow-up resumes.",
+                    days=plan.policy_id.broken_after_days,
+                )
+            )
+        Case = self.env["collection.case"].sudo()
+        for company in broken.company_id:
+            mine = broken.filtered(lambda p, c=company: p.company_id == c)
+            Case._sync_cases(company, partners=mine.partner_id)
+            stage = self.env["collection.stage"]._for_role("escalated", company)
+            cases = Case.search(
+                [
+                    ("partner_id", "in", mine.partner_id.ids),
+                    ("company_id", "=", company.id),
+                    ("state", "=", "open"),
+                    ("stage_id", "!=", stage.id),
+                ]
+            )
+            if stage:
+                cases.write({"stage_id": stage.id})
+        return {"plans_done": len(done), "plans_broken": len(broken)}
+
+    @api.model
+    def _covered_moves(self, move_ids):
+        """Ids of these invoices covered by an active plan."""
+        if not move_ids:
+            return set()
+        self.env.flush_all()
+        self.env.cr.execute(
+            """SELECT rel.move_id FROM collection_plan_move_rel rel
+                 JOIN collection_payment_plan p ON p.id = rel.plan_id
+                WHERE p.state = 'active' AND rel.move_id = ANY(%s)""",
+            (list(move_ids),),
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    def _compute_access_url(self):
+        super()._compute_access_url()
+        for plan in self:
+            plan.access_url = f"/my/payment_plans/{plan.id}"

@@ -1,0 +1,185 @@
+from datetime import date, datetime
+
+from freezegun import freeze_time
+
+from odoo import Command
+from odoo.exceptions import UserError, ValidationError
+from odoo.tests import Form, tagged
+
+from ..models.collection_payment_plan import split_schedule
+from .common import CollectionsCommon
+
+DUE = date(2026, 3, 20)
+
+
+@tagged("post_install", "-at_install")
+class TestPaymentPlans(CollectionsCommon):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.user.groups_id |= cls.env.ref(
+            "collections_proactive.group_collections_user"
+        )
+        cls.Plan = cls.env["collection.payment.plan"]
+        cls.customer = cls._cp_customer("Cliente Plan", tz="America/Santiago")
+        cls.invoices = cls._cp_invoice(
+            cls.customer, 900, date(2026, 1, 15), date(2026, 2, 15)
+        ) | cls._cp_invoice(cls.customer, 300, date(2026, 2, 1), date(2026, 3, 1))
+        cls.company.collection_escalation_user_id = cls.collections_manager
+
+    def _plan(self, user=None, **values):
+        with freeze_time(datetime(2026, 3, 21, 12)):
+            return self.Plan.with_user(user or self.collector).create(
+                {
+                    "partner_id": self.customer.id,
+                    "invoice_ids": [Command.set(self.invoices.ids)],
+                    "installment_count": 3,
+                    "frequency": "monthly",
+                    "first_date": date(2026, 4, 1),
+                    **values,
+                }
+            )
+
+    def test_schedule_adds_up_exactly_in_clp(self):
+        clp = self.env.ref("base.CLP")
+        rows = split_schedule(100000, 0, 3, date(2026, 4, 1), "monthly", clp)
+        self.assertEqual([r[1] for r in rows], [33333, 33333, 33334])
+        self.assertEqual(
+            [r[0] for r in rows], [date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1)]
+        )
+        rows = split_schedule(100001, 20000, 4, date(2026, 4, 1), "weekly", clp)
+        self.assertEqual(rows[0], (date(2026, 4, 1), 20000, True))
+        self.assertEqual(sum(r[1] for r in rows), 100001)
+        self.assertEqual([r[1] for r in rows[1:]], [20000, 20000, 20000, 20001])
+        self.assertEqual(rows[1][0], date(2026, 4, 8), "a week after the down payment")
+        usd = self.env.ref("base.USD")
+        rows = split_schedule(100, 0, 3, date(2026, 4, 1), "biweekly", usd)
+        self.assertEqual([r[1] for r in rows], [33.33, 33.33, 33.34])
+
+    def test_plan_from_the_form_previews_the_schedule(self):
+        with freeze_time(datetime(2026, 3, 21, 12)):
+            form = Form(self.Plan.with_user(self.collector))
+            form.partner_id = self.customer
+            for invoice in self.invoices:
+                form.invoice_ids.add(invoice)
+            form.fee_amount = 30
+            form.installment_count = 3
+            self.assertEqual(form.amount_total, 1230)
+            self.assertEqual(len(form.installment_ids), 3)
+            plan = form.save()
+        self.assertTrue(plan.name.startswith("PLAN/"))
+        self.assertEqual(plan.installment_ids.mapped("amount"), [410, 410, 410])
+        self.assertEqual(sum(plan.installment_ids.mapped("amount")), plan.amount_total)
+
+    def test_policy_decides_who_may_propose(self):
+        # Low risk (the default band): up to 12 installments, no approval.
+        plan = self._plan(installment_count=13)
+        self.assertIn("13 installments", plan.policy_issue)
+        with self.assertRaisesRegex(UserError, "outside the policy"):
+            plan.with_user(self.collector).action_propose()
+        self.assertEqual(plan.state, "draft")
+        plan.with_user(self.collections_manager).action_propose()
+        self.assertEqual(plan.state, "proposed")
+        self.assertTrue(plan.access_token)
+        # High risk: a manager proposes, whatever the plan.
+        self.customer.sudo().with_company(self.company).collection_risk_band = "high"
+        plan = self._plan(down_payment=300)
+        self.assertFalse(plan.policy_issue)
+        with self.assertRaisesRegex(UserError, "proposed by a collections manager"):
+            plan.with_user(self.collector).action_propose()
+
+    def test_accepted_plan_holds_reminders_and_tracks_payments(self):
+        plan = self._plan(fee_amount=30)
+        plan.action_propose()
+        with freeze_time(datetime(2026, 3, 22, 12)):
+            wizard = Form(
+                self.env["collection.payment.plan.accept"]
+                .with_user(self.collector)
+                .with_context(active_id=plan.id)
+            )
+            wizard.signer = "María Pérez"
+            wizard.note = "Aceptado por teléfono"
+            wizard.save().action_accept()
+        self.assertEqual(plan.state, "active")
+        self.assertEqual(plan.accepted_by, "María Pérez")
+        self.assertEqual(plan.fee_invoice_id.amount_total, 30)
+        self.assertEqual(plan.fee_invoice_id.state, "posted")
+        case = self.env["collection.case"].search(
+            [("partner_id", "=", self.customer.id), ("state", "=", "open")]
+        )
+        self.assertEqual(case.stage_id.role, "plan")
+        # The covered invoices leave the normal reminders.
+        with freeze_time(datetime(2026, 3, 25, 13)):
+            self.env["collection.reminder"]._cron_send_reminders()
+        reminders = self.env["collection.reminder"].search(
+            [("partner_id", "=", self.customer.id)]
+        )
+        self.assertTrue(reminders)
+        self.assertEqual(set(reminders.mapped("reason")), {"Covered by a payment plan"})
+        # 500 paid: the first installment (410) in full, 90 on the second.
+        self._cp_pay(self.invoices[0], amount=500, payment_date=date(2026, 4, 1))
+        with freeze_time(datetime(2026, 4, 2, 12)):
+            self.env["collection.promise"]._cron_check_commitments()
+            self.assertEqual(plan.installment_ids.mapped("paid_amount"), [410, 90, 0])
+            self.assertEqual(
+                plan.installment_ids.mapped("state"), ["paid", "partial", "due"]
+            )
+        # Everything paid: done.
+        self._cp_pay(self.invoices, payment_date=date(2026, 5, 1))
+        self._cp_pay(plan.fee_invoice_id, payment_date=date(2026, 5, 1))
+        with freeze_time(datetime(2026, 5, 2, 12)):
+            result = self.env["collection.promise"]._cron_check_commitments()
+        self.assertEqual(result["plans_done"], 1)
+        self.assertEqual(plan.state, "done")
+
+    def test_unpaid_installment_breaks_the_plan(self):
+        plan = self._plan()
+        plan.action_propose()
+        with freeze_time(datetime(2026, 3, 22, 12)):
+            plan.action_record_acceptance("María Pérez", note="Por teléfono")
+        # Low risk policy: broken 10 days after an unpaid installment's date.
+        with freeze_time(datetime(2026, 4, 11, 12)):
+            result = self.env["collection.promise"]._cron_check_commitments()
+        self.assertEqual(result["plans_broken"], 0)
+        with freeze_time(datetime(2026, 4, 12, 12)):
+            result = self.env["collection.promise"]._cron_check_commitments()
+        self.assertEqual(result["plans_broken"], 1)
+        self.assertEqual(plan.state, "broken")
+        case = self.env["collection.case"].search(
+            [("partner_id", "=", self.customer.id), ("state", "=", "open")]
+        )
+        self.assertEqual(case.stage_id.role, "escalated")
+        broken = self.env[
+            "collection.risk.scoring"
+        ]._collection_risk_broken_commitments(
+            [self.customer.id], self.company, date(2026, 1, 1), date(2026, 12, 31)
+        )
+        self.assertEqual(broken, {self.customer.id: 1})
+        self.assertFalse(
+            self.env["collection.payment.plan"]._covered_moves(self.invoices.ids),
+            "the normal reminders resume",
+        )
+
+    def test_bad_input_is_refused(self):
+        stranger = self._cp_customer("Otro")
+        theirs = self._cp_invoice(stranger, 100, date(2026, 2, 1), DUE)
+        plan = self._plan(invoice_ids=[Command.set((self.invoices | theirs).ids)])
+        with self.assertRaisesRegex(ValidationError, "open posted invoices"):
+            plan.action_propose()
+        plan = self._plan(down_payment=5000)
+        with self.assertRaisesRegex(ValidationError, "less than the total"):
+            plan.action_propose()
+        plan = self._plan()
+        with self.assertRaisesRegex(UserError, "Only a proposed plan"):
+            plan.action_record_acceptance("Alguien")
+        plan.action_propose()
+        with self.assertRaisesRegex(UserError, "Only a draft plan can change"):
+            plan.installment_count = 6
+        with self.assertRaisesRegex(ValidationError, "why"):
+            plan.action_decline("  ")
+        with self.assertRaisesRegex(ValidationError, "who accepted"):
+            plan.action_record_acceptance("")
+        plan.action_decline("Prefiere pagar en dos meses")
+        self.assertEqual(plan.state, "declined")
+        with self.assertRaises(UserError):
+            plan.action_decline("otra vez")

@@ -43,6 +43,8 @@
         "wizards/collection_case_pause_views.xml",
         "wizards/collection_overview_views.xml",
         "report/collection_reminder_letter.xml",
+        "report/collection_payment_plan_report.xml",
+        "data/collection_payment_plan_mail_data.xml",
         "views/collections_proactive_menus.xml",
     ],
     "demo": ["demo/collections_proactive_demo.xml"],

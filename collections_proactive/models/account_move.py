@@ -124,3 +124,16 @@ class AccountMove(models.Model):
         return self.env["collection.promise"]._action_new(
             customers, self, self.company_id
         )
+
+    def action_collection_new_plan(self):
+        """A payment plan for these invoices, of one customer and company."""
+        customers = self.commercial_partner_id
+        if len(customers) != 1 or len(self.company_id) != 1:
+            raise UserError(
+                self.env._(
+                    "A payment plan covers invoices of one customer in one company."
+                )
+            )
+        return self.env["collection.payment.plan"]._action_new(
+            customers, self, self.company_id
+        )

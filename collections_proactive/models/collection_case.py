@@ -365,6 +365,12 @@ class CollectionCase(models.Model):
             self.partner_id, self.invoice_ids, self.company_id
         )
 
+    def action_new_plan(self):
+        self.ensure_one()
+        return self.env["collection.payment.plan"]._action_new(
+            self.partner_id, self.invoice_ids, self.company_id
+        )
+
     def action_open_promises(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(

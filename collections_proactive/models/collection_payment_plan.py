@@ -122,9 +122,7 @@ class CollectionPaymentPlan(models.Model):
         tracking=True,
         copy=False,
     )
-    policy_id = fields.Many2one(
-        "collection.plan.policy", compute="_compute_policy", string="Policy"
-    )
+    policy_id = fields.Many2one("collection.plan.policy", compute="_compute_policy")
     policy_issue = fields.Char(
         compute="_compute_policy",
         help="Why the plan is outside its risk band's policy, if it is.",
@@ -383,6 +381,62 @@ class CollectionPaymentPlan(models.Model):
         self._portal_ensure_token()
         return True
 
+    def action_send_proposal(self):
+        """Open the composer with the proposal email and its agreement PDF; a draft
+        plan is proposed first (under the same policy)."""
+        self.ensure_one()
+        if self.state == "draft":
+            self.action_propose()
+        if self.state != "proposed":
+            raise UserError(self.env._("Only a proposed plan is sent for acceptance."))
+        template = self.env.ref(
+            "collections_proactive.mail_template_payment_plan_proposal"
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "mail.compose.message",
+            "view_mode": "form",
+            "target": "new",
+            "context": {
+                "default_model": self._name,
+                "default_res_ids": self.ids,
+                "default_template_id": template.id,
+                "default_composition_mode": "comment",
+                "default_email_layout_xmlid": "mail.mail_notification_light",
+                "force_email": True,
+            },
+        }
+
+    @api.model
+    def _action_new(self, partner, invoices, company):
+        """A new draft plan for ``partner``'s open ``invoices`` in ``company``."""
+        invoices = invoices.filtered(
+            lambda m: (
+                m.move_type == "out_invoice"
+                and m.state == "posted"
+                and m.payment_state in OPEN_STATES
+            )
+        )
+        if not invoices:
+            raise UserError(
+                self.env._(
+                    "%(customer)s has no open invoice to put in a plan.",
+                    customer=partner.display_name,
+                )
+            )
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("New Payment Plan"),
+            "res_model": self._name,
+            "view_mode": "form",
+            "target": "current",
+            "context": {
+                "default_partner_id": partner.commercial_partner_id.id,
+                "default_company_id": company.id,
+                "default_invoice_ids": [Command.set(invoices.ids)],
+            },
+        }
+
     def action_record_acceptance(self, signer, note=None, ip=None):
         """Record the customer's acceptance (the portal, or a collector after a
         phone agreement): who, when, from where; the plan becomes active."""
@@ -601,6 +655,7 @@ class CollectionPaymentPlan(models.Model):
         return {row[0] for row in self.env.cr.fetchall()}
 
     def _compute_access_url(self):
-        super()._compute_access_url()
+        result = super()._compute_access_url()
         for plan in self:
             plan.access_url = f"/my/payment_plans/{plan.id}"
+        return result

@@ -188,6 +188,22 @@ class ResPartner(models.Model):
             partner, invoices, self.env.company
         )
 
+    def action_collection_new_plan(self):
+        self.ensure_one()
+        partner = self.commercial_partner_id
+        invoices = self.env["account.move"].search(
+            [
+                ("commercial_partner_id", "=", partner.id),
+                ("company_id", "=", self.env.company.id),
+                ("move_type", "=", "out_invoice"),
+                ("state", "=", "posted"),
+                ("payment_state", "in", ("not_paid", "partial")),
+            ]
+        )
+        return self.env["collection.payment.plan"]._action_new(
+            partner, invoices, self.env.company
+        )
+
     def action_open_collection_reminders(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(

@@ -183,3 +183,33 @@ class TestPaymentPlans(CollectionsCommon):
         self.assertEqual(plan.state, "declined")
         with self.assertRaises(UserError):
             plan.action_decline("otra vez")
+
+    def test_agreement_in_the_customers_language_and_proposal_email(self):
+        self.env["res.lang"]._activate_lang("es_CL")
+        self.env["ir.module.module"]._load_module_terms(
+            ["collections_proactive"], ["es_CL"]
+        )
+        self.customer.write({"lang": "es_CL", "vat": "76.086.428-5"})
+        plan = self._plan(fee_amount=30)
+        action = plan.action_send_proposal()
+        self.assertEqual(plan.state, "proposed", "sending proposes a draft plan")
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("collections_proactive.report_payment_plan", plan.ids)[0]
+            .decode()
+        )
+        self.assertIn(
+            "mil doscientos treinta", html.lower(), "the total in Spanish words"
+        )
+        self.assertIn("76.086.428-5", html)
+        for invoice in self.invoices:
+            self.assertIn(invoice.name, html)
+        self.assertIn("access_token=", html)
+        composer = Form(
+            self.env["mail.compose.message"].with_context(**action["context"])
+        ).save()
+        composer._action_send_mail()
+        message = plan.message_ids[0]
+        self.assertIn("/my/payment_plans/", message.body)
+        self.assertIn("access_token=", message.body)
+        self.assertTrue(message.attachment_ids, "the agreement travels with it")

@@ -98,6 +98,8 @@ class TestUiSmoke(HttpCase):
             ("collection_overview_action", ".o_form_view .o_stat_info"),
             ("collection_stage_action", ".o_list_view"),
             ("collection_promise_action", ".o_list_view"),
+            ("collection_payment_plan_action", ".o_list_view"),
+            ("collection_plan_policy_action", ".o_list_view .o_data_row"),
             ("collection_assignment_rule_action", ".o_list_view"),
             ("collection_kpi_report_action", ".o_pivot_view"),
             ("collection_kpi_report_action_aging", ".o_graph_view"),

@@ -25,6 +25,8 @@ RATIOS = {
     " / NULLIF(SUM({t}.reminded), 0)",
     "promise_kept_rate": "100.0 * SUM({t}.promises_kept)"
     " / NULLIF(SUM({t}.promises_closed), 0)",
+    "plan_adherence": "100.0 * SUM({t}.installments_paid)"
+    " / NULLIF(SUM({t}.installments_due), 0)",
 }
 
 
@@ -70,6 +72,12 @@ class CollectionKpiReport(models.Model):
         readonly=True,
         help="Promises to pay whose date fell in the month, kept or broken.",
     )
+    installments_paid = fields.Integer(readonly=True)
+    installments_due = fields.Integer(
+        string="Installments Fallen Due",
+        readonly=True,
+        help="Installments of accepted payment plans whose date fell in the month.",
+    )
     dso = fields.Float(
         string="DSO",
         readonly=True,
@@ -110,6 +118,13 @@ class CollectionKpiReport(models.Model):
         readonly=True,
         digits=(16, 1),
         help="Share of the promises to pay due in the month that were kept.",
+    )
+    plan_adherence = fields.Float(
+        string="Plan Adherence (%)",
+        readonly=True,
+        digits=(16, 1),
+        help="Share of the installments of accepted payment plans that fell due "
+        "in the month and are paid.",
     )
     reminder_effectiveness = fields.Float(
         string="Reminder Effectiveness (%)",
@@ -216,34 +231,44 @@ facts AS (
            CASE WHEN ref - due BETWEEN 61 AND 90 THEN open ELSE 0 END AS aged_61_90,
            CASE WHEN ref - due > 90 THEN open ELSE 0 END AS aged_91,
            0 AS due_amount, 0 AS paid_by_due, 0 AS reminded, 0 AS reminded_paid,
-           0 AS promises_kept, 0 AS promises_closed
+           0 AS promises_kept, 0 AS promises_closed,
+           0 AS installments_paid, 0 AS installments_due
       FROM snap_open
      WHERE open > 0
     UNION ALL
     SELECT company_id, partner_id, date_trunc('month', invoice_date)::date, amount,
-           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
       FROM inv
     UNION ALL
     SELECT inv.company_id, inv.partner_id, date_trunc('month', p.date)::date, 0,
-           p.amount, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+           p.amount, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
       FROM pay p
       JOIN inv ON inv.id = p.move_id
     UNION ALL
     SELECT inv.company_id, inv.partner_id, date_trunc('month', inv.due)::date, 0, 0,
-           0, 0, 0, 0, 0, 0, inv.amount, LEAST(inv.amount, paid.by_due), 0, 0, 0, 0
+           0, 0, 0, 0, 0, 0, inv.amount, LEAST(inv.amount, paid.by_due),
+           0, 0, 0, 0, 0, 0
       FROM inv
       JOIN paid ON paid.id = inv.id
     UNION ALL
     SELECT company_id, partner_id, date_trunc('month', sent)::date, 0, 0,
-           0, 0, 0, 0, 0, 0, 0, 0, amount, paid, 0, 0
+           0, 0, 0, 0, 0, 0, 0, 0, amount, paid, 0, 0, 0, 0
       FROM reminded
     UNION ALL
     -- promises to pay, by the month of their promised date, once settled
     SELECT company_id, partner_id, date_trunc('month', promised_date)::date, 0, 0,
            0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-           CASE WHEN state = 'kept' THEN 1 ELSE 0 END, 1
+           CASE WHEN state = 'kept' THEN 1 ELSE 0 END, 1, 0, 0
       FROM collection_promise
      WHERE state IN ('kept', 'broken')
+    UNION ALL
+    -- installments of accepted plans, by the month they fell due
+    SELECT pl.company_id, pl.partner_id, date_trunc('month', i.date)::date, 0, 0,
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+           CASE WHEN i.paid_amount >= i.amount THEN 1 ELSE 0 END, 1
+      FROM collection_payment_plan_installment i
+      JOIN collection_payment_plan pl ON pl.id = i.plan_id
+     WHERE pl.state IN ('active', 'done', 'broken') AND i.date <= CURRENT_DATE
 ),
 k AS (
     SELECT f.company_id, c.currency_id,
@@ -258,7 +283,9 @@ k AS (
            SUM(f.due_amount) AS due_amount, SUM(f.paid_by_due) AS paid_by_due,
            SUM(f.reminded) AS reminded, SUM(f.reminded_paid) AS reminded_paid,
            SUM(f.promises_kept) AS promises_kept,
-           SUM(f.promises_closed) AS promises_closed
+           SUM(f.promises_closed) AS promises_closed,
+           SUM(f.installments_paid) AS installments_paid,
+           SUM(f.installments_due) AS installments_due
       FROM facts f
       JOIN res_partner p ON p.id = f.partner_id
       JOIN res_company c ON c.id = f.company_id
@@ -268,12 +295,14 @@ SELECT ROW_NUMBER() OVER (ORDER BY k.date, k.company_id, k.user_id) AS id, k.*,
        %(dso)s AS dso, %(best_dso)s AS best_dso, %(add)s AS add, %(cei)s AS cei,
        %(paid_by_due_rate)s AS paid_by_due_rate,
        %(reminder_effectiveness)s AS reminder_effectiveness,
-       %(promise_kept_rate)s AS promise_kept_rate
+       %(promise_kept_rate)s AS promise_kept_rate,
+       %(plan_adherence)s AS plan_adherence
   FROM k
  GROUP BY k.company_id, k.currency_id, k.user_id, k.date, k.ref_date, k.sales,
           k.collected, k.ar_end, k.ar_current, k.aged_1_30, k.aged_31_60,
           k.aged_61_90, k.aged_91, k.due_amount, k.paid_by_due, k.reminded,
-          k.reminded_paid, k.promises_kept, k.promises_closed
+          k.reminded_paid, k.promises_kept, k.promises_closed,
+          k.installments_paid, k.installments_due
                 """,
                 **ratios,
             )

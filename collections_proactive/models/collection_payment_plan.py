@@ -616,12 +616,19 @@ class CollectionPaymentPlan(models.Model):
         done.write({"state": "done", "closed_date": today})
         broken.write({"state": "broken", "closed_date": today})
         for plan in broken:
-            plan.message_post(
-                body=self.env._(
-                    "Payment plan broken: an installment is unpaid more than "
-                    "%(days)s days after its date. Normal follow-up resumes.",
+            # The customer is told, in its language.
+            told = plan.with_context(lang=plan.partner_id.lang or "en_US")
+            told.message_post(
+                body=told.env._(
+                    "Your payment plan %(plan)s is cancelled: an installment is "
+                    "unpaid %(days)s days after its date. The invoices it covered "
+                    "are due again; please contact us to settle them.",
+                    plan=plan.name,
                     days=plan.policy_id.broken_after_days,
-                )
+                ),
+                partner_ids=plan.partner_id.ids,
+                message_type="comment",
+                subtype_xmlid="mail.mt_comment",
             )
         Case = self.env["collection.case"].sudo()
         for company in broken.company_id:

@@ -145,6 +145,16 @@ class TestPaymentPlans(CollectionsCommon):
             result = self.env["collection.promise"]._cron_check_commitments()
         self.assertEqual(result["plans_broken"], 1)
         self.assertEqual(plan.state, "broken")
+        told = plan.message_ids.filtered(lambda m: self.customer in m.partner_ids)
+        self.assertIn("unpaid 10 days", told.body, "the customer is told")
+        self.env.flush_all()
+        [(adherence, due)] = self.env["collection.kpi.report"]._read_group(
+            [("company_id", "=", self.company.id), ("date", "=", date(2026, 4, 1))],
+            [],
+            ["plan_adherence:sum", "installments_due:sum"],
+        )
+        # The April installment fell due unpaid: 0 of 1.
+        self.assertEqual((adherence, due), (0.0, 1))
         case = self.env["collection.case"].search(
             [("partner_id", "=", self.customer.id), ("state", "=", "open")]
         )

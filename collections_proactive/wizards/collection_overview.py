@@ -3,7 +3,7 @@ from dateutil.relativedelta import relativedelta
 from odoo import api, fields, models
 
 KPI_FIELDS = ["dso", "best_dso", "add", "cei", "paid_by_due_rate"]
-KPI_FIELDS += ["reminder_effectiveness", "promise_kept_rate"]
+KPI_FIELDS += ["reminder_effectiveness", "promise_kept_rate", "plan_adherence"]
 AGING_FIELDS = ["ar_current", "aged_1_30", "aged_31_60", "aged_61_90", "aged_91"]
 
 
@@ -45,6 +45,9 @@ class CollectionOverview(models.TransientModel):
     )
     promise_kept_rate = fields.Float(
         compute="_compute_figures", string="Promise-Kept Rate (%)", digits=(16, 1)
+    )
+    plan_adherence = fields.Float(
+        compute="_compute_figures", string="Plan Adherence (%)", digits=(16, 1)
     )
     period = fields.Char(compute="_compute_figures")
 

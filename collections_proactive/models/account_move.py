@@ -112,6 +112,16 @@ class AccountMove(models.Model):
                         date=fields.Date.to_string(when),
                     )
 
+    def _collection_open(self):
+        """These moves that are posted customer invoices still to be paid."""
+        return self.filtered(
+            lambda m: (
+                m.move_type == "out_invoice"
+                and m.state == "posted"
+                and m.payment_state in ("not_paid", "partial")
+            )
+        )
+
     def action_collection_log_promise(self):
         """Log a promise to pay on these invoices, of one customer and company."""
         customers = self.commercial_partner_id

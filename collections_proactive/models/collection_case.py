@@ -455,6 +455,29 @@ class CollectionCase(models.Model):
         if cases:
             cases.write({"stage_id": stage.id})
 
+    @api.model
+    def _move_to_role(self, records, role):
+        """Sync the cases of the customers of ``records`` (promises, plans: they
+        make a customer need a case), then move them to the stage of ``role``."""
+        Case = self.sudo()
+        for company in records.company_id:
+            partners = records.filtered(
+                lambda r, c=company: r.company_id == c
+            ).partner_id
+            Case._sync_cases(company, partners=partners)
+            stage = self.env["collection.stage"]._for_role(role, company)
+            if not stage:
+                continue
+            cases = Case.search(
+                [
+                    ("partner_id", "in", partners.ids),
+                    ("company_id", "=", company.id),
+                    ("state", "=", "open"),
+                    ("stage_id", "!=", stage.id),
+                ]
+            )
+            cases.write({"stage_id": stage.id})
+
     # ------------------------------------------------------------------
     # The set-based sync
     # ------------------------------------------------------------------

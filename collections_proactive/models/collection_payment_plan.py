@@ -410,13 +410,7 @@ class CollectionPaymentPlan(models.Model):
     @api.model
     def _action_new(self, partner, invoices, company):
         """A new draft plan for ``partner``'s open ``invoices`` in ``company``."""
-        invoices = invoices.filtered(
-            lambda m: (
-                m.move_type == "out_invoice"
-                and m.state == "posted"
-                and m.payment_state in OPEN_STATES
-            )
-        )
+        invoices = invoices._collection_open()
         if not invoices:
             raise UserError(
                 self.env._(
@@ -496,22 +490,7 @@ class CollectionPaymentPlan(models.Model):
             if not plan.currency_id.is_zero(plan.fee_amount):
                 plan.fee_invoice_id = plan._create_fee_invoice()
         self.write({"state": "active"})
-        Case = self.env["collection.case"].sudo()
-        for company in self.company_id:
-            plans = self.filtered(lambda p, c=company: p.company_id == c)
-            Case._sync_cases(company, partners=plans.partner_id)
-            stage = self.env["collection.stage"]._for_role("plan", company)
-            cases = Case.search(
-                [
-                    ("partner_id", "in", plans.partner_id.ids),
-                    ("company_id", "=", company.id),
-                    ("state", "=", "open"),
-                ]
-            )
-            if stage:
-                cases.filtered(lambda c, s=stage: c.stage_id != s).write(
-                    {"stage_id": stage.id}
-                )
+        self.env["collection.case"]._move_to_role(self, "plan")
 
     def _create_fee_invoice(self):
         self.ensure_one()
@@ -630,21 +609,7 @@ class CollectionPaymentPlan(models.Model):
                 message_type="comment",
                 subtype_xmlid="mail.mt_comment",
             )
-        Case = self.env["collection.case"].sudo()
-        for company in broken.company_id:
-            mine = broken.filtered(lambda p, c=company: p.company_id == c)
-            Case._sync_cases(company, partners=mine.partner_id)
-            stage = self.env["collection.stage"]._for_role("escalated", company)
-            cases = Case.search(
-                [
-                    ("partner_id", "in", mine.partner_id.ids),
-                    ("company_id", "=", company.id),
-                    ("state", "=", "open"),
-                    ("stage_id", "!=", stage.id),
-                ]
-            )
-            if stage:
-                cases.write({"stage_id": stage.id})
+        self.env["collection.case"]._move_to_role(broken, "escalated")
         return {"plans_done": len(done), "plans_broken": len(broken)}
 
     @api.model

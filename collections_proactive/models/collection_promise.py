@@ -159,7 +159,7 @@ class CollectionPromise(models.Model):
         for promise in promises:
             promise.message_post(body=promise._summary())
             promise._log_on_customer(promise._summary())
-        promises._move_cases("promise")
+        self.env["collection.case"]._move_to_role(promises, "promise")
         return promises
 
     def _summary(self):
@@ -177,37 +177,11 @@ class CollectionPromise(models.Model):
             body=Markup("<p>%s</p>") % text, message_type="comment"
         )
 
-    def _move_cases(self, role):
-        """Sync the customers' cases (an open promise makes a customer need one),
-        then move them to the stage of ``role``."""
-        Case = self.env["collection.case"].sudo()
-        for company in self.company_id:
-            partners = self.filtered(lambda p, c=company: p.company_id == c).partner_id
-            Case._sync_cases(company, partners=partners)
-            stage = self.env["collection.stage"]._for_role(role, company)
-            if not stage:
-                continue
-            cases = Case.search(
-                [
-                    ("partner_id", "in", partners.ids),
-                    ("company_id", "=", company.id),
-                    ("state", "=", "open"),
-                    ("stage_id", "!=", stage.id),
-                ]
-            )
-            cases.write({"stage_id": stage.id})
-
     @api.model
     def _action_new(self, partner, invoices, company):
         """The form of a new promise for ``partner``'s ``invoices`` in ``company``,
         in a dialog, the amount and date proposed."""
-        invoices = invoices.filtered(
-            lambda m: (
-                m.move_type == "out_invoice"
-                and m.state == "posted"
-                and m.payment_state in OPEN_STATES
-            )
-        )
+        invoices = invoices._collection_open()
         if not invoices:
             raise UserError(
                 self.env._(
@@ -304,7 +278,7 @@ class CollectionPromise(models.Model):
                     "Promise to pay broken: %(summary)s", summary=promise._summary()
                 )
             )
-        broken._move_cases("escalated")
+        self.env["collection.case"]._move_to_role(broken, "escalated")
         return {"kept": len(kept), "broken": len(broken)}
 
     @api.model

@@ -172,36 +172,33 @@ class ResPartner(models.Model):
             )
         return result
 
-    def action_collection_log_promise(self):
+    def _collection_open_invoices(self):
+        """The customer's open posted invoices in the current company."""
         self.ensure_one()
-        partner = self.commercial_partner_id
-        invoices = self.env["account.move"].search(
+        return self.env["account.move"].search(
             [
-                ("commercial_partner_id", "=", partner.id),
+                ("commercial_partner_id", "=", self.commercial_partner_id.id),
                 ("company_id", "=", self.env.company.id),
                 ("move_type", "=", "out_invoice"),
                 ("state", "=", "posted"),
                 ("payment_state", "in", ("not_paid", "partial")),
             ]
         )
+
+    def action_collection_log_promise(self):
+        self.ensure_one()
         return self.env["collection.promise"]._action_new(
-            partner, invoices, self.env.company
+            self.commercial_partner_id,
+            self._collection_open_invoices(),
+            self.env.company,
         )
 
     def action_collection_new_plan(self):
         self.ensure_one()
-        partner = self.commercial_partner_id
-        invoices = self.env["account.move"].search(
-            [
-                ("commercial_partner_id", "=", partner.id),
-                ("company_id", "=", self.env.company.id),
-                ("move_type", "=", "out_invoice"),
-                ("state", "=", "posted"),
-                ("payment_state", "in", ("not_paid", "partial")),
-            ]
-        )
         return self.env["collection.payment.plan"]._action_new(
-            partner, invoices, self.env.company
+            self.commercial_partner_id,
+            self._collection_open_invoices(),
+            self.env.company,
         )
 
     def action_open_collection_reminders(self):

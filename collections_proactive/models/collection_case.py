@@ -128,6 +128,12 @@ class CollectionCase(models.Model):
         compute="_compute_promises",
         help="The date of the customer's open promise to pay, if any.",
     )
+    plan_id = fields.Many2one(
+        "collection.payment.plan",
+        string="Active Plan",
+        compute="_compute_plan_id",
+        help="The customer's active payment plan, if any.",
+    )
     has_broken_promise = fields.Boolean(
         string="Broke a Promise",
         compute="_compute_promises",
@@ -160,6 +166,32 @@ class CollectionCase(models.Model):
         colors = {"low": 10, "medium": 3, "high": 2, "critical": 1}
         for case in self:
             case.color = colors.get(case.risk_band, 0)
+
+    def _compute_plan_id(self):
+        plans = self.env["collection.payment.plan"].search(
+            [
+                ("partner_id", "in", self.partner_id.ids),
+                ("company_id", "in", self.company_id.ids),
+                ("state", "=", "active"),
+            ]
+        )
+        for case in self:
+            case.plan_id = plans.filtered(
+                lambda p, c=case: (
+                    p.partner_id == c.partner_id and p.company_id == c.company_id
+                )
+            )[:1]
+
+    def action_open_plans(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "collections_proactive.collection_payment_plan_action"
+        )
+        action["domain"] = [
+            ("partner_id", "=", self.partner_id.id),
+            ("company_id", "=", self.company_id.id),
+        ]
+        return action
 
     def _compute_promises(self):
         promises = self.env["collection.promise"].search_fetch(

@@ -108,6 +108,7 @@ class TestPaymentPlans(CollectionsCommon):
             [("partner_id", "=", self.customer.id), ("state", "=", "open")]
         )
         self.assertEqual(case.stage_id.role, "plan")
+        self.assertEqual(case.plan_id, plan, "the card shows the plan")
         # The covered invoices leave the normal reminders.
         with freeze_time(datetime(2026, 3, 25, 13)):
             self.env["collection.reminder"]._cron_send_reminders()

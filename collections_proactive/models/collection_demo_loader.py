@@ -422,6 +422,14 @@ class CollectionDemoLoader(models.AbstractModel):
                 ]
             )
             payments.action_post()
+            # Each reconcile below runs Odoo's payment-state query over the lines
+            # and partials written so far in this transaction; with statistics of
+            # the tables as they were before, PostgreSQL may plan it for empty
+            # tables and take minutes on a few thousand rows.
+            self.env.flush_all()
+            self.env.cr.execute(
+                "ANALYZE account_move, account_move_line, account_partial_reconcile"
+            )
             for payment, (invoice, _amount, _date) in zip(payments, chunk, strict=True):
                 (payment.move_id.line_ids | invoice.line_ids).filtered(
                     lambda line: (

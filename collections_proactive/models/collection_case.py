@@ -333,17 +333,7 @@ class CollectionCase(models.Model):
 
     def _escalation_user(self):
         self.ensure_one()
-        user = self.company_id.collection_escalation_user_id
-        if user:
-            return user
-        # A scheduled step runs as OdooBot: a person must get the activity.
-        people = self.env.ref("collections_proactive.group_collections_manager").sudo()
-        people = people.users.filtered(
-            lambda u: self.company_id in u.company_ids and not u.share and u.active
-        ) - self.env.ref("base.user_root")
-        if self.env.user in people:
-            return self.env.user
-        return people.sorted("id")[:1]
+        return self.company_id._collection_manager()
 
     def _schedule_escalation(self):
         for case in self:

@@ -381,6 +381,31 @@ class CollectionPaymentPlan(models.Model):
         self._portal_ensure_token()
         return True
 
+    def action_request_approval(self):
+        """A collector asks a collections manager to propose a plan that is
+        outside policy, or for a band where managers propose: an activity for the
+        company's escalation manager (or its first collections manager)."""
+        self.ensure_one()
+        if self.state != "draft":
+            raise UserError(self.env._("Only a draft plan waits for approval."))
+        self._check_plan()
+        manager = self.company_id._collection_manager()
+        if not manager:
+            raise UserError(
+                self.env._(
+                    "%(company)s has no collections manager to approve the plan.",
+                    company=self.company_id.display_name,
+                )
+            )
+        self.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=self.env._("Approve payment plan %(plan)s", plan=self.name),
+            note=self.policy_issue
+            or self.env._("Managers propose plans of this band."),
+            user_id=manager.id,
+        )
+        return True
+
     def action_send_proposal(self):
         """Open the composer with the proposal email and its agreement PDF; a draft
         plan is proposed first (under the same policy)."""

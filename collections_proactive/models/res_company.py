@@ -182,6 +182,21 @@ class ResCompany(models.Model):
         string="Full Risk Recompute Requested", readonly=True, copy=False
     )
 
+    def _collection_manager(self):
+        """Who handles escalations and approvals: the escalation manager, else
+        the current user if a collections manager here, else the company's first
+        collections manager. A scheduled job runs as OdooBot: a person is chosen."""
+        self.ensure_one()
+        if self.collection_escalation_user_id:
+            return self.collection_escalation_user_id
+        group = self.env.ref("collections_proactive.group_collections_manager").sudo()
+        people = group.users.filtered(
+            lambda u: self in u.company_ids and not u.share and u.active
+        ) - self.env.ref("base.user_root")
+        if self.env.user in people:
+            return self.env.user
+        return people.sorted("id")[:1]
+
     @api.model_create_multi
     def create(self, vals_list):
         companies = super().create(vals_list)

@@ -78,6 +78,11 @@ class TestPaymentPlans(CollectionsCommon):
         with self.assertRaisesRegex(UserError, "outside the policy"):
             plan.with_user(self.collector).action_propose()
         self.assertEqual(plan.state, "draft")
+        # The collector asks; the escalation manager gets the activity.
+        plan.with_user(self.collector).action_request_approval()
+        activity = plan.activity_ids
+        self.assertEqual(activity.user_id, self.collections_manager)
+        self.assertIn("13 installments", str(activity.note))
         plan.with_user(self.collections_manager).action_propose()
         self.assertEqual(plan.state, "proposed")
         self.assertTrue(plan.access_token)

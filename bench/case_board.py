@@ -19,7 +19,7 @@ import argparse
 import os
 import random
 
-from odoo_env import open_env
+from odoo_env import Meter, open_env
 
 CARD_SPEC = {
     "partner_id": {"fields": {"display_name": {}}},
@@ -52,23 +52,6 @@ PROGRESS = {
     },
     "sum_field": "amount_overdue",
 }
-
-
-def clock():
-    return os.times().elapsed
-
-
-class Meter:
-    def __init__(self, cr):
-        self.cr = cr
-
-    def __enter__(self):
-        self.start, self.queries0 = clock(), self.cr.sql_log_count
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = clock() - self.start
-        self.queries = self.cr.sql_log_count - self.queries0
 
 
 def naive_sync(env, company, partners):

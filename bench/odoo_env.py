@@ -1,4 +1,5 @@
-"""Open an Odoo environment on a database, for the bench scripts."""
+"""Open an Odoo environment on a database, and measure blocks of work, for the
+bench scripts."""
 
 import os
 import sys
@@ -21,3 +22,23 @@ def open_env(db, odoo_path, extra_addons=()):
         _PARSED.append(True)
     cr = odoo.modules.registry.Registry(db).cursor()
     return cr, api.Environment(cr, SUPERUSER_ID, {})
+
+
+def clock():
+    """Wall-clock seconds that freezegun does not freeze."""
+    return os.times().elapsed
+
+
+class Meter:
+    """Time and queries of a block: ``with Meter(cr) as m: ...; m.seconds``."""
+
+    def __init__(self, cr):
+        self.cr = cr
+
+    def __enter__(self):
+        self.start, self.queries0 = clock(), self.cr.sql_log_count
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = clock() - self.start
+        self.queries = self.cr.sql_log_count - self.queries0

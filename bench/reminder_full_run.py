@@ -28,27 +28,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 
 from freezegun import freeze_time
-from odoo_env import open_env
-
-
-def clock():
-    """Wall-clock seconds that freezegun does not freeze."""
-    return os.times().elapsed
-
-
-class Meter:
-    """Time and queries of a block: ``with Meter(cr) as m: ...; m.seconds``."""
-
-    def __init__(self, cr):
-        self.cr = cr
-
-    def __enter__(self):
-        self.start, self.queries0 = clock(), self.cr.sql_log_count
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = clock() - self.start
-        self.queries = self.cr.sql_log_count - self.queries0
+from odoo_env import Meter, open_env
 
 
 def count(cr, query, *args):

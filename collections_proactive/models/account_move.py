@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 
 from .res_partner import RISK_BANDS
 
@@ -121,6 +122,41 @@ class AccountMove(models.Model):
                 and m.payment_state in ("not_paid", "partial")
             )
         )
+
+    def _collection_not_open_of(self, partner, company):
+        """These moves that are not open posted invoices of ``partner`` (its
+        commercial entity) in ``company``: what a promise or plan may not cover."""
+        commercial = partner.commercial_partner_id
+        return self - self._collection_open().filtered(
+            lambda m: m.commercial_partner_id == commercial and m.company_id == company
+        )
+
+    @api.model
+    def _collection_paid_since(self, links):
+        """``{owner id: amount reconciled on the receivable lines of its moves}``.
+
+        ``links`` is SQL yielding ``(owner id, move id, since, until)`` rows: only
+        reconciliations made from ``since`` on, dated ``until`` at the latest (no
+        limit when null), count. One query for every promise or plan."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH links(owner_id, move_id, since, until) AS (%s)
+                SELECT links.owner_id, COALESCE(SUM(apr.amount), 0)
+                  FROM links
+                  JOIN account_move_line l
+                    ON l.move_id = links.move_id AND l.display_type = 'payment_term'
+                  LEFT JOIN account_partial_reconcile apr
+                    ON apr.debit_move_id = l.id
+                   AND apr.create_date >= links.since
+                   AND (links.until IS NULL OR apr.max_date <= links.until)
+                 GROUP BY links.owner_id
+                """,
+                links,
+            )
+        )
+        return dict(self.env.cr.fetchall())
 
     def action_collection_log_promise(self):
         """Log a promise to pay on these invoices, of one customer and company."""

@@ -331,13 +331,9 @@ class CollectionCase(models.Model):
         self.ensure_one()
         return sum(self.sudo().invoice_ids.mapped("amount_residual_signed"))
 
-    def _escalation_user(self):
-        self.ensure_one()
-        return self.company_id._collection_manager()
-
     def _schedule_escalation(self):
         for case in self:
-            user = case._escalation_user()
+            user = case.company_id._collection_manager()
             case.activity_schedule(
                 "mail.mail_activity_data_todo",
                 summary=self.env._(

@@ -14,7 +14,6 @@ STEP = {
     "biweekly": relativedelta(weeks=2),
     "monthly": relativedelta(months=1),
 }
-OPEN_STATES = ("not_paid", "partial")
 
 
 def split_schedule(total, down_payment, count, first_date, frequency, currency):
@@ -254,15 +253,7 @@ class CollectionPaymentPlan(models.Model):
                     self.env._("Choose the invoices the plan covers.")
                 )
             partner = plan.partner_id.commercial_partner_id
-            wrong = plan.invoice_ids.filtered(
-                lambda m, p=partner, c=plan.company_id: (
-                    m.commercial_partner_id != p
-                    or m.company_id != c
-                    or m.move_type != "out_invoice"
-                    or m.state != "posted"
-                    or m.payment_state not in OPEN_STATES
-                )
-            )
+            wrong = plan.invoice_ids._collection_not_open_of(partner, plan.company_id)
             if wrong:
                 raise ValidationError(
                     self.env._(
@@ -557,30 +548,19 @@ class CollectionPaymentPlan(models.Model):
         one query for all plans."""
         if not self:
             return {}
-        self.env.flush_all()
-        self.env.cr.execute(
+        return self.env["account.move"]._collection_paid_since(
             SQL(
-                """
-                WITH moves AS (
-                    SELECT plan_id, move_id FROM collection_plan_move_rel
-                     WHERE plan_id = ANY(%(ids)s)
+                """SELECT p.id, rel.move_id, p.accepted_date, NULL::date
+                     FROM collection_payment_plan p
+                     JOIN collection_plan_move_rel rel ON rel.plan_id = p.id
+                    WHERE p.id = ANY(%(ids)s)
                     UNION
-                    SELECT id, fee_invoice_id FROM collection_payment_plan
-                     WHERE id = ANY(%(ids)s) AND fee_invoice_id IS NOT NULL
-                )
-                SELECT p.id, COALESCE(SUM(apr.amount), 0)
-                  FROM collection_payment_plan p
-                  JOIN moves ON moves.plan_id = p.id
-                  JOIN account_move_line l
-                    ON l.move_id = moves.move_id AND l.display_type = 'payment_term'
-                  LEFT JOIN account_partial_reconcile apr
-                    ON apr.debit_move_id = l.id AND apr.create_date >= p.accepted_date
-                 GROUP BY p.id
-                """,
+                   SELECT id, fee_invoice_id, accepted_date, NULL::date
+                     FROM collection_payment_plan
+                    WHERE id = ANY(%(ids)s) AND fee_invoice_id IS NOT NULL""",
                 ids=self.ids,
             )
         )
-        return dict(self.env.cr.fetchall())
 
     def _allocate_payments(self):
         """Spread what was paid over the installments in date order; returns the

@@ -6,8 +6,6 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-OPEN_STATES = ("not_paid", "partial")
-
 
 class CollectionPromise(models.Model):
     """A customer's promise to pay an amount on some invoices by a date.
@@ -117,14 +115,7 @@ class CollectionPromise(models.Model):
             if not invoices:
                 raise ValidationError(self.env._("Say which invoices are promised."))
             partner = promise.partner_id.commercial_partner_id
-            wrong = invoices.filtered(
-                lambda m, p=partner: (
-                    m.commercial_partner_id != p
-                    or m.move_type != "out_invoice"
-                    or m.state != "posted"
-                    or m.payment_state not in OPEN_STATES
-                )
-            )
+            wrong = invoices._collection_not_open_of(partner, promise.company_id)
             if wrong:
                 raise ValidationError(
                     self.env._(
@@ -228,27 +219,15 @@ class CollectionPromise(models.Model):
         """{promise id: paid on its invoices from its creation to its grace date}."""
         if not self:
             return {}
-        self.env.flush_all()
-        self.env.cr.execute(
+        return self.env["account.move"]._collection_paid_since(
             SQL(
-                """
-                SELECT p.id, COALESCE(SUM(apr.amount), 0)
-                  FROM collection_promise p
-                  JOIN collection_promise_move_rel rel ON rel.promise_id = p.id
-                  JOIN account_move_line l
-                    ON l.move_id = rel.move_id
-                   AND l.display_type = 'payment_term'
-                  LEFT JOIN account_partial_reconcile apr
-                    ON apr.debit_move_id = l.id
-                   AND apr.create_date >= p.create_date
-                   AND apr.max_date <= p.grace_until
-                 WHERE p.id = ANY(%s)
-                 GROUP BY p.id
-                """,
+                """SELECT p.id, rel.move_id, p.create_date, p.grace_until
+                     FROM collection_promise p
+                     JOIN collection_promise_move_rel rel ON rel.promise_id = p.id
+                    WHERE p.id = ANY(%s)""",
                 self.ids,
             )
         )
-        return dict(self.env.cr.fetchall())
 
     @api.model
     def _check_promises(self):

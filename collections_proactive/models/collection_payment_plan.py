@@ -133,6 +133,37 @@ class CollectionPaymentPlan(models.Model):
     decline_reason = fields.Text(readonly=True, copy=False)
     fee_invoice_id = fields.Many2one("account.move", readonly=True, copy=False)
     closed_date = fields.Date(readonly=True, copy=False)
+    reminder_count = fields.Integer(compute="_compute_reminder_count")
+
+    def _compute_reminder_count(self):
+        counts = dict(
+            self.env["collection.reminder"]._read_group(
+                [("plan_id", "in", self.ids)], ["plan_id"], ["__count"]
+            )
+        )
+        for plan in self:
+            plan.reminder_count = counts.get(plan, 0)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_only_never_agreed(self):
+        """An accepted plan is an agreement with its history (payments, reminders,
+        the acceptance): it is cancelled, not deleted."""
+        if any(plan.state not in ("draft", "proposed", "declined") for plan in self):
+            raise UserError(
+                self.env._(
+                    "Only draft, proposed or declined payment plans can be deleted; "
+                    "cancel the others."
+                )
+            )
+
+    def action_view_reminders(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "collections_proactive.collection_reminder_action"
+        )
+        action["domain"] = [("plan_id", "=", self.id)]
+        action["context"] = {}
+        return action
 
     @api.depends("amount_invoices", "fee_amount")
     def _compute_amounts(self):

@@ -46,12 +46,26 @@ class CollectionPaymentPlanInstallment(models.Model):
             else:
                 installment.state = "due"
 
-    @api.depends("plan_id.name", "sequence", "is_down_payment")
-    def _compute_display_name(self):
+    label = fields.Char(
+        compute="_compute_label", help="Down payment, or its number in the schedule."
+    )
+
+    @api.depends("plan_id.installment_count", "sequence", "is_down_payment")
+    def _compute_label(self):
         for installment in self:
-            label = (
+            installment.label = (
                 self.env._("down payment")
                 if installment.is_down_payment
-                else self.env._("installment %(number)s", number=installment.sequence)
+                else self.env._(
+                    "%(number)s of %(count)s",
+                    number=installment.sequence,
+                    count=installment.plan_id.installment_count,
+                )
             )
-            installment.display_name = f"{installment.plan_id.name} - {label}"
+
+    @api.depends("plan_id.name", "label")
+    def _compute_display_name(self):
+        for installment in self:
+            installment.display_name = (
+                f"{installment.plan_id.name} - {installment.label}"
+            )

@@ -67,6 +67,17 @@ class CollectionReminder(models.Model):
     line_ids = fields.One2many(
         "collection.reminder.line", "reminder_id", string="Invoices", readonly=True
     )
+    installment_id = fields.Many2one(
+        "collection.payment.plan.installment",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="restrict",
+        help="Set on the reminders of a payment plan installment: their steps count "
+        "days from the installment's date, and they list no invoice of their own.",
+    )
+    plan_id = fields.Many2one(
+        related="installment_id.plan_id", store=True, string="Payment Plan"
+    )
     invoice_ids = fields.Many2many(
         "account.move", compute="_compute_invoice_ids", string="Invoice List"
     )
@@ -103,16 +114,36 @@ class CollectionReminder(models.Model):
         "line_ids.move_id.payment_state",
         "line_ids.move_id.amount_residual",
         "line_ids.move_id.collection_followup_hold",
+        "installment_id.amount",
+        "installment_id.paid_amount",
     )
     def _compute_invoice_ids(self):
         """What the message lists: the reminder's invoices still open and not on
-        hold, with what is left to pay now."""
+        hold, with what is left to pay now; for an installment, the plan's open
+        invoices and what is left to pay on the installment."""
         for reminder in self:
+            installment = reminder.installment_id
+            if installment:
+                reminder.invoice_ids = (
+                    installment.plan_id.invoice_ids._collection_open()
+                )
+                reminder.amount_total = installment.amount - installment.paid_amount
+                continue
             invoices = reminder._open_invoices().filtered(
                 lambda move: not move.collection_followup_hold
             )
             reminder.invoice_ids = invoices
             reminder.amount_total = sum(invoices.mapped("amount_residual"))
+
+    def init(self):
+        # The exactly-once key of installment reminders (the invoice lines carry
+        # it for the others): an installment gets each step on each channel once.
+        self.env.cr.execute(
+            """CREATE UNIQUE INDEX IF NOT EXISTS
+                      collection_reminder_installment_step_channel_unique
+                   ON collection_reminder (installment_id, step_id, channel)
+                WHERE installment_id IS NOT NULL"""
+        )
 
     @api.depends("partner_id", "step_id", "channel")
     def _compute_display_name(self):
@@ -133,9 +164,12 @@ class CollectionReminder(models.Model):
         for reminder in self:
             partner = reminder.partner_id
             base = partner.get_base_url()
-            first = reminder.line_ids.move_id.sorted("invoice_date_due")[:1]
-            # The portal link carries the invoice's access token: no login needed.
-            reminder.pay_url = first and base + first.sudo().get_portal_url()
+            # The portal link carries the access token: no login needed.
+            if reminder.installment_id:
+                reminder.pay_url = base + reminder.plan_id.sudo().get_portal_url()
+            else:
+                first = reminder.line_ids.move_id.sorted("invoice_date_due")[:1]
+                reminder.pay_url = first and base + first.sudo().get_portal_url()
             for channel in ("email", "sms"):
                 token = tools.hmac(
                     self.env(su=True),
@@ -203,6 +237,7 @@ class CollectionReminder(models.Model):
             rows = self._plan_candidates(company, now, partners)
             if rows:
                 created |= self._plan_create(company, rows, now)
+            created |= self._plan_installments(company, now, partners)
         return created
 
     @api.model
@@ -296,6 +331,118 @@ class CollectionReminder(models.Model):
             )
         )
         return self.env.cr.fetchall()
+
+    def _plan_installments(self, company, now, partners=None):
+        """Create the reminders of the installments of active plans whose next step
+        of the company's installment strategy is due today, one per installment,
+        step and channel (the partial unique index keeps it once)."""
+        strategy = self.env["collection.strategy"]._installment_strategy(company)
+        if not strategy.step_ids:
+            return self.browse()
+        plans = self.env["collection.payment.plan"].search(
+            [("company_id", "=", company.id), ("state", "=", "active")]
+            + ([("partner_id", "in", partners.ids)] if partners else [])
+        )
+        if not plans:
+            return self.browse()
+        # What the installments' paid amounts say decides what is planned: the
+        # payments since the last check count.
+        plans._allocate_payments()
+        partner_filter = (
+            SQL("AND pl.partner_id = ANY(%s)", partners.ids) if partners else SQL()
+        )
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH cand AS (
+                    SELECT i.id AS installment_id, pl.id AS plan_id, pl.partner_id,
+                           st.id AS step_id,
+                           st.offset_days,
+                           ROW_NUMBER() OVER (PARTITION BY i.id
+                                              ORDER BY st.offset_days DESC) AS rn
+                      FROM collection_payment_plan_installment i
+                      JOIN collection_payment_plan pl ON pl.id = i.plan_id
+                      JOIN res_partner p ON p.id = pl.partner_id
+                      JOIN collection_strategy_step st
+                        ON st.strategy_id = %(strategy)s AND st.active
+                     WHERE pl.company_id = %(company)s
+                       AND pl.state = 'active'
+                       AND i.amount - COALESCE(i.paid_amount, 0)
+                           >= GREATEST(COALESCE(st.min_amount, 0), 0.000001)
+                       AND i.date + st.offset_days <= (
+                           %(now)s::timestamp AT TIME ZONE 'UTC'
+                           AT TIME ZONE COALESCE(NULLIF(p.tz, ''), %(tz)s))::date
+                       %(partner_filter)s
+                )
+                SELECT c.partner_id, c.step_id, c.installment_id, c.plan_id
+                  FROM cand c
+                 WHERE c.rn = 1
+                   AND NOT EXISTS (
+                        SELECT 1
+                          FROM collection_reminder r
+                          JOIN collection_strategy_step rs ON rs.id = r.step_id
+                         WHERE r.installment_id = c.installment_id
+                           AND rs.offset_days >= c.offset_days)
+                 ORDER BY c.partner_id, c.installment_id
+                """,
+                strategy=strategy.id,
+                company=company.id,
+                now=now,
+                tz=company.partner_id.tz or "UTC",
+                partner_filter=partner_filter,
+            )
+        )
+        rows = self.env.cr.fetchall()
+        if not rows:
+            return self.browse()
+        steps = self.env["collection.strategy.step"].browse({row[1] for row in rows})
+        channels = {step.id: step._channels() for step in steps}
+        kinds = {step.id: step.kind for step in steps}
+        values = [
+            SQL(
+                "(%s, %s, %s, %s, %s, %s, %s, 'planned', 0, %s, %s, %s, %s, %s, %s)",
+                partner_id,
+                company.id,
+                step_id,
+                strategy.id,
+                kinds[step_id],
+                channel,
+                now,
+                installment_id,
+                plan_id,
+                self.env.uid,
+                now,
+                self.env.uid,
+                now,
+            )
+            for partner_id, step_id, installment_id, plan_id in rows
+            for channel in channels[step_id]
+        ]
+        ids = []
+        try:
+            # As for invoice lines: one another planner committed after this
+            # transaction began is left to it, and to the next run.
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        """INSERT INTO collection_reminder
+                               (partner_id, company_id, step_id, strategy_id, kind,
+                                channel, planned_date, state, attempt_count,
+                                installment_id, plan_id, create_uid, create_date,
+                                write_uid, write_date)
+                           VALUES %s
+                           ON CONFLICT (installment_id, step_id, channel)
+                              WHERE installment_id IS NOT NULL DO NOTHING
+                           RETURNING id""",
+                        SQL(", ").join(values),
+                    )
+                )
+                ids = [row[0] for row in self.env.cr.fetchall()]
+        except psycopg2.errors.SerializationFailure:
+            _logger.info("Another worker is planning the same reminders: skipped")
+        self.invalidate_model()
+        return self.browse(ids)
 
     def _plan_create(self, company, rows, now):
         steps = self.env["collection.strategy.step"].browse({row[2] for row in rows})
@@ -509,7 +656,10 @@ class CollectionReminder(models.Model):
 
     def _send_facts(self, now):
         """What deciding these reminders reads, in a few queries for all of them:
-        recent contacts, superseded reminders, public holidays, paused cases."""
+        recent contacts, superseded reminders, public holidays, paused cases,
+        promises and plans. The installments' paid amounts are brought up to date
+        first: the daily check may not have seen yesterday's payments yet."""
+        self.plan_id._allocate_payments()
         return {
             "contacts": self._recent_contacts(now),
             "superseded": self._superseded(),
@@ -560,7 +710,21 @@ class CollectionReminder(models.Model):
                              AND m.state = 'posted'
                              AND m.payment_state IN ('not_paid', 'partial')
                              AND st2.offset_days > st.offset_days
+                             AND r2.state IN ('planned', 'sent'))
+                    UNION
+                   SELECT r.id
+                     FROM collection_reminder r
+                     JOIN collection_strategy_step st ON st.id = r.step_id
+                    WHERE r.id = ANY(%s)
+                      AND r.installment_id IS NOT NULL
+                      AND EXISTS (
+                          SELECT 1
+                            FROM collection_reminder r2
+                            JOIN collection_strategy_step st2 ON st2.id = r2.step_id
+                           WHERE r2.installment_id = r.installment_id
+                             AND st2.offset_days > st.offset_days
                              AND r2.state IN ('planned', 'sent'))""",
+                self.ids,
                 self.ids,
             )
         )
@@ -579,6 +743,8 @@ class CollectionReminder(models.Model):
         """Give the listed invoices their portal access token (the pay links carry
         it) in one statement: written through the ORM, each token would re-sync the
         invoice's journal lines, most of the cost of a reminder."""
+        for plan in self.plan_id.filtered(lambda plan: not plan.access_token):
+            plan._portal_ensure_token()
         moves = self.line_ids.move_id
         if not moves:
             return
@@ -600,34 +766,13 @@ class CollectionReminder(models.Model):
         counts at once in its contacts so that the next reminders of the customer
         respect the policy."""
         self.ensure_one()
-        contacts, superseded = facts["contacts"], facts["superseded"]
-        open_invoices = self._open_invoices()
-        if not open_invoices:
-            return {
-                "state": "cancelled",
-                "reason": self.env._("Paid before sending"),
-            }, None
-        if self.id in superseded:
-            return {
-                "state": "cancelled",
-                "reason": self.env._("Superseded by a later step"),
-            }, None
-        held = open_invoices.filtered("collection_followup_hold")
-        if held == open_invoices or self.partner_id.collection_no_followup:
-            return {
-                "state": "skipped",
-                "reason": self.env._("Follow-up put on hold"),
-            }, None
-        if not set(open_invoices.ids) - facts["in_plan"]:
-            return {
-                "state": "skipped",
-                "reason": self.env._("Covered by a payment plan"),
-            }, None
-        if not set(open_invoices.ids) - facts["promised"]:
-            return {
-                "state": "skipped",
-                "reason": self.env._("Covered by a promise to pay"),
-            }, None
+        verdict = (
+            self._installment_verdict(facts)
+            if self.installment_id
+            else self._invoice_verdict(facts)
+        )
+        if verdict:
+            return verdict, None
         pause = facts["paused"].get((self.partner_id.id, self.company_id.id))
         if pause:
             until, why = pause
@@ -642,7 +787,7 @@ class CollectionReminder(models.Model):
         channel, reason = self._deliverable_channel()
         if not channel:
             return {"state": "skipped", "reason": reason}, None
-        sent = contacts[self.partner_id.id, self.company_id.id]
+        sent = facts["contacts"][self.partner_id.id, self.company_id.id]
         when = self._policy_defer(channel, now, sent, facts["holidays"])
         if when:
             return {"planned_date": when[0], "reason": when[1]}, None
@@ -654,6 +799,58 @@ class CollectionReminder(models.Model):
             "reason": reason,
             "attempt_count": self.attempt_count + 1,
         }, channel
+
+    def _invoice_verdict(self, facts):
+        """Why this invoice reminder no longer goes out (values to write), or None."""
+        open_invoices = self._open_invoices()
+        if not open_invoices:
+            return {"state": "cancelled", "reason": self.env._("Paid before sending")}
+        if self.id in facts["superseded"]:
+            return {
+                "state": "cancelled",
+                "reason": self.env._("Superseded by a later step"),
+            }
+        held = open_invoices.filtered("collection_followup_hold")
+        if held == open_invoices or self.partner_id.collection_no_followup:
+            return {"state": "skipped", "reason": self.env._("Follow-up put on hold")}
+        if not set(open_invoices.ids) - facts["in_plan"]:
+            return {
+                "state": "skipped",
+                "reason": self.env._("Covered by a payment plan"),
+            }
+        if not set(open_invoices.ids) - facts["promised"]:
+            return {
+                "state": "skipped",
+                "reason": self.env._("Covered by a promise to pay"),
+            }
+        return None
+
+    def _installment_verdict(self, facts):
+        """Why this installment reminder no longer goes out, or None."""
+        installment = self.installment_id
+        if installment.plan_id.state != "active":
+            return {
+                "state": "cancelled",
+                "reason": self.env._("The payment plan is no longer active"),
+            }
+        if (
+            installment.currency_id.compare_amounts(
+                installment.paid_amount, installment.amount
+            )
+            >= 0
+        ):
+            return {
+                "state": "cancelled",
+                "reason": self.env._("Installment paid before sending"),
+            }
+        if self.id in facts["superseded"]:
+            return {
+                "state": "cancelled",
+                "reason": self.env._("Superseded by a later step"),
+            }
+        if self.partner_id.collection_no_followup:
+            return {"state": "skipped", "reason": self.env._("Follow-up put on hold")}
+        return None
 
     def _open_invoices(self):
         """The reminder's invoices still posted and not fully paid."""
@@ -868,22 +1065,23 @@ class CollectionReminder(models.Model):
 
     def _shipped_template(self, model, prefix):
         # _xmlid_to_res_id is cached: env.ref would check existence once per call.
+        scope = "installment" if self.installment_id else "reminder"
         return self.env[model].browse(
             self.env["ir.model.data"]._xmlid_to_res_id(
-                f"collections_proactive.{prefix}_{self.step_id.kind}"
+                f"collections_proactive.{prefix}_{scope}_{self.step_id.kind}"
             )
         )
 
     def _mail_template(self):
         self.ensure_one()
         return self.step_id.mail_template_id or self._shipped_template(
-            "mail.template", "mail_template_reminder"
+            "mail.template", "mail_template"
         )
 
     def _sms_template(self):
         self.ensure_one()
         return self.step_id.sms_template_id or self._shipped_template(
-            "sms.template", "sms_template_reminder"
+            "sms.template", "sms_template"
         )
 
     def _senders(self):
@@ -1187,21 +1385,27 @@ class CollectionReminder(models.Model):
         }
 
     def _log_on_invoices(self, channels):
-        """Note each reminder in its invoices' chatter: one batch of log messages
-        per step and channel."""
+        """Note each reminder in its invoices' chatter (an installment's, in its
+        plan's): one batch of log messages per step and channel."""
         labels = dict(self._fields["channel"]._description_selection(self.env))
-        invoices_by_note = defaultdict(list)
+        records_by_note = defaultdict(list)
         for reminder in self:
             channel = channels[reminder.id]
-            invoices_by_note[reminder.step_id, channel] += reminder.invoice_ids.ids
-        for (step, channel), invoice_ids in invoices_by_note.items():
+            if reminder.installment_id:
+                key = ("collection.payment.plan", reminder.step_id, channel)
+                records_by_note[key].append(reminder.plan_id.id)
+            else:
+                key = ("account.move", reminder.step_id, channel)
+                records_by_note[key] += reminder.invoice_ids.ids
+        for (model, step, channel), record_ids in records_by_note.items():
             body = Markup("%s") % self.env._(
                 "Collection reminder (%(channel)s): %(step)s",
                 channel=labels[channel],
                 step=step.name,
             )
-            self.env["account.move"].browse(invoice_ids)._message_log_batch(
-                bodies=dict.fromkeys(invoice_ids, body)
+            record_ids = list(dict.fromkeys(record_ids))
+            self.env[model].browse(record_ids)._message_log_batch(
+                bodies=dict.fromkeys(record_ids, body)
             )
 
     def _activity_note(self, invoices):

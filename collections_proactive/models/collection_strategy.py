@@ -14,8 +14,15 @@ SHIPPED_TEMPLATES = (
     "collections_proactive.sms_template_reminder_notice",
     "collections_proactive.sms_template_reminder_due",
     "collections_proactive.sms_template_reminder_overdue",
+    "collections_proactive.mail_template_installment_notice",
+    "collections_proactive.mail_template_installment_overdue",
+    "collections_proactive.sms_template_installment_due",
     "mail.mail_activity_data_call",
 )
+APPLIES_TO = [
+    ("invoices", "Invoices"),
+    ("installments", "Payment Plan Installments"),
+]
 
 
 class CollectionStrategy(models.Model):
@@ -23,7 +30,9 @@ class CollectionStrategy(models.Model):
 
     Its steps say what to do how many days before or after an invoice's due date.
     A customer follows the strategy set on it explicitly, else the strategy of its
-    risk band, else the company's default strategy.
+    risk band, else the company's default strategy. The installments of active
+    payment plans follow the company's installment strategy instead: its steps
+    count days from each installment's date.
     """
 
     _name = "collection.strategy"
@@ -34,6 +43,14 @@ class CollectionStrategy(models.Model):
     name = fields.Char(required=True, translate=True)
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True)
+    applies_to = fields.Selection(
+        APPLIES_TO,
+        default="invoices",
+        required=True,
+        help="Invoices: the ladder of the customers of its risk bands. Payment Plan "
+        "Installments: the reminders of every installment of the company's active "
+        "plans, whatever the customer's band (one such strategy per company).",
+    )
     company_id = fields.Many2one(
         "res.company", required=True, default=lambda self: self.env.company
     )
@@ -68,17 +85,37 @@ class CollectionStrategy(models.Model):
 
     def _bands(self):
         self.ensure_one()
+        if self.applies_to != "invoices":
+            return []
         return [band for band, _label in RISK_BANDS if self[f"band_{band}"]]
 
     @api.constrains(
-        "band_low", "band_medium", "band_high", "band_critical", "is_default"
+        "band_low",
+        "band_medium",
+        "band_high",
+        "band_critical",
+        "is_default",
+        "applies_to",
+        "active",
     )
     def _check_bands_unique(self):
-        """One strategy per band and per company, else the ladder is ambiguous."""
+        """One strategy per band and per company, and one installment strategy per
+        company, else the ladder is ambiguous."""
         for company in self.company_id:
             strategies = self.search([("company_id", "=", company.id)])
+            installments = strategies.filtered(lambda s: s.applies_to == "installments")
+            if len(installments) > 1:
+                raise ValidationError(
+                    self.env._(
+                        "Strategies %(first)s and %(second)s both apply to the "
+                        "payment plan installments of %(company)s.",
+                        first=installments[0].display_name,
+                        second=installments[1].display_name,
+                        company=company.display_name,
+                    )
+                )
             seen = {}
-            for strategy in strategies:
+            for strategy in strategies - installments:
                 keys = strategy._bands() + (["default"] if strategy.is_default else [])
                 for key in keys:
                     if key in seen:
@@ -97,12 +134,22 @@ class CollectionStrategy(models.Model):
     def _strategy_by_band(self, company):
         """{band or 'default': strategy id} of a company's active strategies."""
         mapping = {}
-        for strategy in self.search([("company_id", "=", company.id)]):
+        for strategy in self.search(
+            [("company_id", "=", company.id), ("applies_to", "=", "invoices")]
+        ):
             for band in strategy._bands():
                 mapping[band] = strategy.id
             if strategy.is_default:
                 mapping["default"] = strategy.id
         return mapping
+
+    @api.model
+    def _installment_strategy(self, company):
+        """The company's active strategy for payment plan installments, if any."""
+        return self.search(
+            [("company_id", "=", company.id), ("applies_to", "=", "installments")],
+            limit=1,
+        )
 
     def _default_ladders(self):
         """The shipped ladders, their texts in the environment's language:
@@ -117,6 +164,9 @@ class CollectionStrategy(models.Model):
         sms_notice = ref("collections_proactive.sms_template_reminder_notice").id
         sms_due = ref("collections_proactive.sms_template_reminder_due").id
         sms_overdue = ref("collections_proactive.sms_template_reminder_overdue").id
+        plan_notice = ref("collections_proactive.mail_template_installment_notice").id
+        plan_sms_due = ref("collections_proactive.sms_template_installment_due").id
+        plan_late = ref("collections_proactive.mail_template_installment_overdue").id
         call = ref("mail.mail_activity_data_call").id
         # Stages a manager may have deleted: the step then moves no case.
         ref_none = self.env["collection.stage"]
@@ -261,6 +311,35 @@ class CollectionStrategy(models.Model):
                     ),
                 ],
             ),
+            (
+                self.env._("Payment plan installments"),
+                {"applies_to": "installments"},
+                self.env._(
+                    "Every installment paid on its date, so that the plan is kept."
+                ),
+                [
+                    step(
+                        -3,
+                        self.env._("Installment notice 3 days before"),
+                        mail_template_id=plan_notice,
+                    ),
+                    step(
+                        0,
+                        self.env._("SMS on the installment date"),
+                        sms_template_id=plan_sms_due,
+                    ),
+                    step(
+                        3,
+                        self.env._("Installment late 3 days"),
+                        mail_template_id=plan_late,
+                    ),
+                    call_step(
+                        6,
+                        self.env._("Call about a late installment"),
+                        self.env._("Keep the payment plan on track"),
+                    ),
+                ],
+            ),
         ]
 
     @api.model
@@ -278,30 +357,42 @@ class CollectionStrategy(models.Model):
             # no strategy rather than failing to be created.
             _logger.info("No default collection strategies: %s missing", missing)
             return self.browse()
-        have = set(self.with_context(active_test=False).search([]).company_id.ids)
-        companies = companies.filtered(lambda c: c.id not in have)
-        if not companies:
-            return self.browse()
+        # Per company and scope: a database that had the invoice ladders before
+        # installment strategies existed gets its installment strategy on update.
+        have = {
+            (strategy.company_id.id, strategy.applies_to)
+            for strategy in self.with_context(active_test=False).search([])
+        }
         source = self.with_context(lang="en_US")._default_ladders()
-        vals_list = [
-            {
-                "name": name,
-                "company_id": company.id,
-                "sequence": sequence,
-                "goal": goal,
-                "step_ids": [fields.Command.create(values) for values in steps],
-                **bands,
-            }
+        todo = [
+            (company, index)
             for company in companies
-            for sequence, (name, bands, goal, steps) in enumerate(source)
+            for index, (_name, values, _goal, _steps) in enumerate(source)
+            if (company.id, values.get("applies_to", "invoices")) not in have
         ]
-        strategies = self.with_context(lang="en_US").create(vals_list)
+        if not todo:
+            return self.browse()
+        strategies = self.with_context(lang="en_US").create(
+            [
+                {
+                    "name": source[index][0],
+                    "company_id": company.id,
+                    "sequence": index,
+                    "goal": source[index][2],
+                    "step_ids": [
+                        fields.Command.create(values) for values in source[index][3]
+                    ],
+                    **source[index][1],
+                }
+                for company, index in todo
+            ]
+        )
         for lang, _name in self.env["res.lang"].get_installed():
             if lang == "en_US":
                 continue
             ladders = self.with_context(lang=lang)._default_ladders()
-            for index, strategy in enumerate(strategies):
-                name, _bands, goal, steps = ladders[index % len(ladders)]
+            for strategy, (_company, index) in zip(strategies, todo, strict=True):
+                name, _values, goal, steps = ladders[index]
                 strategy.update_field_translations("name", {lang: name})
                 strategy.update_field_translations("goal", {lang: goal})
                 for record, values in zip(strategy.step_ids, steps, strict=True):

@@ -8,3 +8,4 @@ from . import test_promises
 from . import test_payment_plans
 from . import test_optout_controller
 from . import test_ui_smoke
+from . import test_installment_reminders

@@ -46,7 +46,12 @@ class TestReminders(CollectionsCommon, SMSCase):
         )
 
     def test_shipped_strategies(self):
-        self.assertEqual(len(self.strategies), 4)
+        self.assertEqual(len(self.strategies), 5)
+        installments = self.strategies.filtered(
+            lambda s: s.applies_to == "installments"
+        )
+        self.assertEqual(installments.step_ids.mapped("offset_days"), [-3, 0, 3, 6])
+        self.assertFalse(installments._bands())
         self.assertTrue(self.low.is_default)
         self.assertEqual(self.low.step_ids.mapped("offset_days"), [-3, 5])
         high_steps = self.high.step_ids
@@ -497,8 +502,24 @@ class TestReminders(CollectionsCommon, SMSCase):
             self.env["collection.strategy"].search_count(
                 [("company_id", "=", company.id)]
             ),
-            4,
+            5,
         )
+        # A database that had the invoice ladders before installment strategies
+        # existed gets its installment strategy, and nothing else, on update.
+        Strategy = self.env["collection.strategy"].sudo()
+        Strategy._installment_strategy(company).unlink()
+        before = Strategy.search([("company_id", "=", company.id)])
+        created = Strategy._create_default_strategies()
+        self.assertEqual(created.company_id, company)
+        self.assertEqual(created.applies_to, "installments")
+        self.assertFalse(Strategy._create_default_strategies(), "once")
+        self.assertEqual(
+            Strategy.search([("company_id", "=", company.id)]) - created, before
+        )
+        with self.assertRaises(ValidationError):
+            Strategy.create(
+                {"name": "Otra", "company_id": company.id, "applies_to": "installments"}
+            )
         self.env.ref("collections_proactive.sms_template_reminder_due").sudo().unlink()
         company = self.env["res.company"].create({"name": "Sin Plantilla"})
         self.assertFalse(

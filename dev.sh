@@ -108,7 +108,7 @@ cmd_run() {
     setup
     if ! psql -lqt | cut -d'|' -f1 | grep -qw "$DEMO_DB"; then
         say "Creating demo database $DEMO_DB (Odoo, the addon and its demo data: a few minutes)"
-        odoo -d "$DEMO_DB" -i "$ADDON" --stop-after-init --log-level=warn
+        odoo -d "$DEMO_DB" -i "$ADDON,payment_demo" --stop-after-init --log-level=warn
     else
         say "Reusing demo database $DEMO_DB (updating the addon)"
         odoo -d "$DEMO_DB" -u "$ADDON" --stop-after-init --log-level=warn
@@ -126,7 +126,7 @@ cmd_test() {
     say "Installing $ADDON in fresh database $db and running its tests (log: $log)"
     dropdb --if-exists "$db" 2>/dev/null || true
     set +e
-    odoo -d "$db" -i "$ADDON" --without-demo=all --test-tags "/$ADDON" \
+    odoo -d "$db" -i "$ADDON,payment_demo" --without-demo=all --test-tags "/$ADDON" \
         --stop-after-init --http-port="$TEST_HTTP_PORT" --log-level=info \
         --max-cron-threads=0 --logfile="$log" "$@"
     local rc=$?

@@ -36,6 +36,7 @@
         "wizards/collection_payment_plan_wizard_views.xml",
         "views/collection_payment_plan_views.xml",
         "views/collections_optout_templates.xml",
+        "views/collections_portal_templates.xml",
         "views/res_config_settings_views.xml",
         "views/account_move_views.xml",
         "views/res_partner_views.xml",

@@ -16,4 +16,5 @@ from . import collection_promise
 from . import collection_plan_policy
 from . import collection_payment_plan
 from . import collection_payment_plan_installment
+from . import payment_transaction
 from . import collection_kpi_report

@@ -128,12 +128,36 @@ class CollectionPaymentPlan(models.Model):
     )
     accepted_by = fields.Char(readonly=True, copy=False)
     accepted_date = fields.Datetime(readonly=True, copy=False)
+    accepted_vat = fields.Char(
+        string="Signer's Tax ID",
+        readonly=True,
+        copy=False,
+        help="The tax ID the customer typed when accepting on the portal, checked "
+        "for its country and against the customer's own.",
+    )
     accepted_ip = fields.Char(string="Accepted From", readonly=True, copy=False)
+    portal_requested = fields.Boolean(
+        string="Requested on the Portal",
+        readonly=True,
+        copy=False,
+        help="The customer asked for this plan on the portal.",
+    )
     acceptance_note = fields.Text(readonly=True, copy=False)
     decline_reason = fields.Text(readonly=True, copy=False)
     fee_invoice_id = fields.Many2one("account.move", readonly=True, copy=False)
     closed_date = fields.Date(readonly=True, copy=False)
     reminder_count = fields.Integer(compute="_compute_reminder_count")
+    payment_token_id = fields.Many2one(
+        "payment.token",
+        string="Automatic Debit",
+        copy=False,
+        tracking=True,
+        check_company=True,
+        domain="[('partner_id', 'child_of', partner_id),"
+        " ('company_id', '=', company_id)]",
+        help="The customer's saved payment method: each installment is charged on "
+        "its date. A refused charge is logged and the installment's reminders go on.",
+    )
 
     def _compute_reminder_count(self):
         counts = dict(
@@ -478,7 +502,7 @@ class CollectionPaymentPlan(models.Model):
             },
         }
 
-    def action_record_acceptance(self, signer, note=None, ip=None):
+    def action_record_acceptance(self, signer, note=None, ip=None, vat=None):
         """Record the customer's acceptance (the portal, or a collector after a
         phone agreement): who, when, from where; the plan becomes active."""
         for plan in self:
@@ -498,8 +522,11 @@ class CollectionPaymentPlan(models.Model):
             {
                 "state": "accepted",
                 "accepted_by": signer.strip(),
-                "accepted_date": fields.Datetime.now(),
+                # The transaction's time, as Odoo stamps create_date: the payments
+                # reconciled from then on are the plan's (_paid_since_acceptance).
+                "accepted_date": self.env.cr.now(),
                 "accepted_ip": ip or False,
+                "accepted_vat": vat or False,
                 "acceptance_note": note or False,
             }
         )
@@ -647,6 +674,13 @@ class CollectionPaymentPlan(models.Model):
             )
         self.env["collection.case"]._move_to_role(broken, "escalated")
         return {"plans_done": len(done), "plans_broken": len(broken)}
+
+    def _portal_next_installment(self):
+        """The first installment not fully paid, in date order."""
+        self.ensure_one()
+        return self.installment_ids.sorted(lambda i: (i.date, i.sequence)).filtered(
+            lambda i: self.currency_id.compare_amounts(i.paid_amount, i.amount) < 0
+        )[:1]
 
     @api.model
     def _covered_moves(self, move_ids):

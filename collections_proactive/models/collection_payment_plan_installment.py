@@ -1,4 +1,13 @@
-from odoo import api, fields, models
+import logging
+
+import psycopg2
+
+from odoo import Command, api, fields, models, modules
+from odoo.tools import SQL, mute_logger
+
+_logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 100
 
 
 class CollectionPaymentPlanInstallment(models.Model):
@@ -69,3 +78,235 @@ class CollectionPaymentPlanInstallment(models.Model):
             installment.display_name = (
                 f"{installment.plan_id.name} - {installment.label}"
             )
+
+    # ------------------------------------------------------------------
+    # Automatic debit
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_debit_installments(self, batch_size=BATCH_SIZE):
+        """Scheduled action: charge the installments fallen due of active plans with
+        a saved payment method, one batch per call (the cron calls again while
+        some are left). Each installment is charged once, ever: its transaction
+        is the mark, unique per installment in the database, and is committed
+        before the provider is asked. A refused charge is not retried; the
+        installment's reminders go on.
+
+        Returns the counts of charges ``charged``, ``refused`` and ``pending``
+        (awaiting the provider's confirmation)."""
+        plans = (
+            self.env["collection.payment.plan"]
+            .sudo()
+            .search(
+                [
+                    ("state", "=", "active"),
+                    ("payment_token_id.active", "=", True),
+                    (
+                        "payment_token_id.provider_id.state",
+                        "in",
+                        ("enabled", "test"),
+                    ),
+                ]
+            )
+        )
+        # What was paid otherwise (a transfer, the portal) is not charged again.
+        plans._allocate_payments()
+        todo = self._debit_candidates(plans)
+        batch = self.sudo().browse(todo[:batch_size])
+        counts = dict.fromkeys(("charged", "refused", "pending"), 0)
+        for installment in batch:
+            outcome = installment._debit()
+            if outcome:
+                counts[outcome] += 1
+        self.env["ir.cron"]._notify_progress(
+            done=len(batch), remaining=len(todo) - len(batch)
+        )
+        return counts
+
+    @api.model
+    def _debit_candidates(self, plans):
+        """Ids of the installments of ``plans`` to charge now, oldest first: fallen
+        due (the date has come in the customer's time zone, else the company's),
+        something left to pay, no charge attempted yet, and an open invoice of the
+        plan to pay."""
+        if not plans:
+            return []
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT i.id
+                  FROM collection_payment_plan_installment i
+                  JOIN collection_payment_plan pl ON pl.id = i.plan_id
+                  JOIN res_partner p ON p.id = pl.partner_id
+                  JOIN res_company c ON c.id = pl.company_id
+                  JOIN res_partner cp ON cp.id = c.partner_id
+                  JOIN res_currency cur ON cur.id = c.currency_id
+                 WHERE pl.id = ANY(%(plans)s)
+                   AND ROUND((i.amount - COALESCE(i.paid_amount, 0)) / cur.rounding) > 0
+                   AND i.date <= (
+                       %(now)s::timestamp AT TIME ZONE 'UTC' AT TIME ZONE
+                       COALESCE(NULLIF(p.tz, ''), NULLIF(cp.tz, ''), 'UTC'))::date
+                   AND NOT EXISTS (
+                        SELECT 1 FROM payment_transaction tx
+                         WHERE tx.collection_installment_id = i.id)
+                   AND EXISTS (
+                        SELECT 1 FROM account_move m
+                         WHERE (m.id = pl.fee_invoice_id
+                                OR m.id IN (SELECT rel.move_id
+                                              FROM collection_plan_move_rel rel
+                                             WHERE rel.plan_id = pl.id))
+                           AND m.state = 'posted'
+                           AND m.payment_state IN ('not_paid', 'partial'))
+                 ORDER BY i.date, i.id
+                """,
+                plans=plans.ids,
+                now=fields.Datetime.now(),
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    def _debit(self):
+        """Charge what is left on this installment with its plan's payment method
+        and log the outcome on the plan. Returns ``"charged"``, ``"refused"``,
+        ``"pending"``, or None when another worker charges it."""
+        self.ensure_one()
+        tx = self._debit_transaction()
+        if not tx:
+            return None
+        # Committed before the provider is asked: a crash after the charge leaves
+        # the transaction behind, and the installment is never charged again.
+        self._debit_commit()
+        try:
+            with self.env.cr.savepoint():
+                tx._send_payment_request()
+        except Exception as error:
+            # Whatever the provider's failure (a refusal raised, a timeout), the
+            # charge is not retried and the next installments are charged.
+            _logger.warning(
+                "Automatic debit %s of installment %s failed",
+                tx.reference,
+                self.id,
+                exc_info=True,
+            )
+            tx._set_error(str(error))
+        # What the provider answered is kept whatever happens next.
+        self._debit_commit()
+        if tx.state == "done":
+            outcome = "charged"
+            try:
+                with self.env.cr.savepoint():
+                    tx._post_process()
+            except Exception:
+                # The customer paid: the payment module's post-processing cron
+                # retries what failed here (the accounting, not the charge).
+                _logger.exception(
+                    "Post-processing of automatic debit %s failed", tx.reference
+                )
+        elif tx.state in ("error", "cancel"):
+            outcome = "refused"
+        else:
+            # The provider confirms later; its notification finishes the payment.
+            outcome = "pending"
+        self.plan_id.message_post(
+            body=self._debit_message(tx, outcome),
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+        self._debit_commit()
+        return outcome
+
+    def _debit_transaction(self):
+        """A draft transaction charging what is left on this installment (at most
+        what is left on the plan's open invoices, which it pays oldest due first)
+        to the plan's payment method; none when another worker has the
+        installment: it holds its lock, or its transaction exists."""
+        plan = self.plan_id
+        token = plan.payment_token_id
+        invoices = (
+            (plan.invoice_ids | plan.fee_invoice_id)
+            ._collection_open()
+            .sorted(lambda move: (move.invoice_date_due, move.id))
+        )
+        amount = plan.currency_id.round(
+            min(
+                self.amount - self.paid_amount,
+                sum(invoices.mapped("amount_residual_signed")),
+            )
+        )
+        Transaction = self.env["payment.transaction"].sudo()
+        self.env.flush_all()
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                self.env.cr.execute(
+                    SQL(
+                        """SELECT i.id FROM collection_payment_plan_installment i
+                            WHERE i.id = %s
+                              AND NOT EXISTS (
+                                   SELECT 1 FROM payment_transaction tx
+                                    WHERE tx.collection_installment_id = i.id)
+                              FOR UPDATE OF i SKIP LOCKED""",
+                        self.id,
+                    )
+                )
+                if not self.env.cr.fetchone():
+                    return Transaction
+                tx = Transaction.create(
+                    {
+                        "provider_id": token.provider_id.id,
+                        "payment_method_id": token.payment_method_id.id,
+                        "token_id": token.id,
+                        "reference": Transaction._compute_reference(
+                            token.provider_id.code,
+                            prefix=f"{plan.name}-{self.sequence}",
+                        ),
+                        "amount": amount,
+                        "currency_id": plan.currency_id.id,
+                        "partner_id": plan.partner_id.id,
+                        "operation": "offline",
+                        "invoice_ids": [Command.set(invoices.ids)],
+                        "collection_installment_id": self.id,
+                    }
+                )
+                # The unique index has its say here, inside the savepoint.
+                tx.flush_recordset()
+                return tx
+        except (psycopg2.errors.SerializationFailure, psycopg2.errors.UniqueViolation):
+            # Another worker charged it since this transaction began.
+            _logger.info("Installment %s charged by another worker: skipped", self.id)
+            return Transaction
+
+    def _debit_message(self, tx, outcome):
+        values = {
+            "installment": self.label,
+            "amount": tx.currency_id.format(tx.amount),
+            "method": tx.token_id.display_name,
+            "reference": tx.reference,
+        }
+        if outcome == "charged":
+            return self.env._(
+                "Installment %(installment)s: %(amount)s charged to %(method)s "
+                "(transaction %(reference)s).",
+                **values,
+            )
+        if outcome == "pending":
+            return self.env._(
+                "Installment %(installment)s: the charge of %(amount)s to %(method)s "
+                "awaits the provider's confirmation (transaction %(reference)s).",
+                **values,
+            )
+        states = dict(tx._fields["state"]._description_selection(self.env))
+        return self.env._(
+            "Installment %(installment)s: the charge of %(amount)s to %(method)s was "
+            "refused (transaction %(reference)s): %(reason)s. It is not retried; "
+            "the installment's reminders go on.",
+            reason=tx.state_message or states[tx.state],
+            **values,
+        )
+
+    def _debit_commit(self):
+        """Commit the automatic debit so far; a test's cursor cannot commit."""
+        if not modules.module.current_test:
+            # A charge reaches the outside world: its mark must be durable before
+            # the provider is asked, and the provider's answer right after.
+            self.env.cr.commit()  # pylint: disable=invalid-commit

@@ -139,10 +139,27 @@ class CollectionPromise(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         today = fields.Date.context_today(self)
+        manager = self.env.user.has_group(
+            "collections_proactive.group_collections_manager"
+        )
         for vals in vals_list:
-            when = vals.get("promised_date")
-            if when and fields.Date.to_date(when) < today:
+            when = vals.get("promised_date") and fields.Date.to_date(
+                vals["promised_date"]
+            )
+            if when and when < today:
                 raise ValidationError(self.env._("A promised date cannot be past."))
+            company = self.env["res.company"].browse(
+                vals.get("company_id") or self.env.company.id
+            )
+            limit = company.collection_promise_max_days
+            if when and limit and not manager and (when - today).days > limit:
+                raise ValidationError(
+                    self.env._(
+                        "A promised date is at most %(days)s days ahead (%(date)s).",
+                        days=limit,
+                        date=fields.Date.to_string(today + timedelta(days=limit)),
+                    )
+                )
             if vals.get("partner_id"):
                 partner = self.env["res.partner"].browse(vals["partner_id"])
                 vals["partner_id"] = partner.commercial_partner_id.id

@@ -125,6 +125,13 @@ class ResCompany(models.Model):
         help="Days after a promised date before the promise counts as broken and "
         "the reminders of its invoices resume.",
     )
+    collection_promise_max_days = fields.Integer(
+        string="Promise Within (days)",
+        default=30,
+        help="How far ahead a promised date may be, from the day it is made; "
+        "customers promising on the portal are held to it, collections managers "
+        "may go beyond it.",
+    )
     collection_escalation_user_id = fields.Many2one(
         "res.users",
         string="Escalation Manager",
@@ -196,6 +203,23 @@ class ResCompany(models.Model):
         if self.env.user in people:
             return self.env.user
         return people.sorted("id")[:1]
+
+    def _collection_notify(self, record, partner, summary, note=None):
+        """Tell the customer's collector (else the collections manager) that the
+        customer did something on the portal: a to-do on ``record``."""
+        self.ensure_one()
+        user = (
+            partner.with_company(self).sudo().collection_user_id
+            or self._collection_manager()
+        )
+        if not user:
+            record.sudo().message_post(
+                body=summary, message_type="notification", subtype_xmlid="mail.mt_note"
+            )
+            return
+        record.sudo().activity_schedule(
+            "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
+        )
 
     @api.model_create_multi
     def create(self, vals_list):

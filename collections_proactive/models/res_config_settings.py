@@ -52,6 +52,9 @@ class ResConfigSettings(models.TransientModel):
     collection_case_horizon_days = fields.Integer(
         related="company_id.collection_case_horizon_days", readonly=False
     )
+    collection_promise_max_days = fields.Integer(
+        related="company_id.collection_promise_max_days", readonly=False
+    )
     collection_promise_grace_days = fields.Integer(
         related="company_id.collection_promise_grace_days", readonly=False
     )

@@ -9,3 +9,5 @@ from . import test_payment_plans
 from . import test_optout_controller
 from . import test_ui_smoke
 from . import test_installment_reminders
+from . import test_auto_debit
+from . import test_portal

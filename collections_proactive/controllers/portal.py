@@ -556,6 +556,13 @@ class CollectionsPortal(PortalAccount):
         if frequency not in dict(Plan._fields["frequency"].selection):
             return self._collections_error(env._("Choose how often to pay."))
         company = invoices.company_id
+        # The least down payment the band's policy asks, so that a request within
+        # policy is proposed at once.
+        down_payment = company.currency_id.round(
+            sum(invoices.mapped("amount_residual_signed"))
+            * (policy.min_down_payment_percent or 0.0)
+            / 100
+        )
         try:
             with env.cr.savepoint():
                 plan = Plan.with_company(company).create(
@@ -563,6 +570,7 @@ class CollectionsPortal(PortalAccount):
                         "partner_id": invoices.commercial_partner_id.id,
                         "company_id": company.id,
                         "invoice_ids": [Command.set(invoices.ids)],
+                        "down_payment": down_payment,
                         "installment_count": count,
                         "frequency": frequency,
                         "first_date": values["first_date"],

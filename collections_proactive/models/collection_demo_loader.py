@@ -90,6 +90,7 @@ class CollectionDemoLoader(models.AbstractModel):
         # Scores from the start, so the demo opens on bands and predictions.
         self.env["collection.risk.scoring"]._compute_risk(companies=company)
         loader._demo_create_collectors(company)
+        loader._demo_create_portal(company)
         # And the board on its cases.
         self.env["collection.case"]._sync_cases(company)
         _logger.info(
@@ -130,6 +131,63 @@ class CollectionDemoLoader(models.AbstractModel):
         self.env["collection.assignment.rule"].create(
             {"company_id": company.id, "user_ids": [Command.set(users.ids)]}
         )
+
+    def _demo_create_portal(self, company):
+        """A customer to try the portal as (login and password ``portal_cliente``):
+        a proposed payment plan for its overdue invoices waits for its signature,
+        and the demo payment provider takes its payments in test mode."""
+        self = self.sudo()  # noqa: PLW0642
+        today = fields.Date.context_today(self)
+        overdue = self.env["account.move"].search(
+            [
+                ("company_id", "=", company.id),
+                ("move_type", "=", "out_invoice"),
+                ("state", "=", "posted"),
+                ("payment_state", "in", ("not_paid", "partial")),
+                ("invoice_date_due", "<", today),
+            ],
+            order="invoice_date_due desc",
+        )
+        customer = overdue[:1].commercial_partner_id
+        if not customer:
+            return
+        user = (
+            self.env["res.users"]
+            .with_context(no_reset_password=True)
+            .create(
+                {
+                    "name": self.env._("%(customer)s (portal)", customer=customer.name),
+                    "login": "portal_cliente",
+                    "password": "portal_cliente",
+                    "email": customer.email,
+                    "company_id": company.id,
+                    "company_ids": [Command.set(company.ids)],
+                    "groups_id": [Command.set([self.env.ref("base.group_portal").id])],
+                }
+            )
+        )
+        user.partner_id.write({"parent_id": customer.id, "lang": customer.lang})
+        self._demo_ref(user, "portal_user")
+        invoices = overdue.filtered(lambda move: move.commercial_partner_id == customer)
+        invoices.message_subscribe(customer.ids)
+        plan = self.env["collection.payment.plan"].create(
+            {
+                "partner_id": customer.id,
+                "company_id": company.id,
+                "invoice_ids": [Command.set(invoices.ids)],
+                "installment_count": 3,
+                "first_date": today + timedelta(days=7),
+            }
+        )
+        # Proposed as the administrator (a collections manager), whatever the
+        # customer's band.
+        plan.with_user(self.env.ref("base.user_admin")).action_propose()
+        self._demo_ref(plan, "payment_plan")
+        provider = self.env.ref("payment.payment_provider_demo", False)
+        if provider and provider.code == "demo":
+            provider.copy(
+                {"company_id": company.id, "state": "test", "is_published": True}
+            )
 
     def _demo_ref(self, records, name):
         self.env["ir.model.data"]._update_xmlids(

@@ -319,9 +319,43 @@ class CollectionPaymentPlan(models.Model):
                         invoices=", ".join(wrong.mapped("name")),
                     )
                 )
+            foreign = plan.invoice_ids.filtered(
+                lambda move, plan=plan: move.currency_id != plan.currency_id
+            )
+            if foreign:
+                raise ValidationError(
+                    self.env._(
+                        "A plan is in %(currency)s: %(invoices)s are in another "
+                        "currency.",
+                        currency=plan.currency_id.name,
+                        invoices=", ".join(foreign.mapped("name")),
+                    )
+                )
+            taken = self.search(
+                [
+                    ("id", "!=", plan.id),
+                    ("state", "in", ("proposed", "accepted", "active")),
+                    ("invoice_ids", "in", plan.invoice_ids.ids),
+                ],
+                limit=1,
+            )
+            if taken:
+                raise ValidationError(
+                    self.env._(
+                        "%(invoices)s already in payment plan %(plan)s.",
+                        invoices=", ".join(
+                            (plan.invoice_ids & taken.invoice_ids).mapped("name")
+                        ),
+                        plan=taken.name,
+                    )
+                )
             if plan.installment_count < 1:
                 raise ValidationError(
                     self.env._("A plan has at least one installment.")
+                )
+            if plan.first_date and plan.first_date < fields.Date.context_today(plan):
+                raise ValidationError(
+                    self.env._("The first installment cannot be in the past.")
                 )
             if plan.currency_id.compare_amounts(plan.fee_amount, 0) < 0:
                 raise ValidationError(self.env._("A fee cannot be negative."))
@@ -334,6 +368,7 @@ class CollectionPaymentPlan(models.Model):
                         "The down payment is at least zero and less than the total."
                     )
                 )
+            plan._check_still_due()
             total = sum(plan.installment_ids.mapped("amount"))
             if plan.currency_id.compare_amounts(total, plan.amount_total):
                 raise ValidationError(
@@ -344,6 +379,23 @@ class CollectionPaymentPlan(models.Model):
                         total=plan.currency_id.format(plan.amount_total),
                     )
                 )
+
+    def _check_still_due(self):
+        """The plan still spreads what is due on its invoices: a payment since it
+        was drafted changes the total, and the plan must be drawn up again."""
+        self.ensure_one()
+        due = sum(self.invoice_ids.mapped("amount_residual_signed"))
+        if self.currency_id.compare_amounts(due, self.amount_invoices):
+            raise UserError(
+                self.env._(
+                    "%(plan)s spreads %(planned)s but %(due)s is left to pay on its "
+                    "invoices now (a payment arrived meanwhile): the plan must be "
+                    "drawn up again.",
+                    plan=self.name,
+                    planned=self.currency_id.format(self.amount_invoices),
+                    due=self.currency_id.format(due),
+                )
+            )
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -518,6 +570,7 @@ class CollectionPaymentPlan(models.Model):
                 )
             if not (signer or "").strip():
                 raise ValidationError(self.env._("Say who accepted the plan."))
+            plan._check_still_due()
         self.write(
             {
                 "state": "accepted",
@@ -550,11 +603,18 @@ class CollectionPaymentPlan(models.Model):
         return True
 
     def action_draft(self):
-        if any(plan.state not in ("declined", "cancelled") for plan in self):
+        """Back to draft, drawn up again on what is left to pay now (a proposal
+        is withdrawn: its link no longer accepts it)."""
+        if any(
+            plan.state not in ("proposed", "declined", "cancelled") for plan in self
+        ):
             raise UserError(
-                self.env._("Only a declined or cancelled plan goes back to draft.")
+                self.env._(
+                    "Only a proposed, declined or cancelled plan goes back to draft."
+                )
             )
         self.write({"state": "draft", "closed_date": False})
+        self._refresh_schedule()
         return True
 
     def _activate(self):

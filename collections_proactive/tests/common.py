@@ -1,5 +1,7 @@
 from datetime import date
 
+from freezegun import freeze_time
+
 from odoo import Command
 from odoo.tests import new_test_user
 
@@ -109,6 +111,25 @@ class CollectionsCommon(AccountTestInvoicingCommon):
             )
         )
         return wizard._create_payments()
+
+    @classmethod
+    def _cp_accepted_plan(cls, partner, invoices, first_date, on, **values):
+        """A monthly plan of three installments for ``invoices`` from
+        ``first_date``, proposed and accepted by phone at ``on`` (frozen)."""
+        with freeze_time(on):
+            plan = cls.env["collection.payment.plan"].create(
+                {
+                    "partner_id": partner.id,
+                    "invoice_ids": [Command.set(invoices.ids)],
+                    "installment_count": 3,
+                    "frequency": "monthly",
+                    "first_date": first_date,
+                    **values,
+                }
+            )
+            plan.action_propose()
+            plan.action_record_acceptance("María Pérez", note="Por teléfono")
+        return plan
 
     @classmethod
     def _cp_history(cls, partner, rows, company=None):

@@ -4,7 +4,6 @@ from unittest.mock import patch
 from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
-from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 from odoo.tools import html2plaintext, mute_logger
@@ -40,18 +39,9 @@ class TestAutoDebit(CollectionsCommon):
         cls.provider = cls.env.ref("payment.payment_provider_demo").sudo()
         cls.provider.write({"company_id": cls.company.id, "state": "test"})
         cls.token = cls._token("done")
-        with freeze_time(datetime(2026, 3, 22, 12)):
-            cls.plan = cls.env["collection.payment.plan"].create(
-                {
-                    "partner_id": cls.customer.id,
-                    "invoice_ids": [Command.set(cls.invoices.ids)],
-                    "installment_count": 3,
-                    "frequency": "monthly",
-                    "first_date": date(2026, 4, 1),
-                }
-            )
-            cls.plan.action_propose()
-            cls.plan.action_record_acceptance("María Pérez", note="Por teléfono")
+        cls.plan = cls._cp_accepted_plan(
+            cls.customer, cls.invoices, date(2026, 4, 1), datetime(2026, 3, 22, 12)
+        )
         cls.plan.payment_token_id = cls.token
         cls.first, cls.second = cls.plan.installment_ids[:2]
 
@@ -246,19 +236,13 @@ class TestAutoDebit(CollectionsCommon):
         self.plan.action_cancel()
         customer = self._cp_customer("Cliente Cargo", tz="America/Santiago")
         invoice = self._cp_invoice(customer, 1200, date(2026, 2, 1), date(2026, 3, 1))
-        with freeze_time(datetime(2026, 3, 22, 12)):
-            plan = self.env["collection.payment.plan"].create(
-                {
-                    "partner_id": customer.id,
-                    "invoice_ids": [Command.set(invoice.ids)],
-                    "fee_amount": 30,
-                    "installment_count": 3,
-                    "frequency": "monthly",
-                    "first_date": date(2026, 4, 1),
-                }
-            )
-            plan.action_propose()
-            plan.action_record_acceptance("Pedro Soto", note="Por teléfono")
+        plan = self._cp_accepted_plan(
+            customer,
+            invoice,
+            date(2026, 4, 1),
+            datetime(2026, 3, 22, 12),
+            fee_amount=30,
+        )
         token = self._token("done")
         token.partner_id = customer
         plan.payment_token_id = token

@@ -3,7 +3,6 @@ from datetime import date, datetime
 from freezegun import freeze_time
 from psycopg2 import IntegrityError
 
-from odoo import Command
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -33,18 +32,9 @@ class TestInstallmentReminders(CollectionsCommon):
             cls.customer, 900, date(2026, 1, 15), date(2026, 2, 15)
         ) | cls._cp_invoice(cls.customer, 300, date(2026, 2, 1), date(2026, 3, 1))
         cls.strategy = cls.env["collection.strategy"]._installment_strategy(cls.company)
-        with freeze_time(datetime(2026, 3, 22, 12)):
-            cls.plan = cls.env["collection.payment.plan"].create(
-                {
-                    "partner_id": cls.customer.id,
-                    "invoice_ids": [Command.set(cls.invoices.ids)],
-                    "installment_count": 3,
-                    "frequency": "monthly",
-                    "first_date": date(2026, 4, 1),
-                }
-            )
-            cls.plan.action_propose()
-            cls.plan.action_record_acceptance("María Pérez", note="Por teléfono")
+        cls.plan = cls._cp_accepted_plan(
+            cls.customer, cls.invoices, date(2026, 4, 1), datetime(2026, 3, 22, 12)
+        )
         cls.first = cls.plan.installment_ids[0]
 
     def _run(self, when):

@@ -10,6 +10,8 @@ from ..models.collection_payment_plan import split_schedule
 from .common import CollectionsCommon
 
 DUE = date(2026, 3, 20)
+# When the tests' plans are drawn up and proposed: their first dates are ahead.
+PROPOSED_ON = datetime(2026, 3, 21, 12)
 
 
 @tagged("post_install", "-at_install")
@@ -71,6 +73,7 @@ class TestPaymentPlans(CollectionsCommon):
         self.assertEqual(plan.installment_ids.mapped("amount"), [410, 410, 410])
         self.assertEqual(sum(plan.installment_ids.mapped("amount")), plan.amount_total)
 
+    @freeze_time(PROPOSED_ON)
     def test_policy_decides_who_may_propose(self):
         # Low risk (the default band): up to 12 installments, no approval.
         plan = self._plan(installment_count=13)
@@ -86,6 +89,8 @@ class TestPaymentPlans(CollectionsCommon):
         plan.with_user(self.collections_manager).action_propose()
         self.assertEqual(plan.state, "proposed")
         self.assertTrue(plan.access_token)
+        # Withdrawn, so that its invoices are free for the next one.
+        plan.action_draft()
         # High risk: a manager proposes, whatever the plan.
         self.customer.sudo().with_company(self.company).collection_risk_band = "high"
         plan = self._plan(down_payment=300)
@@ -93,6 +98,7 @@ class TestPaymentPlans(CollectionsCommon):
         with self.assertRaisesRegex(UserError, "proposed by a collections manager"):
             plan.with_user(self.collector).action_propose()
 
+    @freeze_time(PROPOSED_ON)
     def test_accepted_plan_holds_reminders_and_tracks_payments(self):
         plan = self._plan(fee_amount=30)
         plan.action_propose()
@@ -138,6 +144,7 @@ class TestPaymentPlans(CollectionsCommon):
         self.assertEqual(result["plans_done"], 1)
         self.assertEqual(plan.state, "done")
 
+    @freeze_time(PROPOSED_ON)
     def test_unpaid_installment_breaks_the_plan(self):
         plan = self._plan()
         plan.action_propose()
@@ -176,6 +183,7 @@ class TestPaymentPlans(CollectionsCommon):
             "the normal reminders resume",
         )
 
+    @freeze_time(PROPOSED_ON)
     def test_bad_input_is_refused(self):
         stranger = self._cp_customer("Otro")
         theirs = self._cp_invoice(stranger, 100, date(2026, 2, 1), DUE)
@@ -199,7 +207,34 @@ class TestPaymentPlans(CollectionsCommon):
         self.assertEqual(plan.state, "declined")
         with self.assertRaises(UserError):
             plan.action_decline("otra vez")
+        # A first date in the past; another currency; an invoice in another plan.
+        with self.assertRaisesRegex(ValidationError, "cannot be in the past"):
+            self._plan(first_date=date(2026, 3, 1)).action_propose()
+        eur = self.env.ref("base.EUR")
+        eur.active = True
+        foreign = self._cp_invoice(self.customer, 100, date(2026, 2, 1), DUE)
+        foreign.button_draft()
+        foreign.currency_id = eur
+        foreign.action_post()
+        with self.assertRaisesRegex(ValidationError, "another currency"):
+            self._plan(invoice_ids=[Command.set(foreign.ids)]).action_propose()
+        first = self._plan()
+        with freeze_time(datetime(2026, 3, 21, 12)):
+            first.action_propose()
+            with self.assertRaisesRegex(ValidationError, "already in payment plan"):
+                self._plan(
+                    invoice_ids=[Command.set(self.invoices[0].ids)]
+                ).action_propose()
+            # Paid meanwhile: the proposal no longer matches, it is drawn up again.
+            self._cp_pay(self.invoices[1], payment_date=date(2026, 3, 21))
+            with self.assertRaisesRegex(UserError, "drawn up again"):
+                first.action_record_acceptance("María Pérez")
+            self.assertEqual(first.state, "proposed")
+            first.action_draft()
+            self.assertEqual(first.amount_invoices, 900)
+            self.assertEqual(sum(first.installment_ids.mapped("amount")), 900)
 
+    @freeze_time(PROPOSED_ON)
     def test_agreement_in_the_customers_language_and_proposal_email(self):
         self.env["res.lang"]._activate_lang("es_CL")
         self.env["ir.module.module"]._load_module_terms(

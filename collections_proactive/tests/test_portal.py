@@ -313,6 +313,18 @@ class TestPortal(PortalCommon):
         self.assertEqual(plan.invoice_ids, self.overdue[0])
         self.assertEqual(plan.installment_ids.mapped("amount"), [450, 450])
         self.assertIn("review it and accept it below", response.text)
+        # Medium risk: the policy's 10% down payment comes first, still proposed.
+        self.customer.with_company(self.company).collection_risk_band = "medium"
+        response = self._post(
+            "/my/payment_plans/request",
+            {"invoice_ids": self.overdue.ids[1], "installment_count": "2"},
+        )
+        self.assertIn("10%", self.url_open("/my/payment_plans/request").text)
+        medium = Plan.search([("invoice_ids", "=", self.overdue[1].id)])
+        self.assertEqual(medium.state, "proposed")
+        self.assertEqual(medium.installment_ids.mapped("amount"), [30, 135, 135])
+        self.assertTrue(medium.installment_ids[0].is_down_payment)
+        medium.action_cancel()
         # High risk: a manager proposes; the request waits as a draft.
         self.customer.with_company(self.company).collection_risk_band = "high"
         response = self._post(
@@ -320,7 +332,9 @@ class TestPortal(PortalCommon):
             {"invoice_ids": self.overdue.ids[1], "installment_count": "2"},
         )
         self.assertEqual(response.status_code, 200)
-        request = Plan.search([("invoice_ids", "=", self.overdue[1].id)])
+        request = Plan.search(
+            [("invoice_ids", "=", self.overdue[1].id), ("state", "!=", "cancelled")]
+        )
         self.assertEqual(request.state, "draft")
         self.assertEqual(request.activity_ids.user_id, self.collections_manager)
         self.assertIn("our team will review your request", response.text)

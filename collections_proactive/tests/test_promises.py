@@ -155,6 +155,8 @@ class TestPromises(CollectionsCommon):
         theirs = self._cp_invoice(stranger, 100, date(2026, 2, 18), DUE)
         for values, message in (
             ({"promised_date": date(2026, 3, 1)}, "cannot be past"),
+            # The company's limit: 30 days ahead by default.
+            ({"promised_date": date(2026, 4, 21)}, "at most 30 days ahead"),
             ({"amount": 5000}, "more than what is left"),
             ({"amount": 0}, "positive amount"),
             (
@@ -167,6 +169,17 @@ class TestPromises(CollectionsCommon):
                 self._promise(when, **values)
             self.assertIn(message, str(caught.exception))
         self.assertFalse(self.Promise.search([]))
+        # The last day allowed, then a manager beyond it.
+        self.assertTrue(self._promise(when, promised_date=date(2026, 4, 20)))
+        with freeze_time(when):
+            self.Promise.with_user(self.collections_manager).create(
+                {
+                    "partner_id": self.customer.id,
+                    "invoice_ids": [Command.set(self.invoice.ids)],
+                    "amount": 500,
+                    "promised_date": date(2026, 6, 1),
+                }
+            )
         # From the invoice list, invoices of two customers: refused.
         with self.assertRaises(UserError):
             (self.invoice | theirs).action_collection_log_promise()

@@ -5,6 +5,10 @@
 #   ./dev.sh test   set up, run lint, install the addon in a fresh database, run every test
 #   ./dev.sh lint   ruff, ruff-format, pylint-odoo, oca-checks-odoo-module, oca-checks-po
 #   ./dev.sh i18n   export i18n/collections_proactive.pot and merge it into i18n/es.po
+#   ./dev.sh odoo-tests [--fast] [--baseline]
+#                   Odoo's own post-install tests of the modules the addon extends
+#                   (account, account_payment, sms, portal, mail), with the addon
+#                   installed (--baseline: without it, to compare)
 #   ./dev.sh setup  only the set-up (system packages, virtualenv, PostgreSQL)
 #
 # Odoo's source is taken from $ODOO_PATH (default /opt/odoo/18.0).
@@ -156,11 +160,45 @@ print(f"{len(po.untranslated_entries())} untranslated, {len(po.translated_entrie
 PY
 }
 
+cmd_odoo_tests() {
+    setup
+    local tags="post_install/account,post_install/account_payment,post_install/sms"
+    tags="$tags,post_install/portal,post_install/mail" modules="$ADDON,payment_demo"
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            # The quick part CI runs: the payment and portal flows the addon
+            # extends, and SMS.
+            --fast) tags="post_install/account_payment,post_install/portal,post_install/sms" ;;
+            --baseline) modules="account_payment,sms,portal,mail,payment_demo" ;;
+            *) break ;;
+        esac
+        shift
+    done
+    local db="cp_core_$$" log start=$SECONDS
+    log=$(mktemp -t collections_core.XXXXXX.log)
+    say "Odoo's tests ($tags) with $modules in $db (log: $log)"
+    dropdb --if-exists "$db" 2>/dev/null || true
+    odoo -d "$db" -i "$modules" --without-demo=all --stop-after-init --log-level=warn
+    set +e
+    odoo -d "$db" --test-tags "$tags" --stop-after-init --http-port="$TEST_HTTP_PORT" \
+        --log-level=info --max-cron-threads=0 --logfile="$log" "$@"
+    local rc=$?
+    set -e
+    dropdb --if-exists "$db" 2>/dev/null || true
+    # Odoo's own tests log expected warnings: their verdict is the test report.
+    grep -E " (FAIL|ERROR): " "$log" | sed 's/^.* \(FAIL\|ERROR\): /  \1: /' | sort -u || true
+    local report
+    report=$(grep -Eo "[0-9]+ failed, [0-9]+ error\(s\) of [0-9]+ tests" "$log" | tail -1)
+    say "${report:-no test report} in $((SECONDS - start)) s"
+    [ "$rc" -eq 0 ] && [ -n "$report" ]
+}
+
 case "${1:-}" in
     run) shift; cmd_run "$@" ;;
     test) shift; cmd_test "$@" ;;
     lint) shift; cmd_lint ;;
     i18n) shift; cmd_i18n ;;
+    odoo-tests) shift; cmd_odoo_tests "$@" ;;
     setup) shift; setup ;;
     *) sed -n '2,10p' "$0"; exit 2 ;;
 esac

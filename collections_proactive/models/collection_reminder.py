@@ -103,6 +103,11 @@ class CollectionReminder(models.Model):
         readonly=True,
     )
     reason = fields.Char(readonly=True, help="Why it was deferred, skipped or failed.")
+    delivery_failed = fields.Boolean(
+        readonly=True,
+        help="The mail or SMS queue could not deliver its last message: retried "
+        "after the retry delay while attempts are left.",
+    )
     attempt_count = fields.Integer(readonly=True)
     pay_url = fields.Char(compute="_compute_links", string="Payment Link")
     optout_email_url = fields.Char(compute="_compute_links")
@@ -189,6 +194,7 @@ class CollectionReminder(models.Model):
         """Plan what is due, then send one batch; the cron calls again while planned
         reminders are due (``_notify_progress``)."""
         if not self._continues_cron_run():
+            self._sync_delivery_failures()
             self._plan_reminders()
             self.env["collection.case"]._sync_cases()
         now = fields.Datetime.now()
@@ -198,6 +204,91 @@ class CollectionReminder(models.Model):
         remaining = self.search_count(domain)
         self.env["ir.cron"]._notify_progress(done=len(batch), remaining=remaining)
         return {"done": len(batch), "remaining": remaining}
+
+    @api.model
+    def _sync_delivery_failures(self):
+        """What the mail and SMS queues could not deliver comes back to the log:
+        the reminder is ``failed`` with the queue's reason, and planned again once
+        its retry delay has passed, while it has attempts left (the next run
+        sends a new message; the undelivered one is cancelled so that nobody
+        re-sends it by hand as well). Set-based: a few statements whatever the
+        number of reminders."""
+        self.env.flush_all()
+        cr = self.env.cr
+        now = fields.Datetime.now()
+        # Retries first: a reminder failed by the previous run goes out in this one.
+        cr.execute(
+            SQL(
+                """UPDATE collection_reminder r
+                      SET state = 'planned', write_date = %(now)s
+                     FROM res_company c
+                    WHERE c.id = r.company_id
+                      AND r.state = 'failed'
+                      AND r.delivery_failed
+                      AND r.attempt_count < c.collection_max_attempts
+                      AND r.planned_date <= %(now)s""",
+                now=now,
+            )
+        )
+        cr.execute(
+            """SELECT r.id, m.id, COALESCE(m.failure_reason, m.failure_type, '')
+                 FROM collection_reminder r
+                 JOIN mail_mail m ON m.mail_message_id = r.message_id
+                WHERE r.state = 'sent' AND r.channel = 'email'
+                  AND m.state = 'exception'"""
+        )
+        mails = cr.fetchall()
+        cr.execute(
+            """SELECT r.id, s.id, COALESCE(s.failure_type, '')
+                 FROM collection_reminder r
+                 JOIN sms_sms s ON s.mail_message_id = r.message_id
+                WHERE r.state = 'sent' AND r.channel = 'sms' AND s.state = 'error'"""
+        )
+        texts = cr.fetchall()
+        if not (mails or texts):
+            self.invalidate_model()
+            return 0
+        if mails:
+            cr.execute(
+                SQL(
+                    "UPDATE mail_mail SET state = 'cancel' WHERE id = ANY(%s)",
+                    [row[1] for row in mails],
+                )
+            )
+        if texts:
+            cr.execute(
+                SQL(
+                    "UPDATE sms_sms SET state = 'canceled' WHERE id = ANY(%s)",
+                    [row[1] for row in texts],
+                )
+            )
+        rows = SQL(", ").join(
+            SQL(
+                "(%s, %s)",
+                reminder_id,
+                self.env._("Delivery failed: %(reason)s", reason=reason[:500]),
+            )
+            for reminder_id, _message_id, reason in mails + texts
+        )
+        cr.execute(
+            SQL(
+                """UPDATE collection_reminder r
+                      SET state = 'failed', delivery_failed = TRUE,
+                          reason = v.reason,
+                          planned_date = %(retry)s,
+                          write_uid = %(uid)s, write_date = %(now)s
+                     FROM (VALUES %(rows)s) AS v(id, reason)
+                    WHERE r.id = v.id""",
+                rows=rows,
+                retry=now + RETRY_DELAY,
+                uid=self.env.uid,
+                now=now,
+            )
+        )
+        self.env["mail.mail"].invalidate_model(["state"])
+        self.env["sms.sms"].invalidate_model(["state"])
+        self.invalidate_model()
+        return len(mails) + len(texts)
 
     @api.model
     def _continues_cron_run(self):
@@ -922,6 +1013,8 @@ class CollectionReminder(models.Model):
                           attempt_count = COALESCE(v.attempt_count, r.attempt_count),
                           message_id = COALESCE(v.message_id, r.message_id),
                           activity_id = COALESCE(v.activity_id, r.activity_id),
+                          delivery_failed = r.delivery_failed
+                                            AND v.state IS DISTINCT FROM 'sent',
                           write_uid = %(uid)s,
                           write_date = %(now)s
                      FROM (VALUES %(rows)s) AS v(id, state, planned_date, sent_date,

@@ -12,3 +12,4 @@ from . import test_installment_reminders
 from . import test_auto_debit
 from . import test_portal
 from . import test_i18n
+from . import test_fuzz

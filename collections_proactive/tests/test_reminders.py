@@ -221,6 +221,40 @@ class TestReminders(CollectionsCommon, SMSCase):
         self._run(datetime(2026, 3, 25, 13, 0))
         self.assertEqual(len(self._mails()), 1)
 
+    def test_undelivered_email_fails_then_goes_out_once_more(self):
+        self.company.collection_max_attempts = 2
+        self._run(datetime(2026, 3, 17, 13, 0))
+        reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
+        first = self._mails()
+        self.assertEqual(reminder.state, "sent")
+        # The mail server refuses it when the queue runs.
+        first.write(
+            {
+                "state": "exception",
+                "failure_type": "mail_smtp",
+                "failure_reason": "Connection refused",
+            }
+        )
+        self._run(datetime(2026, 3, 17, 13, 30))
+        self.assertEqual(reminder.state, "failed")
+        self.assertEqual(reminder.reason, "Delivery failed: Connection refused")
+        self.assertEqual(first.state, "cancel", "nobody re-sends it by hand as well")
+        # The next run after the retry delay sends one new message.
+        self._run(datetime(2026, 3, 17, 14, 35))
+        self._run(datetime(2026, 3, 17, 14, 40))
+        self.assertEqual(reminder.state, "sent")
+        self.assertEqual(reminder.attempt_count, 2)
+        self.assertFalse(reminder.delivery_failed)
+        mails = self._mails()
+        self.assertEqual(len(mails), 2)
+        self.assertEqual(mails.mapped("state"), ["cancel", "outgoing"])
+        # Undelivered again with no attempt left: failed for good.
+        (mails - first).write({"state": "exception", "failure_reason": "Timeout"})
+        self._run(datetime(2026, 3, 17, 15, 0))
+        self._run(datetime(2026, 3, 18, 15, 0))
+        self.assertEqual(reminder.state, "failed")
+        self.assertEqual(len(self._mails()), 2)
+
     @mute_logger("odoo.addons.collections_proactive.models.collection_reminder")
     def test_one_bad_reminder_fails_alone_in_its_batch(self):
         template = self.env.ref("collections_proactive.mail_template_reminder_notice")

@@ -1,0 +1,283 @@
+"""Upgrade, uninstall and reinstall drill.
+
+On a database full of data (the demo company, a year of invoices and payments, then
+a run of the reminders, cases, a promise and an active payment plan, and settings
+changed from their defaults):
+
+1. ``-u collections_proactive`` keeps every record of the addon and every setting;
+2. uninstalling removes the addon's tables, columns, views and scheduled actions,
+   and leaves the accounting as it was (moves, balances, reconciliations);
+3. installing it again works (tables back, the shipped strategies created).
+
+Prints what it compared and exits non-zero on any difference::
+
+    python bench/upgrade_drill.py --db cp_upgrade
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from odoo_env import clock, open_env
+
+ADDON = "collections_proactive"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SETTINGS = {
+    "collection_contact_hour_from": 9.0,
+    "collection_contact_hour_to": 18.0,
+    "collection_min_days_between_written": 3,
+    "collection_max_written_per_week": 2,
+    "collection_promise_grace_days": 4,
+    "collection_promise_max_days": 45,
+    "collection_case_horizon_days": 9,
+}
+
+
+def odoo(args, odoo_path, db, stdin=None):
+    command = [
+        sys.executable,
+        f"{odoo_path}/odoo-bin",
+        *args,
+        "-d",
+        db,
+        f"--addons-path={odoo_path}/addons,{REPO}",
+        "--stop-after-init",
+        "--log-level=warn",
+        "--max-cron-threads=0",
+        "--http-port=8769",
+    ]
+    if args and args[0] == "shell":
+        command.remove("--stop-after-init")
+        command.remove("--http-port=8769")
+        command.append("--no-http")
+    result = subprocess.run(
+        command, input=stdin, capture_output=True, text=True, check=False
+    )
+    if result.returncode:
+        sys.exit(f"odoo {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result
+
+
+def addon_tables(cr):
+    cr.execute(
+        """SELECT table_name FROM information_schema.tables
+            WHERE table_schema = 'public'
+              AND (table_name LIKE 'collection%%'
+                   OR table_name LIKE 'collections%%')
+              AND table_type = 'BASE TABLE'
+            ORDER BY table_name"""
+    )
+    return [row[0] for row in cr.fetchall()]
+
+
+def addon_columns(cr):
+    cr.execute(
+        """SELECT table_name || '.' || column_name FROM information_schema.columns
+            WHERE table_schema = 'public' AND column_name LIKE 'collection%%'
+              AND table_name NOT LIKE 'collection%%'
+            ORDER BY 1"""
+    )
+    return [row[0] for row in cr.fetchall()]
+
+
+def accounting(cr):
+    """What the addon must never change: moves, their lines' balances per account,
+    reconciliations, payments."""
+    queries = {
+        "moves": "SELECT count(*), count(*) FILTER (WHERE state = 'posted')"
+        " FROM account_move",
+        "lines": "SELECT count(*), round(sum(balance), 2), round(sum(abs(balance)), 2)"
+        " FROM account_move_line",
+        "receivable": "SELECT round(sum(l.amount_residual), 2) FROM account_move_line l"
+        " JOIN account_account a ON a.id = l.account_id"
+        " WHERE a.account_type = 'asset_receivable'",
+        "reconciliations": "SELECT count(*), round(sum(amount), 2)"
+        " FROM account_partial_reconcile",
+        "payments": "SELECT count(*) FROM account_payment",
+        "partners": "SELECT count(*) FROM res_partner",
+    }
+    figures = {}
+    for name, query in queries.items():
+        cr.execute(query)
+        figures[name] = tuple(str(value) for value in cr.fetchone())
+    return figures
+
+
+def addon_snapshot(env):
+    """Counts of every table of the addon, and the company settings."""
+    cr = env.cr
+    counts = {}
+    for table in addon_tables(cr):
+        cr.execute(f'SELECT count(*) FROM "{table}"')
+        counts[table] = cr.fetchone()[0]
+    settings = {
+        company.name: {name: company[name] for name in SETTINGS}
+        for company in env["res.company"].search([])
+    }
+    return counts, settings
+
+
+def fill(env):
+    """The addon at work on the demo company: a reminder run, cases, a promise,
+    an active plan, and settings away from their defaults."""
+    company = env.ref(f"{ADDON}.demo_company")
+    company.write(SETTINGS)
+    Reminder = env["collection.reminder"].with_company(company)
+    Reminder._plan_reminders(companies=company)
+    reminders = Reminder.search([("state", "=", "planned")], limit=200)
+    reminders._send()
+    env["collection.case"]._sync_cases(company)
+    invoices = env["account.move"].search(
+        [
+            ("company_id", "=", company.id),
+            ("move_type", "=", "out_invoice"),
+            ("state", "=", "posted"),
+            ("payment_state", "=", "not_paid"),
+        ],
+        order="invoice_date_due",
+    )
+    by_partner = {}
+    for invoice in invoices:
+        by_partner.setdefault(invoice.commercial_partner_id, invoice)
+    (promised_partner, promised), (planned_partner, planned) = list(by_partner.items())[
+        1:3
+    ]
+    from odoo import Command, fields
+
+    env["collection.promise"].with_company(company).create(
+        {
+            "partner_id": promised_partner.id,
+            "company_id": company.id,
+            "invoice_ids": [Command.set(promised.ids)],
+            "amount": promised.amount_residual,
+            "promised_date": fields.Date.today() + timedelta(days=5),
+        }
+    )
+    plan = (
+        env["collection.payment.plan"]
+        .with_company(company)
+        .create(
+            {
+                "partner_id": planned_partner.id,
+                "company_id": company.id,
+                "invoice_ids": [Command.set(planned.ids)],
+                "installment_count": 3,
+                "first_date": fields.Date.today() + timedelta(days=7),
+            }
+        )
+    )
+    plan.action_propose()
+    plan.action_record_acceptance("Drill", note="upgrade drill")
+    env["collection.risk.scoring"]._compute_risk(companies=company)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", default="cp_upgrade")
+    parser.add_argument(
+        "--odoo-path", default=os.environ.get("ODOO_PATH", "/opt/odoo/18.0")
+    )
+    args = parser.parse_args()
+    subprocess.run(["dropdb", "--if-exists", args.db], check=True)
+    problems = []
+    start = clock()
+
+    print(f"1. install {ADDON} with demo data in {args.db}")
+    odoo(["-i", f"{ADDON},payment_demo"], args.odoo_path, args.db)
+    cr, env = open_env(args.db, args.odoo_path)
+    fill(env)
+    cr.commit()
+    before, settings = addon_snapshot(env)
+    books = accounting(cr)
+    cr.close()
+    print(
+        f"   {len(before)} tables of the addon, {sum(before.values())} rows;"
+        f" {books['moves'][0]} moves, {books['reconciliations'][0]} reconciliations"
+    )
+
+    print(f"2. -u {ADDON}")
+    odoo(["-u", ADDON], args.odoo_path, args.db)
+    cr, env = open_env(args.db, args.odoo_path)
+    after, settings_after = addon_snapshot(env)
+    for table in sorted(set(before) | set(after)):
+        if before.get(table) != after.get(table):
+            problems.append(
+                f"update: {table} {before.get(table)} -> {after.get(table)}"
+            )
+    if settings != settings_after:
+        problems.append(f"update: settings {settings} -> {settings_after}")
+    if accounting(cr) != books:
+        problems.append("update: the accounting changed")
+    cr.close()
+    print(f"   rows kept: {sum(after.values())} of {sum(before.values())}")
+
+    print(f"3. uninstall {ADDON}")
+    odoo(
+        ["shell"],
+        args.odoo_path,
+        args.db,
+        stdin=(
+            "env['ir.module.module'].search([('name', '=', 'collections_proactive')])"
+            ".button_immediate_uninstall()\nenv.cr.commit()\n"
+        ),
+    )
+    cr, env = open_env(args.db, args.odoo_path)
+    tables, columns = addon_tables(cr), addon_columns(cr)
+    # Demo records the books refer to (the demo company, its customers, their
+    # invoices) cannot be deleted, so Odoo keeps them and their xml ids; anything
+    # else of the addon left behind is a defect.
+    cr.execute(
+        """SELECT model, count(*) FROM ir_model_data WHERE module = %s
+            GROUP BY model ORDER BY model""",
+        (ADDON,),
+    )
+    kept = dict(cr.fetchall())
+    xmlids = {
+        model: count
+        for model, count in kept.items()
+        if model not in ("res.company", "res.partner", "res.users", "account.move")
+    }
+    cr.execute("SELECT state FROM ir_module_module WHERE name = %s", (ADDON,))
+    state = cr.fetchone()[0]
+    left_books = accounting(cr)
+    cr.close()
+    if tables:
+        problems.append(f"uninstall: tables left {tables}")
+    if columns:
+        problems.append(f"uninstall: columns left {columns}")
+    if xmlids:
+        problems.append(f"uninstall: xml ids left {xmlids}")
+    if state != "uninstalled":
+        problems.append(f"uninstall: module {state}")
+    # The demo company, customers and invoices are demo records of the addon,
+    # yet accounting records: uninstalling keeps them (Odoo does not delete
+    # posted moves), so the books are compared as they were.
+    if left_books != books:
+        problems.append(f"uninstall: the accounting changed {books} -> {left_books}")
+    print(
+        f"   tables left {len(tables)}, columns left {len(columns)}, other xml ids"
+        f" left {sum(xmlids.values())}; demo records the books keep: {kept};"
+        f" accounting unchanged: {left_books == books}"
+    )
+
+    print(f"4. install {ADDON} again")
+    odoo(["-i", ADDON], args.odoo_path, args.db)
+    cr, env = open_env(args.db, args.odoo_path)
+    again = addon_tables(cr)
+    strategies = env["collection.strategy"].search_count([])
+    cr.close()
+    if set(again) != set(before):
+        problems.append(f"reinstall: tables {sorted(set(before) ^ set(again))}")
+    if not strategies:
+        problems.append("reinstall: no strategy")
+    print(f"   tables {len(again)}, strategies {strategies}")
+    print(f"done in {clock() - start:.0f} s")
+    for problem in problems:
+        print("PROBLEM:", problem)
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -29,7 +29,13 @@ def prepare(db, odoo_path, customers):
     """The demo database, and ``customers`` portal users with a proposed plan
     each: ``[(login, plan id)]``."""
     exists = subprocess.run(
-        ["psql", "-Atc", f"SELECT 1 FROM pg_database WHERE datname = '{db}'"],
+        [
+            "psql",
+            "-d",
+            "postgres",
+            "-Atc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{db}'",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -153,22 +153,40 @@ def main():
             " kwargs: {order: 'collection_risk_score desc', limit: 1}}})})"
             ".then(r => r.json()).then(r => r.result[0])"
         )
-        browser.open(f"{base}/odoo/contacts/{partner}", ".o_form_view .o_notebook")
+        browser.open(
+            f"{base}/odoo/action-{ADDON}.res_partner_action_customers/{partner}",
+            ".o_form_view .o_notebook",
+        )
         browser.evaluate(
             "[...document.querySelectorAll('.o_notebook .nav-link')]"
             ".find(a => a.textContent.includes('Collections'))?.click()"
         )
+        browser.evaluate(
+            "document.querySelector('.o_notebook').scrollIntoView({block: 'start'})"
+        )
         time.sleep(1.5)
         browser.shot(os.path.join(args.out, "risk_panel.png"))
-        # A reminder email as the customer receives it: the body Odoo queued.
+        # A reminder email as the customer receives it, rendered by its template
+        # in the customer's language and layout (queued cancelled: never sent).
         body = browser.evaluate(
-            "fetch('/web/dataset/call_kw', {method: 'POST',"
-            " headers: {'Content-Type': 'application/json'},"
-            " body: JSON.stringify({jsonrpc: '2.0', method: 'call', params: {"
-            " model: 'mail.mail', method: 'search_read', args: ["
-            " [['model', '=', 'res.partner'], ['body_html', 'ilike', 'optout']],"
-            " ['body_html']], kwargs: {limit: 1, order: 'id desc'}}})})"
-            ".then(r => r.json()).then(r => r.result[0] && r.result[0].body_html)"
+            "(async () => {"
+            " const call = (model, method, args, kwargs = {}) =>"
+            "  fetch('/web/dataset/call_kw', {method: 'POST',"
+            "   headers: {'Content-Type': 'application/json'},"
+            "   body: JSON.stringify({jsonrpc: '2.0', method: 'call',"
+            "    params: {model, method, args, kwargs}})})"
+            "  .then(r => r.json()).then(r => r.result);"
+            " const [reminder] = await call('collection.reminder', 'search',"
+            "  [[['channel', '=', 'email'], ['kind', '=', 'overdue']]], {limit: 1});"
+            " if (!reminder) return null;"
+            " const [template] = await call('ir.model.data', 'search_read',"
+            "  [[['module', '=', 'collections_proactive'],"
+            "    ['name', '=', 'mail_template_reminder_overdue']], ['res_id']]);"
+            " const mail = await call('mail.template', 'send_mail',"
+            "  [template.res_id, reminder], {email_values: {state: 'cancel'},"
+            "   email_layout_xmlid: 'mail.mail_notification_light'});"
+            " const [row] = await call('mail.mail', 'read', [[mail], ['body_html']]);"
+            " return row.body_html; })()"
         )
         if body:
             browser.open("about:blank", "body")

@@ -16,20 +16,26 @@ in-process against a scratch database and an ``aiosmtpd`` server on 127.0.0.1:
    in es_CL, America/Santiago), each with one or two invoices reaching either the
    pre-due notice or, for ``--pdf-customers``, the overdue step.
 3. Run 1: the reminder cron as ``ir.cron`` calls it, then the mail queue as its
-   cron does; the SMTP server stops itself after ``--stop-after`` messages, in
-   the middle of the queue (the open session is cut, new ones are refused).
-   Checked on what arrived: recipient, subject in the customer's language, every
-   invoice's portal link with its actual access token, the opt-out link and its
-   text in the customer's language, one PDF per invoice where the step attaches
-   them. Checked after the cut: each undelivered mail is ``exception`` with a
-   reason, and its reminder is ``failed`` with that reason (not ``sent``).
-4. Run 2, ``--next-run-after`` hours later (time moved with freezegun), the
-   server back on the same port: the reminder cron and the mail queue again.
-   Checked: each failed reminder was retried and delivered; each customer got
-   each reminder exactly once (messages per recipient and subject); nothing sent
-   is lost (each ``sent`` email reminder's message arrived); nothing due is left
-   ``planned`` or ``failed``; no undelivered copy of a retried reminder is left in
-   the mail queue where its *Retry* button would send it a second time.
+   cron does; the SMTP server stops itself after ``--stop-after`` messages (by
+   default 40% of the queue), in the middle of the queue:
+   the open session is cut, new connections are refused. Checked on every
+   message that arrives, in this run or later: recipient, subject in the
+   customer's language, every invoice's portal link with its actual access
+   token, the opt-out link and its text in the customer's language, one PDF per
+   invoice where the step attaches them. Checked after the cut: each undelivered
+   mail failed with a reason.
+4. Later runs, ``--next-run-after`` hours apart (time moved with freezegun):
+   ``--outage-runs`` with the server still down, then ``--runs`` with it back on
+   the same port, each the reminder cron then the mail queue. When the server
+   is back, a collector first clicks Resend on ``--chatter-resends`` failed
+   messages in the customers' chatter, as Odoo offers. Checked: each reminder of
+   an undelivered mail was ``failed`` with the mail's reason at some point; it
+   arrived within ``--retry-within`` runs of the server being back (or is left
+   ``failed`` after the company's attempts); each customer got each reminder
+   exactly once (messages per recipient and subject, and per reminder); nothing
+   ``sent`` is lost; nothing due is left ``planned`` or ``failed``; no failed
+   message a retry replaced can still be re-sent by hand (Resend in the chatter,
+   Retry in the mail queue).
 
 Prints the figures and exits 1 on any violation. ``--serve`` instead runs the
 SMTP server alone (the demo setting: see ``--help``).
@@ -343,8 +349,13 @@ def setup(env, args, port):
     )
     today = fields.Date.context_today(env.user)
     values = []
+    # The overdue customers spread over the list: some of their emails go out
+    # before the cut, some after it (the queue sends in order).
+    late_ones = {
+        i * len(partners) // args.pdf_customers for i in range(args.pdf_customers)
+    }
     for i, partner in enumerate(partners):
-        late = i < args.pdf_customers
+        late = i in late_ones
         # Notice 3 days before due, or 5 days overdue: the highest step reached
         # whatever the customer's local day (UTC or Santiago).
         due = today - timedelta(days=8) if late else today + timedelta(days=1)
@@ -399,14 +410,17 @@ def configure_mail_server(env, port):
 # ----------------------------------------------------------------------
 
 
-def run_reminder_cron(cr, env, max_calls=50):
+def run_reminder_cron(cr, env, batch_size, max_calls=50):
     """``_cron_send_reminders`` called and committed as ``ir.cron`` does, while it
-    reports reminders left."""
+    reports reminders left. Several batches: each queues its emails template by
+    template, so the emails with PDFs are spread over the queue."""
     cron = env.ref(f"{ADDON}.ir_cron_send_reminders")
     done = calls = 0
     while calls < max_calls:
         job, _progress = cron._add_progress()
-        result = job.env["collection.reminder"]._cron_send_reminders()
+        result = job.env["collection.reminder"]._cron_send_reminders(
+            batch_size=batch_size
+        )
         cr.commit()
         env.invalidate_all()
         calls += 1
@@ -443,17 +457,22 @@ def message_ids(cr, company):
 
 
 def reminder_rows(cr, company):
-    """``{reminder id: row}`` with the state of its latest mail."""
+    """``{reminder id: row}`` with the state of its message's latest mail (a
+    resend from the chatter adds a mail to the same message)."""
     cr.execute(
-        """SELECT r.id, r.partner_id, r.step_id, r.state, r.reason, r.attempt_count,
+        """SELECT DISTINCT ON (r.id)
+                  r.id, r.partner_id, r.step_id, r.state, r.reason, r.attempt_count,
                   r.planned_date, mm.id, mm.state,
                   COALESCE(mm.failure_type, n.failure_type), mm.failure_reason,
                   n.notification_status
              FROM collection_reminder r
              LEFT JOIN mail_mail mm ON mm.mail_message_id = r.message_id
              LEFT JOIN mail_notification n
-               ON n.mail_mail_id = mm.id AND n.res_partner_id = r.partner_id
-            WHERE r.company_id = %s AND r.channel = 'email'""",
+               ON n.mail_message_id = r.message_id
+              AND n.res_partner_id = r.partner_id
+              AND n.notification_type = 'email'
+            WHERE r.company_id = %s AND r.channel = 'email'
+            ORDER BY r.id, mm.id DESC""",
         [company.id],
     )
     keys = [
@@ -494,16 +513,18 @@ class Checker:
             self.violations.append(what)
         return ok
 
-    def report(self, limit=15):
+    def report(self, examples=3):
+        """Each kind of violation, counted, with its first few examples."""
         if not self.violations:
             return
-        kinds = Counter(v.split(":")[0] for v in self.violations)
+        kinds = defaultdict(list)
+        for violation in self.violations:
+            kinds[violation.split(":")[0]].append(flat(violation))
         print(f"\nVIOLATIONS: {len(self.violations)}")
-        for kind, count in kinds.most_common():
-            print(f"  {count:5d}  {kind}")
-        print("first ones:")
-        for violation in self.violations[:limit]:
-            print(f"  - {violation}")
+        for kind, found in sorted(kinds.items(), key=lambda item: -len(item[1])):
+            print(f"  {len(found):5d}  {kind}")
+            for violation in found[:examples]:
+                print(f"           - {violation[:300]}")
 
 
 def check_content(checker, parsed, reminder, expected):
@@ -618,7 +639,7 @@ class Drill:
         """The reminder cron, then the mail queue cut after a share of it."""
         started = odoo_env.clock()
         with LogCounter(NOISY) as log:
-            done, calls = run_reminder_cron(self.cr, self.env)
+            done, calls = run_reminder_cron(self.cr, self.env, self.args.batch_size)
         self.learn()
         rows = self.rows()
         queued = sum(1 for row in rows.values() if row["mail_state"] == "outgoing")
@@ -679,77 +700,140 @@ class Drill:
         )
 
     def check_cut(self, rows):
-        """Undelivered mails after the cut, and what the reminder log says."""
+        """Undelivered mails after the cut: each failed with a reason
+        (``exception``, or already ``cancel`` when the reminder log took it over)."""
         failed = {
-            rid: row for rid, row in rows.items() if row["mail_state"] == "exception"
+            rid: row
+            for rid, row in rows.items()
+            if row["mail_state"] in ("exception", "cancel")
         }
         still = sum(1 for row in rows.values() if row["mail_state"] == "outgoing")
         self.check(still == 0, f"mails left outgoing after the cut: {still}")
         reasons = Counter(
-            (row["failure_type"], row["notification"], flat(row["failure_reason"])[:70])
+            (row["failure_type"], row["notification"], flat(row["failure_reason"]))
             for row in failed.values()
         )
-        print(f"run 1, the cut: {len(failed)} mails in exception, reasons:")
+        states = dict(Counter(row["mail_state"] for row in failed.values()))
+        print(f"run 1, the cut: {len(failed)} mails not delivered {states}, reasons:")
         for (failure_type, notification, reason), count in reasons.most_common():
             print(f"  {count:5d}  {failure_type}, notification {notification}:")
-            print(f"         {reason}")
+            print(f"         {reason[:100]}")
         for rid, row in failed.items():
             self.check(
                 bool(row["failure_reason"]), f"mail failed without a reason: {rid}"
             )
-            self.check(
-                row["state"] == "failed",
-                f"reminder not failed after its mail failed: reminder {rid} is"
-                f" {row['state']} ({row['failure_type']})",
-            )
-            self.check(
-                row["state"] != "failed"
-                or flat(row["failure_reason"])[:40] in (row["reason"] or ""),
-                f"failed reminder without the mail's reason: reminder {rid}"
-                f" {row['reason']!r}",
-            )
-        states = Counter(row["state"] for row in rows.values())
-        print(f"run 1, reminders: {dict(states)}")
+        self.failed = failed
+        self.seen_failed = {}  # reminder id: (phase, reason) when first seen failed
+        self.resent = set()  # reminders a collector resent from the chatter
+        self.observe("run 1, after the queue", rows)
         return failed
 
+    def observe(self, moment, rows):
+        """Note when the reminders of the failed mails are first seen failed."""
+        for rid in self.failed:
+            if rows[rid]["state"] == "failed" and rid not in self.seen_failed:
+                self.seen_failed[rid] = (moment, rows[rid]["reason"])
+        states = Counter(rows[rid]["state"] for rid in self.failed)
+        print(f"  {moment}: reminders of the failed mails {dict(states)}", flush=True)
+
+    def chatter_resends(self, count):
+        """A collector opens the red envelope of ``count`` failed messages in the
+        customers' chatter and clicks Resend (Odoo's ``mail.resend.message``)."""
+        rows = self.rows()
+        picked = [rid for rid in sorted(self.failed)][-count:]
+        before = len(self.sink.messages)
+        self.sink.phase = "chatter resend"
+        for rid in picked:
+            message = self.env["collection.reminder"].browse(rid).message_id
+            notifications = message.notification_ids.filtered(
+                lambda n: n.notification_status in ("exception", "bounce")
+            )
+            if not notifications:
+                continue
+            wizard = (
+                self.env["mail.resend.message"]
+                .with_context(mail_message_to_resend=message.id)
+                .create({})
+            )
+            wizard.resend_mail_action()
+            self.cr.commit()
+            self.resent.add(rid)
+        self.env.invalidate_all()
+        print(
+            f"chatter: Resend clicked on the {len(self.resent)} of {len(picked)}"
+            " picked messages still showing a failed email"
+            f" (of reminders {sorted(self.resent)}; states before:"
+            f" {dict(Counter(rows[rid]['state'] for rid in picked))}),"
+            f" {len(self.sink.messages) - before} received",
+            flush=True,
+        )
+
     def later_runs(self):
-        """``--outage-runs`` runs with the server still down, then one with the
-        server back, each ``--next-run-after`` hours after the one before."""
+        """``--outage-runs`` runs with the server still down, then ``--runs`` with
+        the server back, ``--next-run-after`` hours apart (the crons' interval):
+        each the reminder cron then the mail queue, as their crons run."""
         from freezegun import freeze_time
 
         args = self.args
         base, started = datetime.now(), odoo_env.clock()
-        for index in range(args.outage_runs + 1):
-            up = index == args.outage_runs
+        self.back = None
+        for index in range(args.outage_runs + args.runs):
             phase = f"run {index + 2}"
+            up = index >= args.outage_runs
+            if up and self.back is None:
+                self.server.start()  # back for good
+                self.back = index + 2
+                if args.chatter_resends:
+                    self.chatter_resends(args.chatter_resends)
             self.sink.phase, self.sink.stop_after = phase, None
             hours = args.next_run_after * (index + 1)
             before = len(self.sink.messages)
             with freeze_time(base + timedelta(hours=hours), tick=True):
-                if up:
-                    self.server.start()
-                try:
-                    with LogCounter(NOISY) as log:
-                        done, calls = run_reminder_cron(self.cr, self.env)
-                        self.learn()
-                        queue_calls = run_mail_queue(self.cr, self.env)
-                finally:
-                    self.server.stop()
+                with LogCounter(NOISY) as log:
+                    done, calls = run_reminder_cron(
+                        self.cr, self.env, self.args.batch_size
+                    )
+                    self.learn()
+                    self.observe(f"{phase}, after the reminder cron", self.rows())
+                    queue_calls = run_mail_queue(self.cr, self.env)
                 rows = self.rows()
                 self.now = datetime.now()
+            self.observe(f"{phase}, after the queue", rows)
             print(
-                f"{phase} (+{hours:g} h, server {'back' if up else 'still down'}):"
+                f"{phase} (+{hours:g} h, server {'up' if up else 'still down'}):"
                 f" reminder cron {done} reminders in {calls} calls, mail queue"
                 f" {queue_calls} calls, {len(self.sink.messages) - before} received;"
                 f" {tally(rows)} (logged: {log.summary()})",
                 flush=True,
             )
             self.check_arrivals(phase)
+        self.server.stop()
         print(f"later runs: {odoo_env.clock() - started:.0f} s")
         return rows
 
-    def check_final(self, rows, failed):
+    def check_failed_seen(self):
+        """Each reminder of a failed mail was failed with the mail's reason at
+        some point (right after the queue, or at the next reminder cron)."""
+        for rid, row in self.failed.items():
+            seen = self.seen_failed.get(rid)
+            if seen is None and rid in self.resent:
+                continue  # delivered by the collector's resend before any run
+            if self.check(
+                seen is not None,
+                f"reminder never failed after its mail failed: reminder {rid}"
+                f" ({row['failure_type']})",
+            ):
+                self.check(
+                    flat(row["failure_reason"])[:40] in flat(seen[1]),
+                    f"failed reminder without the mail's reason: reminder {rid}"
+                    f" {seen[1]!r}",
+                )
+        moments = Counter(moment for moment, _reason in self.seen_failed.values())
+        print(f"failed reminders first seen: {dict(moments)}")
+
+    def check_final(self, rows):
         """Exactly once, nothing lost, nothing due left behind."""
+        self.check_failed_seen()
         per_key, per_reminder = Counter(), defaultdict(list)
         for phase, _from, rcpts, raw in self.sink.messages:
             parsed = parse(raw)
@@ -757,32 +841,26 @@ class Drill:
                 per_key[rcpt.lower(), parsed["subject"]] += 1
             per_reminder[self.mapping.get(parsed["message_id"])].append(phase)
         duplicates = {key: n for key, n in per_key.items() if n > 1}
-        for (rcpt, subject), count in sorted(duplicates.items()):
-            self.check(False, f"duplicate: {rcpt} got {subject!r} {count} times")
         for rid, phases in per_reminder.items():
             self.check(
                 rid is None or len(phases) == 1,
-                f"duplicate: reminder {rid} arrived {len(phases)}x",
+                f"duplicate{' after a chatter resend' * ('chatter resend' in phases)}:"
+                f" reminder {rid} arrived {len(phases)} times ({', '.join(phases)})",
             )
         cap = self.company.collection_max_attempts
-        retried = [
-            rid
-            for rid in failed
-            if rows[rid]["state"] == "sent"
-            and rows[rid]["mail_state"] == "sent"
-            and per_reminder.get(rid, ["run 1"])[0] != "run 1"
-        ]
         # Failed as many times as the company allows: left failed, on purpose.
-        given_up = [
+        given_up = {
             rid
             for rid, row in rows.items()
             if row["state"] == "failed" and row["attempts"] >= cap
-        ]
+        }
         for rid, row in rows.items():
             arrived = per_reminder.get(rid, [])
             if row["state"] == "sent":
+                # A resend from the chatter delivers the message with a new mail,
+                # deleted once sent (auto_delete): its notification says so.
                 self.check(
-                    row["mail_state"] == "sent" and len(arrived) == 1,
+                    "sent" in (row["mail_state"], row["notification"]) and arrived,
                     f"lost: reminder {rid} is sent, its mail {row['mail']} is"
                     f" {row['mail_state']}, {len(arrived)} messages arrived",
                 )
@@ -794,17 +872,13 @@ class Drill:
                     f"left {row['state']} although due: reminder {rid}"
                     f" ({row['reason']})",
                 )
-        for rid in failed:
-            self.check(
-                rid in retried or rid in given_up,
-                f"not retried once the server was back: reminder {rid} is"
-                f" {rows[rid]['state']}, mail {rows[rid]['mail_state']}",
-            )
+        retried = self.check_retries(rows, per_reminder, given_up)
         stale = self.stale_copies()
         self.check(
             not stale,
-            f"stale failed copies: {stale} failed mails of retried reminders left"
-            " in the queue (their Retry button would send them a second time)",
+            f"stale failed copies: {stale} failed messages replaced by a retry still"
+            " show a failed email that Resend (chatter) or Retry (mail queue) would"
+            " send a second time",
         )
         customers = {rcpt for rcpt, _subject in per_key}
         received = len(self.sink.messages)
@@ -812,24 +886,53 @@ class Drill:
             f"result: {received} messages received ({self.received1} in run 1,"
             f" {received - self.received1} later) for {len(customers)} of"
             f" {len(self.partners)} customers; per (recipient, subject): max"
-            f" {max(per_key.values(), default=0)}, {len(duplicates)} duplicates;"
-            f" {tally(rows)};"
-            f" failed in run 1: {len(failed)}, retried and delivered later:"
-            f" {len(retried)}, given up after {cap} attempts: {len(given_up)}"
+            f" {max(per_key.values(), default=0)}, {len(duplicates)} duplicated;"
+            f" {tally(rows)}; failed in run 1: {len(self.failed)}, retried and"
+            f" delivered: {dict(sorted(Counter(retried.values()).items()))},"
+            f" given up after {cap} attempts: {len(given_up)}"
         )
         langs = Counter(self.expected[rid]["lang"] for rid in per_reminder if rid)
         print(f"languages received: {dict(langs)}")
 
+    def check_retries(self, rows, per_reminder, given_up):
+        """``{reminder id: phase}`` where each failed reminder finally arrived;
+        a violation when not within ``--retry-within`` runs of the server back."""
+        retried = {}
+        for rid in self.failed:
+            phases = [p for p in per_reminder.get(rid, []) if p != "run 1"]
+            if phases:
+                retried[rid] = phases[0]
+            elif rid not in given_up:
+                self.check(
+                    False,
+                    f"not retried once the server was back: reminder {rid} is"
+                    f" {rows[rid]['state']} ({rows[rid]['reason']}), mail"
+                    f" {rows[rid]['mail_state']}",
+                )
+        last = self.back + self.args.retry_within - 1
+        for rid, phase in retried.items():
+            if phase.startswith("run "):
+                self.check(
+                    int(phase.split()[1]) <= last,
+                    f"retried late: reminder {rid} arrived in {phase}, the server"
+                    f" was back for run {self.back}",
+                )
+        return retried
+
     def stale_copies(self):
-        """Failed mails of the drill's customers that are no reminder's current
-        message: copies a retry replaced, still sendable by hand."""
+        """Failed email notifications of the drill's messages that no reminder
+        points to any more (a retry replaced them), or failed mails of them."""
         self.cr.execute(
-            """SELECT COUNT(*) FROM mail_mail mm
-                 JOIN mail_message m ON m.id = mm.mail_message_id
-                WHERE mm.state = 'exception' AND m.model = 'res.partner'
-                  AND m.res_id = ANY(%s)
+            """SELECT COUNT(DISTINCT m.id) FROM mail_message m
+                WHERE m.model = 'res.partner' AND m.res_id = ANY(%s)
                   AND NOT EXISTS (SELECT 1 FROM collection_reminder r
-                                   WHERE r.message_id = m.id)""",
+                                   WHERE r.message_id = m.id)
+                  AND (EXISTS (SELECT 1 FROM mail_notification n
+                                WHERE n.mail_message_id = m.id
+                                  AND n.notification_status IN ('exception', 'bounce'))
+                       OR EXISTS (SELECT 1 FROM mail_mail mm
+                                   WHERE mm.mail_message_id = m.id
+                                     AND mm.state = 'exception'))""",
             [self.partners.ids],
         )
         return self.cr.fetchone()[0]
@@ -847,7 +950,6 @@ def flat(text):
 
 def drill(args):
     started = odoo_env.clock()
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's own log
     prepare_database(args)
     print(f"database {args.db} ready in {odoo_env.clock() - started:.0f} s", flush=True)
     cr, env = open_env(args)
@@ -856,9 +958,9 @@ def drill(args):
         run.setup()
         rows = run.first_run()
         run.check_arrivals("run 1")
-        failed = run.check_cut(rows)
+        run.check_cut(rows)
         rows = run.later_runs()
-        run.check_final(rows, failed)
+        run.check_final(rows)
     finally:
         run.server.stop()
         cr.rollback()
@@ -933,6 +1035,12 @@ def main():
         help="customers on the overdue step, whose emails attach the invoice PDFs",
     )
     parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=100,
+        help="reminders per call of the reminder cron (default 100)",
+    )
+    parser.add_argument(
         "--stop-after",
         type=int,
         help="messages the SMTP server accepts before it stops (default: 40%%)",
@@ -940,8 +1048,28 @@ def main():
     parser.add_argument(
         "--next-run-after",
         type=float,
-        default=2.0,
-        help="hours between the cut and the next run",
+        default=1.0,
+        help="hours between two runs of the crons (default 1: their interval)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=2,
+        help="runs of the crons once the server is back (default 2)",
+    )
+    parser.add_argument(
+        "--retry-within",
+        type=int,
+        default=1,
+        help="runs after the server is back within which every failed reminder"
+        " must have arrived (default 1: the next run)",
+    )
+    parser.add_argument(
+        "--chatter-resends",
+        type=int,
+        default=3,
+        help="failed messages a collector resends from the chatter when the"
+        " server is back, before the next run (default 3)",
     )
     parser.add_argument(
         "--outage-runs",
@@ -962,6 +1090,7 @@ def main():
     parser.add_argument("--maildir", default="/tmp/smtp_drill_mail")
     parser.add_argument("--configure-db", help="--serve: database to point at it")
     args = parser.parse_args()
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's own log
     args.addons = os.path.abspath(args.addons)
     for name in (args.db, args.template):
         if not name.startswith("cp_smtp"):

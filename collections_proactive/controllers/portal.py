@@ -90,6 +90,9 @@ class CollectionsPortal(PortalAccount):
     def _plan_check_access(self, plan_id, access_token=None):
         """The plan (sudo) when the user may see it: its own, or with the plan's
         access token. None otherwise."""
+        if not (isinstance(access_token, str) and access_token.isascii()):
+            # A token is ASCII text; anything else is no token at all.
+            access_token = None
         try:
             return self._document_check_access(
                 "collection.payment.plan", plan_id, access_token
@@ -108,10 +111,18 @@ class CollectionsPortal(PortalAccount):
 
     @staticmethod
     def _to_int(value):
+        """``value`` as an id or count PostgreSQL can hold, else None."""
         try:
-            return int(value)
-        except (TypeError, ValueError):
+            number = int(value)
+        except (TypeError, ValueError, OverflowError):
             return None
+        return number if -(2**31) <= number < 2**31 else None
+
+    @staticmethod
+    def _text(value, limit=2000):
+        """Posted text as it may be stored: stripped, without NUL characters
+        (PostgreSQL refuses them), at most ``limit`` characters."""
+        return (value or "").replace("\x00", "").strip()[:limit]
 
     # ------------------------------------------------------------------
     # My payments: the summary
@@ -230,7 +241,7 @@ class CollectionsPortal(PortalAccount):
                             "amount": sum(invoices.mapped("amount_residual_signed")),
                             "promised_date": when,
                             "source": "portal",
-                            "note": (note or "").strip()[:2000] or False,
+                            "note": self._text(note) or False,
                         }
                     )
                 )
@@ -305,6 +316,9 @@ class CollectionsPortal(PortalAccount):
                 report_ref="collections_proactive.collection_payment_plan_report",
                 download=download,
             )
+        # The page's alert says what the customer's own form got wrong, never
+        # what a link says.
+        kw.pop("message", None)
         return request.render(
             "collections_proactive.portal_payment_plan_page",
             self._plan_page_values(plan, access_token, **kw),
@@ -423,13 +437,13 @@ class CollectionsPortal(PortalAccount):
         refusal = self._plan_refusal(plan, env._("accepted"))
         if refusal:
             return self._collections_error(refusal, status=409)
-        name = (signer_name or "").strip()
+        name = self._text(signer_name, 201)
         if len(name) < 3 or len(name) > 200:
             return self._plan_form_error(
                 plan, access_token, env._("Type your full name to sign.")
             )
         try:
-            vat = self._check_vat(plan, signer_vat)
+            vat = self._check_vat(plan, self._text(signer_vat, 64))
             with env.cr.savepoint():
                 # Locked: a double submission waits, then finds it accepted.
                 env.cr.execute(
@@ -482,7 +496,7 @@ class CollectionsPortal(PortalAccount):
             return self._collections_error(
                 self._plan_refusal(plan, env._("declined")), status=409
             )
-        reason = (decline_reason or "").strip()
+        reason = self._text(decline_reason, 2001)
         if not reason or len(reason) > 2000:
             return self._plan_form_error(
                 plan, access_token, env._("Tell us why you decline the plan.")

@@ -18,3 +18,4 @@ from . import collection_payment_plan
 from . import collection_payment_plan_installment
 from . import payment_transaction
 from . import collection_kpi_report
+from . import mail_mail

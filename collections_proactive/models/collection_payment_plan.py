@@ -16,6 +16,12 @@ STEP = {
 }
 
 
+# Bounds of what a plan can be at all (the policy narrows them): beyond them a
+# schedule cannot be drawn up (dates past the calendar) or costs minutes to build.
+MAX_INSTALLMENTS = 360
+MAX_YEARS_AHEAD = 10
+
+
 def split_schedule(total, down_payment, count, first_date, frequency, currency):
     """``[(date, amount, is_down_payment)]`` adding up exactly to ``total`` in the
     currency's rounding: a down payment on the first date if any, then ``count``
@@ -271,7 +277,8 @@ class CollectionPaymentPlan(models.Model):
     def _schedule_commands(self):
         self.ensure_one()
         if (
-            self.installment_count < 1
+            not self._within_bounds(self.installment_count, self.first_date)
+            or self.installment_count < 1
             or not self.first_date
             or not self.currency_id
             or self.currency_id.compare_amounts(self.amount_total, 0) <= 0
@@ -400,6 +407,7 @@ class CollectionPaymentPlan(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            self._check_bounds(vals)
             if vals.get("partner_id"):
                 partner = self.env["res.partner"].browse(vals["partner_id"])
                 vals["partner_id"] = partner.commercial_partner_id.id
@@ -418,7 +426,30 @@ class CollectionPaymentPlan(models.Model):
             )
             plan.installment_ids = plan._schedule_commands()
 
+    def _within_bounds(self, count, first_date):
+        today = fields.Date.context_today(self)
+        return (count or 0) <= MAX_INSTALLMENTS and (
+            not first_date
+            or fields.Date.to_date(first_date)
+            <= today + relativedelta(years=MAX_YEARS_AHEAD)
+        )
+
+    def _check_bounds(self, vals):
+        """Refuse what no schedule can be drawn up for, before one is."""
+        if not self._within_bounds(
+            vals.get("installment_count"), vals.get("first_date")
+        ):
+            raise ValidationError(
+                self.env._(
+                    "A plan has at most %(count)s installments and starts within "
+                    "%(years)s years.",
+                    count=MAX_INSTALLMENTS,
+                    years=MAX_YEARS_AHEAD,
+                )
+            )
+
     def write(self, vals):
+        self._check_bounds(vals)
         locked = self.filtered(lambda p: p.state != "draft")
         schedule_fields = {
             "invoice_ids",
@@ -734,6 +765,11 @@ class CollectionPaymentPlan(models.Model):
             )
         self.env["collection.case"]._move_to_role(broken, "escalated")
         return {"plans_done": len(done), "plans_broken": len(broken)}
+
+    def _get_report_base_filename(self):
+        """The agreement PDF's file name, for the portal's download link."""
+        self.ensure_one()
+        return self.env._("Payment plan %(plan)s", plan=self.name)
 
     def _portal_next_installment(self):
         """The first installment not fully paid, in date order."""

@@ -1,10 +1,13 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 from markupsafe import Markup
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
+
+# However far a manager may let a promise go, a date beyond this is a typo.
+MAX_DAYS_AHEAD = 3660
 
 
 class CollectionPromise(models.Model):
@@ -101,10 +104,14 @@ class CollectionPromise(models.Model):
     @api.depends("promised_date", "company_id.collection_promise_grace_days")
     def _compute_grace_until(self):
         for promise in self:
-            promise.grace_until = promise.promised_date and (
-                promise.promised_date
-                + timedelta(days=promise.company_id.collection_promise_grace_days)
-            )
+            when = promise.promised_date
+            try:
+                promise.grace_until = when and when + timedelta(
+                    days=promise.company_id.collection_promise_grace_days
+                )
+            except OverflowError:
+                # A date typed at the end of the calendar: the grace ends there.
+                promise.grace_until = date.max
 
     @api.constrains("amount", "invoice_ids", "partner_id", "promised_date")
     def _check_promise(self):
@@ -148,6 +155,14 @@ class CollectionPromise(models.Model):
             )
             if when and when < today:
                 raise ValidationError(self.env._("A promised date cannot be past."))
+            if when and when > today + timedelta(days=MAX_DAYS_AHEAD):
+                # Whoever promises: past this, no date arithmetic is safe.
+                raise ValidationError(
+                    self.env._(
+                        "A promised date is at most %(days)s days ahead.",
+                        days=MAX_DAYS_AHEAD,
+                    )
+                )
             company = self.env["res.company"].browse(
                 vals.get("company_id") or self.env.company.id
             )

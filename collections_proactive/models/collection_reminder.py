@@ -19,6 +19,9 @@ BATCH_SIZE = 500
 WRITE_PAGE = 5000
 ANALYZE_AFTER = 5000
 RETRY_DELAY = timedelta(hours=1)
+# A retry planned one cron interval ahead is due at the run after, even when that
+# run starts a little earlier in its slot than the one that planned it.
+RETRY_SLACK = timedelta(minutes=5)
 # A cron call this soon after one that left reminders due continues its run.
 CONTINUATION_WINDOW = timedelta(minutes=30)
 # What sending reads of the invoices: fetched alone, not the 150-odd columns of
@@ -112,7 +115,9 @@ class CollectionReminder(models.Model):
     pay_url = fields.Char(compute="_compute_links", string="Payment Link")
     optout_email_url = fields.Char(compute="_compute_links")
     optout_sms_url = fields.Char(compute="_compute_links")
-    message_id = fields.Many2one("mail.message", readonly=True, ondelete="set null")
+    message_id = fields.Many2one(
+        "mail.message", readonly=True, ondelete="set null", index="btree_not_null"
+    )
     activity_id = fields.Many2one("mail.activity", readonly=True, ondelete="set null")
 
     @api.depends(
@@ -196,97 +201,137 @@ class CollectionReminder(models.Model):
         if not self._continues_cron_run():
             self._sync_delivery_failures()
             self._plan_reminders()
-            self.env["collection.case"]._sync_cases()
+            try:
+                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                    self.env["collection.case"]._sync_cases()
+            except psycopg2.errors.SerializationFailure:
+                # Another run is opening the same cases; the next run syncs.
+                _logger.info("Another worker is syncing the cases: skipped")
         now = fields.Datetime.now()
         domain = [("state", "=", "planned"), ("planned_date", "<=", now)]
         batch = self.search(domain, limit=batch_size, order="planned_date, id")
-        batch._send()
+        # Only what this worker locked counts as done: reporting the reminders
+        # another worker holds would make the cron call again and again for
+        # nothing.
+        sent = batch._send()
         remaining = self.search_count(domain)
-        self.env["ir.cron"]._notify_progress(done=len(batch), remaining=remaining)
-        return {"done": len(batch), "remaining": remaining}
+        self.env["ir.cron"]._notify_progress(done=len(sent), remaining=remaining)
+        return {"done": len(sent), "remaining": remaining}
 
     @api.model
-    def _sync_delivery_failures(self):
+    def _sync_delivery_failures(self, retry=True):
         """What the mail and SMS queues could not deliver comes back to the log:
-        the reminder is ``failed`` with the queue's reason, and planned again once
-        its retry delay has passed, while it has attempts left (the next run
-        sends a new message; the undelivered one is cancelled so that nobody
-        re-sends it by hand as well). Set-based: a few statements whatever the
-        number of reminders."""
+        the reminder is ``failed`` with the queue's reason, and planned again while
+        it has attempts left: the first retry on the next run, then after the retry
+        delay per attempt (the next run sends a new message). The undelivered
+        message is cancelled, its mail or SMS and its notification, so that
+        nobody re-sends it by hand as well (Retry in the queue, Resend from the
+        chatter's envelope). A message already re-sent by hand (its notification
+        points to a new mail) is not failed. Set-based: a few statements whatever
+        the number of reminders. ``retry=False``: only bring failures back (the
+        mail queue does it after each run)."""
         self.env.flush_all()
         cr = self.env.cr
         now = fields.Datetime.now()
-        # Retries first: a reminder failed by the previous run goes out in this one.
-        cr.execute(
-            SQL(
-                """UPDATE collection_reminder r
-                      SET state = 'planned', write_date = %(now)s
-                     FROM res_company c
-                    WHERE c.id = r.company_id
-                      AND r.state = 'failed'
-                      AND r.delivery_failed
-                      AND r.attempt_count < c.collection_max_attempts
-                      AND r.planned_date <= %(now)s""",
-                now=now,
+        if retry:
+            # Retries first: a reminder failed before this run goes out in it.
+            cr.execute(
+                SQL(
+                    """UPDATE collection_reminder r
+                          SET state = 'planned', write_date = %(now)s
+                         FROM res_company c
+                        WHERE c.id = r.company_id
+                          AND r.state = 'failed'
+                          AND r.delivery_failed
+                          AND r.attempt_count < c.collection_max_attempts
+                          AND r.planned_date <= %(now)s""",
+                    now=now,
+                )
             )
-        )
+        # The recipient's notification says how its message fared; the mail it
+        # points to is the latest attempt (a Resend from the chatter points it to
+        # a new mail, and sets it ready, then sent).
         cr.execute(
-            """SELECT r.id, m.id, COALESCE(m.failure_reason, m.failure_type, '')
+            """SELECT r.id, m.id, n.id,
+                      COALESCE(NULLIF(m.failure_reason, ''), n.failure_reason,
+                               m.failure_type, n.failure_type, '')
                  FROM collection_reminder r
-                 JOIN mail_mail m ON m.mail_message_id = r.message_id
+                 JOIN mail_notification n
+                   ON n.mail_message_id = r.message_id
+                  AND n.res_partner_id = r.partner_id
+                  AND n.notification_type = 'email'
+                 LEFT JOIN mail_mail m ON m.id = n.mail_mail_id
                 WHERE r.state = 'sent' AND r.channel = 'email'
-                  AND m.state = 'exception'"""
+                  AND n.notification_status NOT IN ('sent', 'canceled')
+                  AND (n.notification_status = 'exception'
+                       OR m.state = 'exception')"""
         )
         mails = cr.fetchall()
         cr.execute(
-            """SELECT r.id, s.id, COALESCE(s.failure_type, '')
+            """SELECT r.id, s.id, n.id, COALESCE(s.failure_type, '')
                  FROM collection_reminder r
                  JOIN sms_sms s ON s.mail_message_id = r.message_id
+                 LEFT JOIN mail_notification n
+                   ON n.mail_message_id = r.message_id
+                  AND n.notification_type = 'sms'
                 WHERE r.state = 'sent' AND r.channel = 'sms' AND s.state = 'error'"""
         )
         texts = cr.fetchall()
         if not (mails or texts):
             self.invalidate_model()
             return 0
-        if mails:
-            cr.execute(
-                SQL(
-                    "UPDATE mail_mail SET state = 'cancel' WHERE id = ANY(%s)",
-                    [row[1] for row in mails],
+        cancel = [
+            ("mail_mail", "state", "cancel", [row[1] for row in mails if row[1]]),
+            ("sms_sms", "state", "canceled", [row[1] for row in texts]),
+            (
+                "mail_notification",
+                "notification_status",
+                "canceled",
+                [row[2] for row in mails + texts if row[2]],
+            ),
+        ]
+        for table, column, state, ids in cancel:
+            if ids:
+                cr.execute(
+                    SQL(
+                        "UPDATE %s SET %s = %s WHERE id = ANY(%s)",
+                        SQL.identifier(table),
+                        SQL.identifier(column),
+                        state,
+                        ids,
+                    )
                 )
-            )
-        if texts:
-            cr.execute(
-                SQL(
-                    "UPDATE sms_sms SET state = 'canceled' WHERE id = ANY(%s)",
-                    [row[1] for row in texts],
-                )
-            )
         rows = SQL(", ").join(
             SQL(
                 "(%s, %s)",
                 reminder_id,
-                self.env._("Delivery failed: %(reason)s", reason=reason[:500]),
+                # "111\nConnection refused": one line in the log's list.
+                self.env._(
+                    "Delivery failed: %(reason)s", reason=" ".join(reason.split())[:500]
+                ),
             )
-            for reminder_id, _message_id, reason in mails + texts
+            for reminder_id, _message_id, _notification_id, reason in mails + texts
         )
         cr.execute(
             SQL(
                 """UPDATE collection_reminder r
                       SET state = 'failed', delivery_failed = TRUE,
                           reason = v.reason,
-                          planned_date = %(retry)s,
+                          planned_date = %(now)s - %(slack)s
+                              + %(delay)s * GREATEST(r.attempt_count - 1, 0),
                           write_uid = %(uid)s, write_date = %(now)s
                      FROM (VALUES %(rows)s) AS v(id, reason)
                     WHERE r.id = v.id""",
                 rows=rows,
-                retry=now + RETRY_DELAY,
+                delay=RETRY_DELAY,
+                slack=RETRY_SLACK,
                 uid=self.env.uid,
                 now=now,
             )
         )
         self.env["mail.mail"].invalidate_model(["state"])
         self.env["sms.sms"].invalidate_model(["state"])
+        self.env["mail.notification"].invalidate_model(["notification_status"])
         self.invalidate_model()
         return len(mails) + len(texts)
 
@@ -622,41 +667,7 @@ class CollectionReminder(models.Model):
         ]
         kept = set()
         for page in range(0, len(lines), WRITE_PAGE):
-            values = SQL(", ").join(
-                SQL(
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    *line,
-                    company.id,
-                    uid,
-                    now,
-                    uid,
-                    now,
-                )
-                for line in lines[page : page + WRITE_PAGE]
-            )
-            try:
-                # A line committed by another planner after this transaction began
-                # is a serialization failure, not a conflict, at REPEATABLE READ:
-                # that page is left to the next run (its lines are planned or will
-                # be), and the reminders of this page are dropped below.
-                with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
-                    self.env.cr.execute(
-                        SQL(
-                            """INSERT INTO collection_reminder_line
-                                   (reminder_id, move_id, step_id, channel,
-                                    amount_residual, company_id, create_uid,
-                                    create_date, write_uid, write_date)
-                               VALUES %s
-                               ON CONFLICT ON CONSTRAINT
-                                  collection_reminder_line_move_step_channel_unique
-                                  DO NOTHING
-                               RETURNING reminder_id""",
-                            values,
-                        )
-                    )
-                    kept.update(row[0] for row in self.env.cr.fetchall())
-            except psycopg2.errors.SerializationFailure:
-                _logger.info("Another worker is planning the same reminders: skipped")
+            self._insert_lines(company, lines[page : page + WRITE_PAGE], uid, now, kept)
         if len(lines) > ANALYZE_AFTER:
             # The batches that follow in this transaction join these tables: with
             # statistics from before a bulk plan, PostgreSQL takes them for
@@ -673,6 +684,49 @@ class CollectionReminder(models.Model):
         self.env["collection.reminder.line"].invalidate_model()
         self.invalidate_model()
         return self.browse([reminder_id for reminder_id in ids if reminder_id in kept])
+
+    def _insert_lines(self, company, lines, uid, now, kept):
+        """Insert these reminder lines, adding to ``kept`` the reminders that got
+        one. A line another worker committed after this transaction began is a
+        serialization failure, not a conflict, at REPEATABLE READ: the lines are
+        then tried again in halves, so that only the ones the other worker
+        planned (or is planning) are left to it, not the whole page."""
+        values = SQL(", ").join(
+            SQL(
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                *line,
+                company.id,
+                uid,
+                now,
+                uid,
+                now,
+            )
+            for line in lines
+        )
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        """INSERT INTO collection_reminder_line
+                               (reminder_id, move_id, step_id, channel,
+                                amount_residual, company_id, create_uid,
+                                create_date, write_uid, write_date)
+                           VALUES %s
+                           ON CONFLICT ON CONSTRAINT
+                              collection_reminder_line_move_step_channel_unique
+                              DO NOTHING
+                           RETURNING reminder_id""",
+                        values,
+                    )
+                )
+                kept.update(row[0] for row in self.env.cr.fetchall())
+        except psycopg2.errors.SerializationFailure:
+            if len(lines) == 1:
+                _logger.info("Another worker planned reminder line %s: skipped", lines)
+                return
+            half = len(lines) // 2
+            self._insert_lines(company, lines[:half], uid, now, kept)
+            self._insert_lines(company, lines[half:], uid, now, kept)
 
     # ------------------------------------------------------------------
     # Sending, under the contact policy
@@ -1450,6 +1504,23 @@ class CollectionReminder(models.Model):
         model_id = self.env["ir.model"]._get_id("res.partner")
         todo = self.env.ref("mail.mail_activity_data_todo")
         root = self.env.ref("base.user_root")
+        users = {
+            reminder.id: (
+                reminder.partner_id.user_id
+                or reminder.step_id.strategy_id.user_id
+                or reminder.invoice_ids.invoice_user_id[:1]
+                or root
+            )
+            for reminder in self
+        }
+        # Each assignee follows each customer once beforehand: two call
+        # activities of one customer for one user in the same create would
+        # subscribe that user twice (a unique violation failing the batch).
+        partners_by_user = defaultdict(lambda: self.env["res.partner"])
+        for reminder in self:
+            partners_by_user[users[reminder.id]] |= reminder.partner_id
+        for user, partners in partners_by_user.items():
+            partners.message_subscribe(partner_ids=user.partner_id.ids)
         activities = self.env["mail.activity"].create(
             [
                 {
@@ -1461,12 +1532,7 @@ class CollectionReminder(models.Model):
                     "note": reminder._activity_note(reminder.invoice_ids),
                     "date_deadline": fields.Date.context_today(reminder)
                     + timedelta(days=reminder.step_id.activity_delay_days),
-                    "user_id": (
-                        reminder.partner_id.user_id
-                        or reminder.step_id.strategy_id.user_id
-                        or reminder.invoice_ids.invoice_user_id[:1]
-                        or root
-                    ).id,
+                    "user_id": users[reminder.id].id,
                     "automated": True,
                 }
                 for reminder in self

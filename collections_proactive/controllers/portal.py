@@ -369,13 +369,17 @@ class CollectionsPortal(PortalAccount):
         if not typed:
             raise ValidationError(env._("Type the tax ID of the customer."))
         if module:
-            candidate = typed
-            if candidate[:2].upper() == country.upper() and not module.is_valid(
-                candidate
-            ):
-                candidate = candidate[2:]
+
+            def national(number):
+                # Odoo stores VATs with or without the country prefix.
+                if number[:2].upper() == country.upper() and not module.is_valid(
+                    number
+                ):
+                    return number[2:]
+                return number
+
             try:
-                typed = module.validate(candidate)
+                typed = module.validate(national(typed))
             except StdnumError as error:
                 raise ValidationError(
                     env._(
@@ -384,10 +388,7 @@ class CollectionsPortal(PortalAccount):
                         label=partner.country_id.vat_label or env._("tax ID"),
                     )
                 ) from error
-            own = partner.vat or ""
-            if own[:2].upper() == country.upper() and not module.is_valid(own):
-                own = own[2:]
-            own = module.compact(own) if own else ""
+            own = module.compact(national(partner.vat)) if partner.vat else ""
         else:
             typed = "".join(ch for ch in typed.upper() if ch.isalnum())
             own = "".join(ch for ch in (partner.vat or "").upper() if ch.isalnum())

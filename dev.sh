@@ -82,6 +82,12 @@ setup_venv() {
         rm -rf "$tmp"
         touch "$VENV/.complete"
     fi
+    # setuptools<70 was only needed to build cbor2. Its pkg_resources does not find
+    # zope_interface-*.dist-info as zope.interface, so the gevent process of a server
+    # with --workers dies at start; 70-79 finds it and still warns as Odoo expects.
+    if ! "$PY" -c 'import sys, setuptools; sys.exit(int(setuptools.__version__.split(".")[0]) < 70)'; then
+        "$VENV/bin/pip" install -q 'setuptools>=70,<80'
+    fi
 }
 
 setup() {

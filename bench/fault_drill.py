@@ -228,43 +228,9 @@ def prepare(args, tpl):
 # ----------------------------------------------------------------------------
 
 
-def gevent_shim(folder):
-    """A folder to put on the server's PYTHONPATH when gevent's requirements do
-    not resolve (setuptools 65's ``pkg_resources`` does not find
-    ``zope_interface-*.dist-info`` as ``zope.interface``): Odoo's gevent process
-    would die at import and the master respawn it in a loop, burning the CPU the
-    drill measures. Metadata only: the packages themselves are there."""
-    for _attempt in range(5):
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "import pkg_resources; pkg_resources.require('gevent')",
-            ],
-            env=dict(os.environ, PYTHONPATH=folder),
-            capture_output=True,
-            check=False,
-            text=True,
-        )
-        missing = re.search(r"The '([^']+)' distribution was not found", result.stderr)
-        if not result.returncode or not missing:
-            return folder
-        name = missing.group(1)
-        from importlib import metadata
-
-        info = os.path.join(folder, f"{name}-{metadata.version(name)}.dist-info")
-        os.makedirs(info, exist_ok=True)
-        with open(os.path.join(info, "METADATA"), "w") as handle:
-            handle.write(
-                f"Metadata-Version: 2.1\nName: {name}\n"
-                f"Version: {metadata.version(name)}\n"
-            )
-    return folder
-
-
 class Server:
-    def __init__(self, args, db, logfile, shim):
-        self.args, self.db, self.logfile, self.shim = args, db, logfile, shim
+    def __init__(self, args, db, logfile):
+        self.args, self.db, self.logfile = args, db, logfile
         self.base = f"http://127.0.0.1:{args.port}"
         self.process = None
 
@@ -288,9 +254,6 @@ class Server:
             f"--logfile={self.logfile}",
         ]
         env = dict(os.environ, ODOO_NOTIFY_CRON_CHANGES="1")
-        env["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [self.shim, os.environ.get("PYTHONPATH")])
-        )
         with open(self.logfile + ".stderr", "a") as err:
             # Its own process group: kill -9 reaches the master and every worker.
             self.process = subprocess.Popen(
@@ -763,7 +726,7 @@ def drill(args, name, tpl, db, info, logdir, send_now_count, kill_at=None):
         flush=True,
     )
     logfile = os.path.join(logdir, f"{db}.log")
-    server = Server(args, db, logfile, gevent_shim(os.path.join(logdir, "shim")))
+    server = Server(args, db, logfile)
     results, figures, violations = {}, {}, []
     try:
         start = clock()

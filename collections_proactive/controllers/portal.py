@@ -137,19 +137,36 @@ class CollectionsPortal(PortalAccount):
             self._collections_summary_values(),
         )
 
-    def _collections_summary_values(self, **extra):
+    def _collections_overdue_values(self, **extra):
+        """The customer's overdue invoices and the plan policy of its band: what
+        the plan request page needs, and the start of the summary."""
         env = request.env
         today = fields.Date.context_today(env.user)
         Move = env["account.move"]
-        readable = Move.has_access("read")
         overdue = (
             Move.search(
                 self._collections_invoice_domain(overdue=True),
                 order="invoice_date_due, id",
             )
-            if readable
+            if Move.has_access("read")
             else Move
         )
+        partner = env.user.partner_id.commercial_partner_id
+        company = overdue[:1].company_id or env.company
+        return {
+            "today": today,
+            "overdue_invoices": overdue,
+            "collections_company": company,
+            "plan_policy": env["collection.plan.policy"]._for_partner(
+                partner.sudo(), company
+            ),
+            **extra,
+        }
+
+    def _collections_summary_values(self):
+        values = self._collections_overdue_values(page_name="collections")
+        env, today = request.env, values["today"]
+        Move = env["account.move"]
         soon = (
             Move.search(
                 self._collections_invoice_domain(
@@ -158,37 +175,28 @@ class CollectionsPortal(PortalAccount):
                 + [("invoice_date_due", ">=", today)],
                 order="invoice_date_due, id",
             )
-            if readable
+            if Move.has_access("read")
             else Move
         )
         Plan = env["collection.payment.plan"]
-        plans = (
-            Plan.search([("state", "in", ("proposed", "active"))])
-            if Plan.has_access("read")
-            else Plan
-        )
         Promise = env["collection.promise"]
-        promises = (
-            Promise.search([("state", "=", "open")])
-            if Promise.has_access("read")
-            else Promise
-        )
-        partner = env.user.partner_id.commercial_partner_id
-        company = overdue[:1].company_id or env.company
-        return {
-            "page_name": "collections",
-            "today": today,
-            "overdue_invoices": overdue,
-            "soon_invoices": soon,
-            "plans": plans,
-            "promises": promises,
-            "promise_max_date": today
-            + timedelta(days=company.collection_promise_max_days or 365),
-            "plan_policy": env["collection.plan.policy"]._for_partner(
-                partner.sudo(), company
+        company = values["collections_company"]
+        values.update(
+            soon_invoices=soon,
+            plans=(
+                Plan.search([("state", "in", ("proposed", "active"))])
+                if Plan.has_access("read")
+                else Plan
             ),
-            **extra,
-        }
+            promises=(
+                Promise.search([("state", "=", "open")])
+                if Promise.has_access("read")
+                else Promise
+            ),
+            promise_max_date=today
+            + timedelta(days=company.collection_promise_max_days or 365),
+        )
+        return values
 
     @http.route(
         "/my/collections/promise",
@@ -526,7 +534,7 @@ class CollectionsPortal(PortalAccount):
     )
     def portal_payment_plan_request(self, **post):
         env = request.env
-        values = self._collections_summary_values(page_name="payment_plan_request")
+        values = self._collections_overdue_values(page_name="payment_plan_request")
         overdue = values["overdue_invoices"]
         if not overdue:
             return self._collections_error(

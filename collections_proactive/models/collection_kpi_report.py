@@ -72,7 +72,11 @@ class CollectionKpiReport(models.Model):
         readonly=True,
         help="Promises to pay whose date fell in the month, kept or broken.",
     )
-    installments_paid = fields.Integer(readonly=True)
+    installments_paid = fields.Integer(
+        string="Installments Paid on Time",
+        readonly=True,
+        help="Installments that fell due in the month and were paid by their date.",
+    )
     installments_due = fields.Integer(
         string="Installments Fallen Due",
         readonly=True,
@@ -124,7 +128,7 @@ class CollectionKpiReport(models.Model):
         readonly=True,
         digits=(16, 1),
         help="Share of the installments of accepted payment plans that fell due "
-        "in the month and are paid.",
+        "in the month and were paid by their date.",
     )
     reminder_effectiveness = fields.Float(
         string="Reminder Effectiveness (%)",
@@ -262,12 +266,30 @@ facts AS (
       FROM collection_promise
      WHERE state IN ('kept', 'broken')
     UNION ALL
-    -- installments of accepted plans, by the month they fell due
+    -- installments of accepted plans, by the month they fell due; one is kept
+    -- when what the plan's invoices received since the acceptance, dated by the
+    -- installment's date, covers it and the ones before it (the order payments
+    -- are allocated in): paid late is not kept
     SELECT pl.company_id, pl.partner_id, date_trunc('month', i.date)::date, 0, 0,
            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-           CASE WHEN i.paid_amount >= i.amount THEN 1 ELSE 0 END, 1
-      FROM collection_payment_plan_installment i
+           CASE WHEN COALESCE(paid.amount, 0) >= i.cumulative THEN 1 ELSE 0 END, 1
+      FROM (SELECT plan_id, date,
+                   SUM(amount) OVER (PARTITION BY plan_id
+                                     ORDER BY date, sequence, id) AS cumulative
+              FROM collection_payment_plan_installment) i
       JOIN collection_payment_plan pl ON pl.id = i.plan_id
+      LEFT JOIN LATERAL (
+          SELECT SUM(apr.amount) AS amount
+            FROM account_move_line l
+            JOIN account_partial_reconcile apr ON apr.debit_move_id = l.id
+           WHERE l.display_type = 'payment_term'
+             AND (l.move_id = pl.fee_invoice_id
+                  OR l.move_id IN (SELECT rel.move_id
+                                     FROM collection_plan_move_rel rel
+                                    WHERE rel.plan_id = pl.id))
+             AND apr.create_date >= pl.accepted_date
+             AND apr.max_date <= i.date
+      ) paid ON TRUE
      WHERE pl.state IN ('active', 'done', 'broken') AND i.date <= CURRENT_DATE
 ),
 k AS (

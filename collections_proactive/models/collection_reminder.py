@@ -665,9 +665,13 @@ class CollectionReminder(models.Model):
             )
             for move_id, residual in invoices
         ]
-        kept = set()
+        kept, skipped = set(), 0
         for page in range(0, len(lines), WRITE_PAGE):
-            self._insert_lines(company, lines[page : page + WRITE_PAGE], uid, now, kept)
+            skipped += self._insert_lines(
+                company, lines[page : page + WRITE_PAGE], uid, now, kept
+            )
+        if skipped:
+            _logger.info("%s reminder lines were planned by another worker", skipped)
         if len(lines) > ANALYZE_AFTER:
             # The batches that follow in this transaction join these tables: with
             # statistics from before a bulk plan, PostgreSQL takes them for
@@ -685,48 +689,58 @@ class CollectionReminder(models.Model):
         self.invalidate_model()
         return self.browse([reminder_id for reminder_id in ids if reminder_id in kept])
 
-    def _insert_lines(self, company, lines, uid, now, kept):
-        """Insert these reminder lines, adding to ``kept`` the reminders that got
-        one. A line another worker committed after this transaction began is a
-        serialization failure, not a conflict, at REPEATABLE READ: the lines are
-        then tried again in halves, so that only the ones the other worker
-        planned (or is planning) are left to it, not the whole page."""
-        values = SQL(", ").join(
-            SQL(
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                *line,
-                company.id,
-                uid,
-                now,
-                uid,
-                now,
-            )
-            for line in lines
-        )
+    def _in_halves(self, items, execute):
+        """Run ``execute(items)`` in a savepoint and return the items left to
+        another worker. Something another worker committed after this transaction
+        began is a serialization failure at REPEATABLE READ, not a conflict: the
+        items are then tried again in halves, so that only the ones the other
+        worker wrote (or is writing) are left, not the whole lot."""
         try:
             with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    SQL(
-                        """INSERT INTO collection_reminder_line
-                               (reminder_id, move_id, step_id, channel,
-                                amount_residual, company_id, create_uid,
-                                create_date, write_uid, write_date)
-                           VALUES %s
-                           ON CONFLICT ON CONSTRAINT
-                              collection_reminder_line_move_step_channel_unique
-                              DO NOTHING
-                           RETURNING reminder_id""",
-                        values,
-                    )
-                )
-                kept.update(row[0] for row in self.env.cr.fetchall())
+                execute(items)
+            return []
         except psycopg2.errors.SerializationFailure:
-            if len(lines) == 1:
-                _logger.info("Another worker planned reminder line %s: skipped", lines)
-                return
-            half = len(lines) // 2
-            self._insert_lines(company, lines[:half], uid, now, kept)
-            self._insert_lines(company, lines[half:], uid, now, kept)
+            if len(items) == 1:
+                return list(items)
+            half = len(items) // 2
+            return self._in_halves(items[:half], execute) + self._in_halves(
+                items[half:], execute
+            )
+
+    def _insert_lines(self, company, lines, uid, now, kept):
+        """Insert these reminder lines, adding to ``kept`` the reminders that got
+        one; returns how many lines another worker planned meanwhile."""
+
+        def insert(page):
+            values = SQL(", ").join(
+                SQL(
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    *line,
+                    company.id,
+                    uid,
+                    now,
+                    uid,
+                    now,
+                )
+                for line in page
+            )
+            self.env.cr.execute(
+                SQL(
+                    """INSERT INTO collection_reminder_line
+                           (reminder_id, move_id, step_id, channel,
+                            amount_residual, company_id, create_uid,
+                            create_date, write_uid, write_date)
+                       VALUES %s
+                       ON CONFLICT ON CONSTRAINT
+                          collection_reminder_line_move_step_channel_unique
+                          DO NOTHING
+                       RETURNING reminder_id""",
+                    values,
+                )
+            )
+            kept.update(row[0] for row in self.env.cr.fetchall())
+
+        return len(self._in_halves(lines, insert))
 
     # ------------------------------------------------------------------
     # Sending, under the contact policy
@@ -782,7 +796,16 @@ class CollectionReminder(models.Model):
         if not reminders:
             return reminders
         reminders.line_ids.move_id.fetch(MOVE_FIELDS)
-        reminders._ensure_portal_tokens()
+        left = reminders._ensure_portal_tokens()
+        if left:
+            _logger.info(
+                "%s reminders wait for the next call: another worker gave their "
+                "invoices a portal token meanwhile",
+                len(left),
+            )
+            reminders -= left
+            if not reminders:
+                return reminders
         facts = reminders._send_facts(now)
         outcomes, channels = {}, {}
         for reminder in reminders.sorted(lambda r: (r.partner_id.id, r.planned_date)):
@@ -887,23 +910,32 @@ class CollectionReminder(models.Model):
     def _ensure_portal_tokens(self):
         """Give the listed invoices their portal access token (the pay links carry
         it) in one statement: written through the ORM, each token would re-sync the
-        invoice's journal lines, most of the cost of a reminder."""
+        invoice's journal lines, most of the cost of a reminder. Returns the
+        reminders with an invoice another worker gave its token after this
+        transaction began: this one cannot see that token, so they wait for the
+        next call."""
         for plan in self.plan_id.filtered(lambda plan: not plan.access_token):
             plan._portal_ensure_token()
         moves = self.line_ids.move_id
         if not moves:
-            return
+            return self.browse()
         self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                """UPDATE account_move SET access_token = gen_random_uuid()::varchar
-                    WHERE id = ANY(%s) AND access_token IS NULL""",
-                moves.ids,
+
+        def update(move_ids):
+            self.env.cr.execute(
+                SQL(
+                    """UPDATE account_move
+                          SET access_token = gen_random_uuid()::varchar
+                        WHERE id = ANY(%s) AND access_token IS NULL""",
+                    move_ids,
+                )
             )
-        )
+
+        busy = set(self._in_halves(moves.ids, update))
         moves.invalidate_recordset(["access_token"])
         # Read back in one query: the templates read them invoice by invoice.
         self.line_ids.move_id.mapped("access_token")
+        return self.filtered(lambda r: busy.intersection(r.line_ids.move_id.ids))
 
     def _decide(self, now, facts):
         """What sending does with this planned reminder now: ``(values to write,

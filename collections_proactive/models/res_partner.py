@@ -347,18 +347,25 @@ class ResPartner(models.Model):
                 ("planned_date", "<=", fields.Datetime.now()),
             ]
         )
-        todo._send()
-        sent = todo.filtered(lambda r: r.state == "sent")
-        deferred = todo.filtered(lambda r: r.state == "planned")
+        done = todo._send()
+        sent = done.filtered(lambda r: r.state == "sent")
+        deferred = done.filtered(lambda r: r.state == "planned")
         message = self.env._(
             "%(sent)s reminder(s) sent, %(deferred)s deferred by the contact policy, "
             "%(other)s skipped.",
             sent=len(sent),
             deferred=len(deferred),
-            other=len(todo - sent - deferred),
+            other=len(done - sent - deferred),
         )
-        if deferred:
-            message += " " + "; ".join(deferred.mapped("reason"))
+        reasons = list(dict.fromkeys(filter(None, deferred.mapped("reason"))))
+        if reasons:
+            message += " " + "; ".join(reasons)
+        if todo - done:
+            # The scheduled action holds them right now: it sends them, once.
+            message += " " + self.env._(
+                "%(count)s reminder(s) are being sent by the scheduled action.",
+                count=len(todo - done),
+            )
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

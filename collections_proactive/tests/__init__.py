@@ -13,3 +13,4 @@ from . import test_auto_debit
 from . import test_portal
 from . import test_i18n
 from . import test_fuzz
+from . import test_concurrency

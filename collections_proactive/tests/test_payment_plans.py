@@ -183,6 +183,28 @@ class TestPaymentPlans(CollectionsCommon):
             "the normal reminders resume",
         )
 
+    def test_plan_adherence_counts_installments_paid_by_their_date(self):
+        plan = self._cp_accepted_plan(
+            self.customer, self.invoices, date(2026, 4, 1), PROPOSED_ON
+        )
+        self.assertEqual(plan.installment_ids.mapped("amount"), [400, 400, 400])
+        # April's installment paid four days late, May's ahead, June's not at all.
+        self._cp_pay(self.invoices, amount=400, payment_date=date(2026, 4, 5))
+        self._cp_pay(self.invoices, amount=400, payment_date=date(2026, 4, 30))
+        with freeze_time(datetime(2026, 6, 5, 12)):
+            self.env["collection.promise"]._cron_check_commitments()
+        self.assertEqual(plan.installment_ids.mapped("state"), ["paid", "paid", "late"])
+        self.env.flush_all()
+        rows = self.env["collection.kpi.report"]._read_group(
+            [("company_id", "=", self.company.id), ("installments_due", ">", 0)],
+            ["date:month"],
+            ["installments_paid:sum", "installments_due:sum", "plan_adherence:sum"],
+        )
+        self.assertEqual(
+            [(month.month, paid, due, rate) for month, paid, due, rate in rows],
+            [(4, 0, 1, 0.0), (5, 1, 1, 100.0), (6, 0, 1, 0.0)],
+        )
+
     @freeze_time(PROPOSED_ON)
     def test_bad_input_is_refused(self):
         stranger = self._cp_customer("Otro")

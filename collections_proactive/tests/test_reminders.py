@@ -600,7 +600,9 @@ class TestReminders(CollectionsCommon, SMSCase):
                 counts.append(self.cr.sql_log_count - before)
                 self.assertEqual(set(batch.mapped("state")), {"sent"})
         self.assertEqual(counts[1], counts[2], "8 reminders cost what 3 cost")
-        self.assertLessEqual(counts[2], 45)
+        # 47: the portal tokens are written in a savepoint (another worker may
+        # have given some of them meanwhile).
+        self.assertLessEqual(counts[2], 47)
         self.assertEqual(
             sorted(set(planned.mapped("channel"))), ["email", "sms"], "both paths"
         )

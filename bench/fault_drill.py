@@ -66,7 +66,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg2
 import requests
-from odoo_env import clock, open_env
+from odoo_env import OPEN_CONTACT_POLICY, clock, open_env
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADDON = "collections_proactive"
@@ -158,19 +158,7 @@ def prepare(args, tpl):
     company = env["res.company"].search(
         [("name", "=like", "Bench Receivables%")], limit=1
     )
-    company.write(
-        {
-            "collection_contact_preset": "custom",
-            "collection_contact_weekday_from": "0",
-            "collection_contact_weekday_to": "6",
-            "collection_contact_hour_from": 0.0,
-            "collection_contact_hour_to": 24.0,
-            "collection_min_days_between_written": 0,
-            "collection_max_written_per_week": 0,
-            "collection_max_calls_per_week": 0,
-            "collection_skip_holidays": False,
-        }
-    )
+    company.write(OPEN_CONTACT_POLICY)
     env.ref("base.user_admin").write({"company_ids": [Command.link(company.id)]})
     env.flush_all()
     # Risk bands (company-dependent jsonb), a mobile for every other customer.

@@ -6,6 +6,20 @@ import sys
 
 _PARSED = []  # Odoo's configuration is parsed once per process
 
+# A company's contact policy wide open (every day, 0-24 h, no gap, no weekly cap,
+# no holidays): what a drill sends is decided by the steps alone.
+OPEN_CONTACT_POLICY = {
+    "collection_contact_preset": "custom",
+    "collection_contact_weekday_from": "0",
+    "collection_contact_weekday_to": "6",
+    "collection_contact_hour_from": 0.0,
+    "collection_contact_hour_to": 24.0,
+    "collection_min_days_between_written": 0,
+    "collection_max_written_per_week": 0,
+    "collection_max_calls_per_week": 0,
+    "collection_skip_holidays": False,
+}
+
 
 def open_env(db, odoo_path, extra_addons=()):
     """``(cursor, env)`` as superuser on ``db``, this repository (and

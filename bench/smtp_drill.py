@@ -308,18 +308,7 @@ def setup(env, args, port):
     company.email = "billing@smtp-drill.example.com"
     env["account.chart.template"].try_loading("generic_coa", company=company)
     env.user.company_ids += company
-    company.write(
-        {
-            "collection_contact_preset": "custom",
-            "collection_contact_weekday_from": "0",
-            "collection_contact_weekday_to": "6",
-            "collection_contact_hour_from": 0.0,
-            "collection_contact_hour_to": 24.0,
-            "collection_min_days_between_written": 0,
-            "collection_max_written_per_week": 0,
-            "collection_skip_holidays": False,
-        }
-    )
+    company.write(odoo_env.OPEN_CONTACT_POLICY)
     server = configure_mail_server(env, port)
     env = env(
         context=dict(

@@ -66,7 +66,20 @@ class CollectionReminder(models.Model):
     )
     strategy_id = fields.Many2one(related="step_id.strategy_id", store=True)
     kind = fields.Selection(related="step_id.kind", store=True)
-    channel = fields.Selection(CHANNELS, required=True, readonly=True)
+    channel = fields.Selection(
+        CHANNELS,
+        required=True,
+        readonly=True,
+        help="The channel it goes out on: the planned one, or the fallback when "
+        "the customer cannot be reached on it.",
+    )
+    planned_channel = fields.Selection(
+        CHANNELS,
+        readonly=True,
+        help="The channel the step planned. It never changes: with the invoice "
+        "or installment and the step, it is the key that makes a reminder exactly "
+        "once, also when it goes out on a fallback channel.",
+    )
     line_ids = fields.One2many(
         "collection.reminder.line", "reminder_id", string="Invoices", readonly=True
     )
@@ -147,13 +160,24 @@ class CollectionReminder(models.Model):
 
     def init(self):
         # The exactly-once key of installment reminders (the invoice lines carry
-        # it for the others): an installment gets each step on each channel once.
+        # it for the others): an installment gets each step on each planned
+        # channel once. On the planned channel, not the one it went out on: a
+        # fallback would free the key for a planner working concurrently.
         self.env.cr.execute(
-            """CREATE UNIQUE INDEX IF NOT EXISTS
-                      collection_reminder_installment_step_channel_unique
-                   ON collection_reminder (installment_id, step_id, channel)
+            """UPDATE collection_reminder SET planned_channel = channel
+                WHERE planned_channel IS NULL;
+               DROP INDEX IF EXISTS collection_reminder_installment_step_channel_unique;
+               CREATE UNIQUE INDEX IF NOT EXISTS
+                      collection_reminder_installment_step_planned_unique
+                   ON collection_reminder (installment_id, step_id, planned_channel)
                 WHERE installment_id IS NOT NULL"""
         )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            vals.setdefault("planned_channel", vals.get("channel"))
+        return super().create(vals_list)
 
     @api.depends("partner_id", "step_id", "channel")
     def _compute_display_name(self):
@@ -537,12 +561,14 @@ class CollectionReminder(models.Model):
         kinds = {step.id: step.kind for step in steps}
         values = [
             SQL(
-                "(%s, %s, %s, %s, %s, %s, %s, 'planned', 0, %s, %s, %s, %s, %s, %s)",
+                "(%s, %s, %s, %s, %s, %s, %s, %s, 'planned', 0, %s, %s, %s, %s, %s,"
+                " %s)",
                 partner_id,
                 company.id,
                 step_id,
                 strategy.id,
                 kinds[step_id],
+                channel,
                 channel,
                 now,
                 installment_id,
@@ -564,11 +590,11 @@ class CollectionReminder(models.Model):
                     SQL(
                         """INSERT INTO collection_reminder
                                (partner_id, company_id, step_id, strategy_id, kind,
-                                channel, planned_date, state, attempt_count,
-                                installment_id, plan_id, create_uid, create_date,
-                                write_uid, write_date)
+                                channel, planned_channel, planned_date, state,
+                                attempt_count, installment_id, plan_id, create_uid,
+                                create_date, write_uid, write_date)
                            VALUES %s
-                           ON CONFLICT (installment_id, step_id, channel)
+                           ON CONFLICT (installment_id, step_id, planned_channel)
                               WHERE installment_id IS NOT NULL DO NOTHING
                            RETURNING id""",
                         SQL(", ").join(values),
@@ -631,11 +657,12 @@ class CollectionReminder(models.Model):
             chunk = reminders[page : page + WRITE_PAGE]
             values = SQL(", ").join(
                 SQL(
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s)",
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s)",
                     partner_id,
                     company.id,
                     step_id,
                     *step_info[step_id],
+                    channel,
                     channel,
                     now,
                     "skipped" if reason else "planned",
@@ -651,7 +678,7 @@ class CollectionReminder(models.Model):
                 SQL(
                     """INSERT INTO collection_reminder
                            (partner_id, company_id, step_id, strategy_id, kind, channel,
-                            planned_date, state, reason, attempt_count,
+                            planned_channel, planned_date, state, reason, attempt_count,
                             create_uid, create_date, write_uid, write_date)
                        VALUES %s RETURNING id""",
                     values,
@@ -1060,13 +1087,8 @@ class CollectionReminder(models.Model):
         reminder would be its own statement (every one has its own message)."""
         if not outcomes:
             return
-        # A fallback channel (email instead of SMS) moves the invoice lines with it.
-        moved = {
-            reminder.id: outcomes[reminder.id]["channel"]
-            for reminder in self.browse(list(outcomes))
-            if outcomes[reminder.id].get("channel", reminder.channel)
-            != reminder.channel
-        }
+        # A fallback channel (email instead of SMS) changes the reminder's channel
+        # only: its invoice lines keep the planned one, their exactly-once key.
         self.env.flush_all()
         rows = SQL(", ").join(
             SQL(
@@ -1112,17 +1134,7 @@ class CollectionReminder(models.Model):
                 now=fields.Datetime.now(),
             )
         )
-        if moved:
-            self.env.cr.execute(
-                SQL(
-                    """UPDATE collection_reminder_line l SET channel = v.channel
-                         FROM (VALUES %s) AS v(id, channel)
-                        WHERE l.reminder_id = v.id""",
-                    SQL(", ").join(SQL("(%s, %s)", *item) for item in moved.items()),
-                )
-            )
         self.invalidate_model()
-        self.env["collection.reminder.line"].invalidate_model()
 
     def _deliverable_channel(self):
         """The channel to use, honouring opt-outs, with a fallback to the other

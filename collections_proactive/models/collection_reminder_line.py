@@ -24,7 +24,10 @@ class CollectionReminderLine(models.Model):
     )
     channel = fields.Selection(
         CHANNELS,
+        string="Planned Channel",
         required=True,
+        help="The channel the step planned, kept when the reminder goes out on a "
+        "fallback channel: it is part of the exactly-once key.",
     )
     amount_residual = fields.Monetary(
         string="Amount Due", currency_field="currency_id", readonly=True

@@ -143,6 +143,26 @@ class TestInstallmentReminders(CollectionsCommon):
             notice.sudo().copy({"installment_id": notice.installment_id.id})
             self.env.flush_all()
 
+    def test_fallback_channel_keeps_the_exactly_once_key(self):
+        # The installment's date: its SMS goes by email (no mobile number), and
+        # the key stays on the planned SMS, so that a planner that began before
+        # it was sent cannot plan that SMS again.
+        self._run(datetime(2026, 4, 1, 13))
+        reminder = self._reminders()
+        self.assertEqual(
+            (reminder.planned_channel, reminder.channel, reminder.state),
+            ("sms", "email", "sent"),
+        )
+        with (
+            mute_logger("odoo.sql_db"),
+            self.assertRaises(IntegrityError),
+            self.env.cr.savepoint(),
+        ):
+            reminder.sudo().copy(
+                {"installment_id": reminder.installment_id.id, "channel": "sms"}
+            )
+            self.env.flush_all()
+
     def test_only_the_companys_installment_strategy_and_none_without_it(self):
         self.strategy.active = False
         self._run(datetime(2026, 3, 30, 13))

@@ -360,8 +360,24 @@ class TestReminders(CollectionsCommon, SMSCase):
             reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
             self.assertEqual(reminder.state, "sent")
             self.assertEqual(reminder.channel, "sms")
-            self.assertEqual(reminder.line_ids.channel, "sms")
             self.assertIn("sent by SMS instead", reminder.reason)
+            # The invoice keeps the planned channel's key: a planner that began
+            # before this was sent cannot plan the step by email again.
+            self.assertEqual(reminder.planned_channel, "email")
+            self.assertEqual(reminder.line_ids.channel, "email")
+            with (
+                self.assertRaises(IntegrityError),
+                mute_logger("odoo.sql_db"),
+                self.env.cr.savepoint(),
+            ):
+                self.env["collection.reminder.line"].sudo().create(
+                    {
+                        "reminder_id": reminder.id,
+                        "move_id": reminder.line_ids.move_id.id,
+                        "step_id": reminder.step_id.id,
+                        "channel": "email",
+                    }
+                )
             self.assertFalse(self._mails())
             self.env["sms.sms"].sudo().search([("state", "=", "outgoing")]).send()
         self.assertSMSIapSent(

@@ -14,3 +14,4 @@ from . import test_portal
 from . import test_i18n
 from . import test_fuzz
 from . import test_concurrency
+from . import test_smtp

@@ -74,7 +74,9 @@ CRON = f"{ADDON}.ir_cron_send_reminders"
 # What the server's log says about races and failures (counted per drill).
 LOG_EVENTS = {
     "planning race: page left to another worker": "planning the same reminders",
+    "planning race: lines left to another worker": "lines were planned by another",
     "planning race: reminders dropped": "already planned by another worker",
+    "sending race: reminders waiting for their portal token": "portal token meanwhile",
     "sending race: batch left to another worker": "sending the same reminders",
     "delivery failures": r"Collection reminder \d+ failed",
     "cron jobs failed (exception)": r"server action #\d+ failed",

@@ -22,6 +22,9 @@ RETRY_DELAY = timedelta(hours=1)
 # A retry planned one cron interval ahead is due at the run after, even when that
 # run starts a little earlier in its slot than the one that planned it.
 RETRY_SLACK = timedelta(minutes=5)
+# The key space of the transaction-level advisory locks that reserve a customer
+# for the transaction sending its reminders (the second key is the customer's id).
+SENDING_LOCK = 0x43500001
 # A cron call this soon after one that left reminders due continues its run.
 CONTINUATION_WINDOW = timedelta(minutes=30)
 # What sending reads of the invoices: fetched alone, not the 150-odd columns of
@@ -233,7 +236,7 @@ class CollectionReminder(models.Model):
                 _logger.info("Another worker is syncing the cases: skipped")
         now = fields.Datetime.now()
         domain = [("state", "=", "planned"), ("planned_date", "<=", now)]
-        batch = self.search(domain, limit=batch_size, order="planned_date, id")
+        batch = self._due_batch(now, batch_size)
         # Only what this worker locked counts as done: reporting the reminders
         # another worker holds would make the cron call again and again for
         # nothing.
@@ -241,6 +244,62 @@ class CollectionReminder(models.Model):
         remaining = self.search_count(domain)
         self.env["ir.cron"]._notify_progress(done=len(sent), remaining=remaining)
         return {"done": len(sent), "remaining": remaining}
+
+    @api.model
+    def _due_batch(self, now, customers):
+        """The due planned reminders of up to ``customers`` customers, those due
+        longest first, that no other transaction is sending to. Each customer is
+        reserved with a transaction-level advisory lock: two cron workers (or a
+        worker and *Send now*) share the work instead of queueing for the same
+        batch, and never write to one customer at once, so that the contact
+        policy sees every message a customer gets. Customers another transaction
+        holds are passed over, not waited for."""
+        self.env.flush_all()
+        # The lock is tried on the candidates in order and only until enough
+        # are taken: the materialized CTE keeps the order, the LIMIT stops the
+        # scan.
+        self.env.cr.execute(
+            SQL(
+                """WITH due AS MATERIALIZED (
+                       SELECT partner_id, MIN(planned_date) AS first
+                         FROM collection_reminder
+                        WHERE state = 'planned' AND planned_date <= %(now)s
+                        GROUP BY partner_id
+                        ORDER BY first, partner_id
+                   )
+                   SELECT partner_id FROM due
+                    WHERE pg_try_advisory_xact_lock(%(space)s, partner_id)
+                    LIMIT %(limit)s""",
+                now=now,
+                space=SENDING_LOCK,
+                limit=customers,
+            )
+        )
+        partner_ids = [row[0] for row in self.env.cr.fetchall()]
+        return self.search(
+            [
+                ("state", "=", "planned"),
+                ("planned_date", "<=", now),
+                ("partner_id", "in", partner_ids),
+            ],
+            order="planned_date, id",
+        )
+
+    @api.model
+    def _reserve_customers(self, partners):
+        """The customers among ``partners`` this transaction may send to now: the
+        others are being sent to by another transaction (see ``_due_batch``)."""
+        if not partners:
+            return partners
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM unnest(%s::int[]) AS id
+                    WHERE pg_try_advisory_xact_lock(%s, id)""",
+                partners.ids,
+                SENDING_LOCK,
+            )
+        )
+        return partners.browse([row[0] for row in self.env.cr.fetchall()])
 
     @api.model
     def _sync_delivery_failures(self, retry=True):

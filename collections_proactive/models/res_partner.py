@@ -339,6 +339,15 @@ class ResPartner(models.Model):
         reminders = self.env["collection.reminder"].sudo()
         partner = self.commercial_partner_id
         reminders._plan_reminders(companies=self.env.company, partners=partner)
+        if not reminders._reserve_customers(partner):
+            return self._collection_notification(
+                self.env._(
+                    "The scheduled action is sending this customer's reminders "
+                    "right now: each goes out once. Look at the reminders in a "
+                    "minute."
+                ),
+                "warning",
+            )
         todo = reminders.search(
             [
                 ("partner_id", "=", partner.id),
@@ -360,19 +369,16 @@ class ResPartner(models.Model):
         reasons = list(dict.fromkeys(filter(None, deferred.mapped("reason"))))
         if reasons:
             message += " " + "; ".join(reasons)
-        if todo - done:
-            # The scheduled action holds them right now: it sends them, once.
-            message += " " + self.env._(
-                "%(count)s reminder(s) are being sent by the scheduled action.",
-                count=len(todo - done),
-            )
+        return self._collection_notification(message, "success" if sent else "warning")
+
+    def _collection_notification(self, message, kind):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
                 "title": self.env._("Reminders"),
                 "message": message,
-                "type": "success" if sent else "warning",
+                "type": kind,
                 "next": {"type": "ir.actions.act_window_close"},
             },
         }

@@ -1,5 +1,12 @@
+from datetime import date, datetime
+
+from freezegun import freeze_time
+
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.tests import TransactionCase, tagged
+
+from ..models.collection_reminder import SENDING_LOCK
+from .common import CollectionsCommon
 
 
 @tagged("post_install", "-at_install")
@@ -63,3 +70,52 @@ class TestConcurrentWorkers(TransactionCase):
         with self.db.cursor() as cr:
             cr.execute("SELECT token, count(*) FROM cp_test_workers GROUP BY token")
             self.assertEqual(dict(cr.fetchall()), {"theirs": 2, "mine": self.ROWS - 2})
+
+
+@tagged("post_install", "-at_install")
+class TestCustomerReservation(CollectionsCommon):
+    """A customer another transaction is sending to (another cron worker, a *Send
+    now*) is passed over, so that two workers share the work and never write to
+    one customer at once."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company.partner_id.tz = "America/Santiago"
+        cls.first, cls.second = (
+            cls._cp_customer(name, tz="America/Santiago")
+            for name in ("Cliente Reservado", "Cliente Libre")
+        )
+        for customer in (cls.first, cls.second):
+            cls._cp_invoice(customer, 1000, date(2026, 2, 18), date(2026, 3, 20))
+
+    def _states(self, customer):
+        return (
+            self.env["collection.reminder"]
+            .search([("partner_id", "=", customer.id)])
+            .mapped("state")
+        )
+
+    def test_a_customer_another_transaction_sends_to_is_passed_over(self):
+        other = sql_db.db_connect(self.env.cr.dbname).cursor()
+        self.addCleanup(other.close)
+        other.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", [SENDING_LOCK, self.first.id]
+        )
+        send_now = self.first.with_user(self.collector).action_collection_send_now
+        # Tuesday 17 March, 10:00 in Santiago: both notices are due.
+        with freeze_time(datetime(2026, 3, 17, 13)):
+            result = self.env["collection.reminder"]._cron_send_reminders()
+            self.assertEqual(result, {"done": 1, "remaining": 1})
+            notification = send_now()
+        self.assertIn(
+            "sending this customer's reminders", notification["params"]["message"]
+        )
+        self.assertEqual(self._states(self.first), ["planned"])
+        self.assertEqual(self._states(self.second), ["sent"])
+        # The other transaction ends: the customer is free again.
+        other.rollback()
+        with freeze_time(datetime(2026, 3, 17, 13, 5)):
+            notification = send_now()
+        self.assertEqual(self._states(self.first), ["sent"])
+        self.assertIn("1 reminder(s) sent", notification["params"]["message"])

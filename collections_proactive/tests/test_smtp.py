@@ -76,8 +76,10 @@ class TestRealSmtp(CollectionsCommon):
             cls.invoice[key] = cls._cp_invoice(
                 cls.customer[key], 1000, date(2026, 2, 1), due
             )
-        overdue_steps = cls.env["collection.strategy.step"].sudo().search(
-            [("company_id", "=", cls.company.id), ("kind", "=", "overdue")]
+        overdue_steps = (
+            cls.env["collection.strategy.step"]
+            .sudo()
+            .search([("company_id", "=", cls.company.id), ("kind", "=", "overdue")])
         )
         overdue_steps.attach_invoices = True
 

@@ -110,6 +110,20 @@ class TestRealSmtp(CollectionsCommon):
         email = self.customer[key].email
         return [message for rcpt, message in self.sink.messages if email in rcpt]
 
+    def _check_message(self, key, subject, optout):
+        """The one message the customer received: its subject and opt-out line in
+        the customer's language, its invoice's portal link with the token."""
+        [message] = self._received(key)
+        invoice = self.invoice[key]
+        self.assertIn(subject, message["Subject"])
+        body = message.get_body(("html",)).get_content()
+        self.assertIn(
+            f"/my/invoices/{invoice.id}?access_token={invoice.access_token}", body
+        )
+        self.assertIn("/collections/optout/email/", body)
+        self.assertIn(optout, body)
+        return message
+
     def _reminder(self, key):
         return self.env["collection.reminder"].search(
             [("partner_id", "=", self.customer[key].id)]
@@ -119,24 +133,16 @@ class TestRealSmtp(CollectionsCommon):
         # Tuesday 17 March, 10:00 in Santiago: a notice in English, an overdue
         # reminder in Spanish with the invoice's PDF.
         self._run(datetime(2026, 3, 17, 13))
-        [english] = self._received("en")
-        invoice = self.invoice["en"]
-        self.assertIn(": upcoming due date", english["Subject"])
-        body = english.get_body(("html",)).get_content()
-        self.assertIn(
-            f"/my/invoices/{invoice.id}?access_token={invoice.access_token}", body
+        english = self._check_message(
+            "en", ": upcoming due date", "Stop payment reminder emails"
         )
-        self.assertIn("/collections/optout/email/", body)
-        self.assertIn("Stop payment reminder emails", body)
         self.assertFalse(list(english.iter_attachments()))
-        [spanish] = self._received("es")
-        invoice = self.invoice["es"]
-        self.assertIn(": facturas vencidas", spanish["Subject"])
-        body = spanish.get_body(("html",)).get_content()
-        self.assertIn(
-            f"/my/invoices/{invoice.id}?access_token={invoice.access_token}", body
+        spanish = self._check_message(
+            "es",
+            ": facturas vencidas",
+            "Dejar de recibir correos de recordatorio de pago",
         )
-        self.assertIn("Dejar de recibir correos de recordatorio de pago", body)
+        invoice = self.invoice["es"]
         [pdf] = spanish.iter_attachments()
         self.assertEqual(pdf.get_content_type(), "application/pdf")
         self.assertTrue(pdf.get_filename().endswith(".pdf"))

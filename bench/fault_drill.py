@@ -73,11 +73,13 @@ ADDON = "collections_proactive"
 CRON = f"{ADDON}.ir_cron_send_reminders"
 # What the server's log says about races and failures (counted per drill).
 LOG_EVENTS = {
-    "planning race: page left to another worker": "planning the same reminders",
+    "planning race: installment reminders left to another worker": (
+        "installment reminders were planned by another"
+    ),
     "planning race: lines left to another worker": "lines were planned by another",
     "planning race: reminders dropped": "already planned by another worker",
     "sending race: reminders waiting for their portal token": "portal token meanwhile",
-    "sending race: batch left to another worker": "sending the same reminders",
+    "sending race: reminders left to another worker": "sent by another worker",
     "delivery failures": r"Collection reminder \d+ failed",
     "cron jobs failed (exception)": r"server action #\d+ failed",
     "workers killed by the watchdog": "timeout after",

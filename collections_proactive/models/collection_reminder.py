@@ -640,28 +640,34 @@ class CollectionReminder(models.Model):
             for partner_id, step_id, installment_id, plan_id in rows
             for channel in channels[step_id]
         ]
+        if not values:
+            return self.browse()
         ids = []
-        try:
-            # As for invoice lines: one another planner committed after this
-            # transaction began is left to it, and to the next run.
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    SQL(
-                        """INSERT INTO collection_reminder
-                               (partner_id, company_id, step_id, strategy_id, kind,
-                                channel, planned_channel, planned_date, state,
-                                attempt_count, installment_id, plan_id, create_uid,
-                                create_date, write_uid, write_date)
-                           VALUES %s
-                           ON CONFLICT (installment_id, step_id, planned_channel)
-                              WHERE installment_id IS NOT NULL DO NOTHING
-                           RETURNING id""",
-                        SQL(", ").join(values),
-                    )
+
+        def insert(page):
+            self.env.cr.execute(
+                SQL(
+                    """INSERT INTO collection_reminder
+                           (partner_id, company_id, step_id, strategy_id, kind,
+                            channel, planned_channel, planned_date, state,
+                            attempt_count, installment_id, plan_id, create_uid,
+                            create_date, write_uid, write_date)
+                       VALUES %s
+                       ON CONFLICT (installment_id, step_id, planned_channel)
+                          WHERE installment_id IS NOT NULL DO NOTHING
+                       RETURNING id""",
+                    SQL(", ").join(page),
                 )
-                ids = [row[0] for row in self.env.cr.fetchall()]
-        except psycopg2.errors.SerializationFailure:
-            _logger.info("Another worker is planning the same reminders: skipped")
+            )
+            ids.extend(row[0] for row in self.env.cr.fetchall())
+
+        # As for invoice lines: one another planner committed after this
+        # transaction began is left to it, and to the next run.
+        left = self._in_halves(values, insert)
+        if left:
+            _logger.info(
+                "%s installment reminders were planned by another worker", len(left)
+            )
         self.invalidate_model()
         return self.browse(ids)
 
@@ -837,22 +843,26 @@ class CollectionReminder(models.Model):
         if not self:
             return self
         self.env.flush_all()
-        try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(
-                    SQL(
-                        """SELECT id FROM collection_reminder
-                            WHERE id = ANY(%s) AND state = 'planned'
-                              FOR UPDATE SKIP LOCKED""",
-                        self.ids,
-                    )
+        ids = []
+
+        def lock(reminder_ids):
+            self.env.cr.execute(
+                SQL(
+                    """SELECT id FROM collection_reminder
+                        WHERE id = ANY(%s) AND state = 'planned'
+                          FOR UPDATE SKIP LOCKED""",
+                    reminder_ids,
                 )
-                ids = [row[0] for row in self.env.cr.fetchall()]
-        except psycopg2.errors.SerializationFailure:
-            # Another worker sent some of them since this transaction began: this
-            # batch waits for the next run, which sees their new state.
-            _logger.info("Another worker is sending the same reminders: skipped")
-            ids = []
+            )
+            ids.extend(row[0] for row in self.env.cr.fetchall())
+
+        # One another worker sent since this transaction began waits for the
+        # next call, which sees its new state; the others go now.
+        left = self._in_halves(self.ids, lock)
+        if left:
+            _logger.info(
+                "%s reminders were sent by another worker meanwhile", len(left)
+            )
         self.invalidate_recordset(["state"])
         return self.browse(ids)
 

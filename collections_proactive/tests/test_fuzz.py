@@ -58,9 +58,6 @@ _logger = logging.getLogger(__name__)
 
 EXAMPLES = int(os.environ.get("COLLECTIONS_FUZZ_EXAMPLES") or 40)
 BACK_OFFICE_EXAMPLES = 3 * EXAMPLES
-# The bugs this fuzzing found (marked "BUG" below) are fixed: their inputs run
-# by default now (COLLECTIONS_FUZZ_KNOWN_BUGS=0 leaves them out again).
-KNOWN_BUGS = os.environ.get("COLLECTIONS_FUZZ_KNOWN_BUGS", "1") != "0"
 
 MARKUP = [
     "<script>fuzz()</script>",
@@ -153,15 +150,6 @@ REFUSALS = (
 INT4 = 2**31
 
 
-def _fits_int4(value):
-    """Whether ``value`` reads as an integer an id column can hold, or not as
-    an integer at all."""
-    try:
-        return -INT4 <= int(value) < INT4
-    except (TypeError, ValueError):
-        return True
-
-
 def _strategies(longest=10000):
     """``(short text, hostile text, hostile number)``; built on first use, as
     Hypothesis may be missing. ``longest`` bounds the long strings: in a URL the
@@ -182,12 +170,6 @@ def _strategies(longest=10000):
         hostile_text,
     )
     return text, hostile_text, hostile_number
-
-
-def _known_bug(**values):
-    """An explicit example that reproduces a reported bug, run with
-    COLLECTIONS_FUZZ_KNOWN_BUGS=1 (else the property passes over it)."""
-    return example(**values) if KNOWN_BUGS else (lambda test: test)
 
 
 def _settings(examples):
@@ -308,18 +290,6 @@ class TestFuzz(FuzzMixin, PortalCommon):
             "cp_portal_other": cls.other_user.partner_id,
         }
         cls.text, cls.hostile_text, cls.hostile_number = _strategies()
-        # What the portal stores as typed: a signer's name, a decline reason, a
-        # promise's note.
-        cls.stored_text = cls.hostile_text
-        if not KNOWN_BUGS:
-            # BUG (reported with this fuzzing; controllers/portal.py): the NUL
-            # character in a text the portal stores is a 500 (PostgreSQL refuses
-            # it: psycopg2 DataError, not caught) in the signer's name of
-            # /accept, the reason of /decline, the note of /my/collections/
-            # promise. Left out of those fields until fixed.
-            cls.stored_text = cls.hostile_text.map(
-                lambda text: text.replace("\x00", "")
-            )
         _text, cls.url_text, cls.url_number = _strategies(longest=1500)
         cls.actors = st.sampled_from(
             ["cp_portal", "cp_portal", "cp_portal_other", None]
@@ -390,13 +360,6 @@ class TestFuzz(FuzzMixin, PortalCommon):
         """An access token for the plan ``target`` (drawn apart): none, its own,
         another plan's, a tampered one, or anything."""
         text = self.hostile_text if text is None else text
-        if not KNOWN_BUGS:
-            # BUG (reported with this fuzzing; controllers/portal.py): an
-            # access_token with a non-ASCII character is a 500 on every route
-            # that checks one, /my/payment_plans/<id>[/accept|/decline|/pay|
-            # /transaction]: portal's consteq() raises TypeError, which
-            # _plan_check_access() does not catch. Left out until it is fixed.
-            text = text.map(lambda value: "".join(ch for ch in value if ch.isascii()))
         return st.one_of(
             st.sampled_from(["none", "right", "right", "tampered"]),
             st.sampled_from(self.plans.ids).map(lambda plan_id: f"plan:{plan_id}"),
@@ -524,14 +487,6 @@ class TestFuzz(FuzzMixin, PortalCommon):
     # My payments: the promise form
     # ------------------------------------------------------------------
 
-    @staticmethod
-    def _date_or_none(value):
-        """The date the portal reads from ``value``, or None."""
-        try:
-            return fields.Date.to_date(value)
-        except ValueError:
-            return None
-
     def test_fuzz_promise_form(self):
         """POST /my/collections/promise: a promise only for the actor's own
         overdue invoices, by a date from today within the company's limit."""
@@ -553,7 +508,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
                 st.dates().map(str),
                 self.hostile_text,
             ),
-            note=st.one_of(st.none(), st.just("Pago el viernes"), self.stored_text),
+            note=st.one_of(st.none(), st.just("Pago el viernes"), self.hostile_text),
             csrf=self.csrf,
         )
         @example(
@@ -572,7 +527,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             note="1; DROP TABLE res_partner--",
             csrf="valid",
         )
-        @_known_bug(
+        @example(
             limit=0,
             actor="cp_portal",
             invoices="mine",
@@ -580,7 +535,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             note=None,
             csrf="valid",
         )
-        @_known_bug(
+        @example(
             limit=max_days,
             actor="cp_portal",
             invoices="mine",
@@ -592,13 +547,6 @@ class TestFuzz(FuzzMixin, PortalCommon):
         @self._in_example("promise_form")
         def run(limit, actor, invoices, promised_date, note, csrf):
             self.company.collection_promise_max_days = limit
-            day = self._date_or_none(promised_date)
-            if not KNOWN_BUGS and not limit and day and day > date(9999, 12, 1):
-                # BUG (reported with this fuzzing; models/collection_promise.py):
-                # with no limit, a promised date within the grace days of the
-                # end of the calendar (9999-12-31) is a 500 on the portal, an
-                # OverflowError in _compute_grace_until. Left out until fixed.
-                promised_date = "9000-01-01"
             self._login(actor)
             mine = self.partner_of[actor]
             victims = self._victims(actor)
@@ -766,12 +714,12 @@ class TestFuzz(FuzzMixin, PortalCommon):
             missing_id=st.sampled_from([None, INT4, 10**30]),
             token=self._token_choice(),
             action=st.sampled_from(["accept", "accept", "decline"]),
-            signer_name=st.one_of(st.sampled_from(GOOD_NAMES), self.stored_text),
+            signer_name=st.one_of(st.sampled_from(GOOD_NAMES), self.hostile_text),
             signer_vat=st.one_of(
                 st.sampled_from(GOOD_RUTS + OTHER_RUTS), self.hostile_text
             ),
             decline_reason=st.one_of(
-                st.sampled_from(["Cuotas altas", "  no  "]), self.stored_text
+                st.sampled_from(["Cuotas altas", "  no  "]), self.hostile_text
             ),
             csrf=self.csrf,
         )
@@ -797,7 +745,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             decline_reason="<script>fuzz()</script>",
             csrf="valid",
         )
-        @_known_bug(
+        @example(
             actor="cp_portal_other",
             target=self.plan,
             missing_id=None,
@@ -808,7 +756,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             decline_reason=None,
             csrf="valid",
         )
-        @_known_bug(
+        @example(
             actor="cp_portal",
             target=self.plan,
             missing_id=None,
@@ -819,7 +767,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             decline_reason=None,
             csrf="valid",
         )
-        @_known_bug(
+        @example(
             actor="cp_portal",
             target=self.plan,
             missing_id=None,
@@ -938,7 +886,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
                 + ["/my", "/my/collections"]
             ),
         )
-        @_known_bug(
+        @example(
             actor=None,
             target=self.plan,
             junk_path="0",
@@ -950,7 +898,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             page="1",
             listing=None,
         )
-        @_known_bug(
+        @example(
             actor="cp_portal",
             target=self.plan,
             junk_path="0",
@@ -984,13 +932,6 @@ class TestFuzz(FuzzMixin, PortalCommon):
                 self._assert_safe(response, self._victims(actor), url)
                 self.assertEqual(self._plan_snapshot(), plans, url)
                 return
-            if not KNOWN_BUGS and report_type == "pdf" and suffix == "":
-                # BUG (reported with this fuzzing; models/collection_payment_plan.py):
-                # the page's own "Agreement (PDF)" link, ?report_type=pdf&
-                # download=true, is a 500 for whoever may see the plan: portal's
-                # _get_http_headers() calls _get_report_base_filename(), which
-                # collection.payment.plan lacks. Left out until fixed.
-                download = None
             access_token = self._token(token, target)
             access = self._has_access(actor, target, access_token)
             url = f"/my/payment_plans/{target.id if target else junk_path}{suffix}"
@@ -1064,7 +1005,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             flow="direct",
             extra={},
         )
-        @_known_bug(
+        @example(
             actor=None,
             target=self.active_plan,
             token="text:\u00e9",
@@ -1138,12 +1079,6 @@ class TestFuzz(FuzzMixin, PortalCommon):
         token_id = st.one_of(
             st.sampled_from(["own", "own", "other", "", "0"]), self.hostile_number
         )
-        if not KNOWN_BUGS:
-            # BUG (reported with this fuzzing; controllers/portal.py): a token_id
-            # outside PostgreSQL's integer range (2147483648, 10**30, ...) is a
-            # 500: _to_int() takes it and the payment.token search fails in SQL.
-            # Left out until it is fixed.
-            token_id = token_id.map(lambda value: value if _fits_int4(value) else "0")
 
         @given(
             actor=self.actors,
@@ -1154,7 +1089,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
         @example(
             actor="cp_portal", target=self.active_plan, token_id="own", csrf="valid"
         )
-        @_known_bug(
+        @example(
             actor="cp_portal", target=self.active_plan, token_id=str(INT4), csrf="valid"
         )
         @_settings(EXAMPLES)
@@ -1276,16 +1211,6 @@ class TestFuzzBackOffice(FuzzMixin, CollectionsCommon):
             st.dates(),
             st.sampled_from([date.min, date.max]),
         )
-        if not KNOWN_BUGS:
-            # BUG (reported with this fuzzing; models/collection_promise.py,
-            # models/collection_payment_plan.py): a date near the end of the
-            # calendar is an OverflowError/ValueError, not a refusal: a promised
-            # date by a manager (no limit for them) in _compute_grace_until, a
-            # plan's first date in split_schedule() and _policy_issue(). Left
-            # out until fixed: dates stop at 9000, far enough for 400 months.
-            cls.hostile_dates = cls.hostile_dates.map(
-                lambda day: min(day, date(9000, 1, 1))
-            )
 
     def _call(self, call, check_ok, check_refused=None):
         """``call()`` succeeds and ``check_ok(result)`` holds, or it raises a
@@ -1342,7 +1267,7 @@ class TestFuzzBackOffice(FuzzMixin, CollectionsCommon):
             note=st.one_of(st.none(), self.stored_text),
             source=st.sampled_from(["call", "email", "portal", "visit", "other"]),
         )
-        @_known_bug(
+        @example(
             user=self.collections_manager,
             partner=self.customer,
             invoice_ids=self.open_invoices.ids,
@@ -1436,7 +1361,7 @@ class TestFuzzBackOffice(FuzzMixin, CollectionsCommon):
             down_payment=st.one_of(st.sampled_from([0.0, 120.0]), self.hostile_amounts),
             fee_amount=st.one_of(st.sampled_from([0.0, 50.0]), self.hostile_amounts),
         )
-        @_known_bug(
+        @example(
             user=self.collections_manager,
             partner=self.customer,
             invoice_ids=self.open_invoices.ids,

@@ -1,4 +1,4 @@
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from freezegun import freeze_time
 
@@ -172,7 +172,7 @@ class TestPromises(CollectionsCommon):
         # The last day allowed, then a manager beyond it.
         self.assertTrue(self._promise(when, promised_date=date(2026, 4, 20)))
         with freeze_time(when):
-            self.Promise.with_user(self.collections_manager).create(
+            beyond = self.Promise.with_user(self.collections_manager).create(
                 {
                     "partner_id": self.customer.id,
                     "invoice_ids": [Command.set(self.invoice.ids)],
@@ -180,6 +180,11 @@ class TestPromises(CollectionsCommon):
                     "promised_date": date(2026, 6, 1),
                 }
             )
+        self.assertEqual(
+            beyond.grace_until,
+            date(2026, 6, 1)
+            + timedelta(days=self.company.collection_promise_grace_days),
+        )
         # From the invoice list, invoices of two customers: refused.
         with self.assertRaises(UserError):
             (self.invoice | theirs).action_collection_log_promise()

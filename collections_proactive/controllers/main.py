@@ -1,25 +1,10 @@
-from odoo import http, tools
+from odoo import http
 from odoo.http import request
-
-CHANNEL_FIELDS = {"email": "collection_no_email", "sms": "collection_no_sms"}
 
 
 class CollectionsOptOut(http.Controller):
     """The unsubscribe link every reminder carries: signed per customer and
     channel, so it works without a login and only for that customer."""
-
-    def _check(self, channel, partner_id, token):
-        partner = request.env["res.partner"].sudo().browse(partner_id).exists()
-        expected = partner and tools.hmac(
-            request.env(su=True), "collections_proactive-optout", (partner.id, channel)
-        )
-        if (
-            channel not in CHANNEL_FIELDS
-            or not partner
-            or not tools.consteq(expected, token or "")
-        ):
-            return None
-        return partner
 
     @http.route(
         "/collections/optout/<string:channel>/<int:partner_id>/<string:token>",
@@ -30,7 +15,12 @@ class CollectionsOptOut(http.Controller):
         csrf=False,
     )
     def optout(self, channel, partner_id, token, **post):
-        partner = self._check(channel, partner_id, token)
+        Partner = request.env["res.partner"]
+        partner = (
+            Partner.browse(partner_id)._collection_optout_check(channel, token)
+            if 0 < partner_id < 2**31
+            else Partner
+        )
         if not partner:
             return request.render(
                 "collections_proactive.optout_page",
@@ -41,15 +31,23 @@ class CollectionsOptOut(http.Controller):
         # Confirming takes a POST: mail scanners that follow GET links must not
         # unsubscribe anyone.
         if request.httprequest.method == "POST":
-            partner.write({CHANNEL_FIELDS[channel]: True})
-            partner.message_post(
-                body=request.env._(
-                    "The customer stopped payment reminders by %(channel)s.",
-                    channel="SMS" if channel == "sms" else "email",
-                ),
-                message_type="notification",
-                subtype_xmlid="mail.mt_note",
+            field = Partner.COLLECTION_OPTOUT_FIELDS[channel]
+            # Locked, so that a replayed or double POST notes the stop once.
+            request.env.cr.execute(
+                "SELECT id FROM res_partner WHERE id = %s FOR NO KEY UPDATE",
+                (partner.id,),
             )
+            partner.invalidate_recordset([field])
+            if not partner[field]:
+                partner.write({field: True})
+                partner.message_post(
+                    body=request.env._(
+                        "The customer stopped payment reminders by %(channel)s.",
+                        channel="SMS" if channel == "sms" else "email",
+                    ),
+                    message_type="notification",
+                    subtype_xmlid="mail.mt_note",
+                )
             done = True
         return request.render(
             "collections_proactive.optout_page",

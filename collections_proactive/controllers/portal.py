@@ -121,8 +121,21 @@ class CollectionsPortal(PortalAccount):
     @staticmethod
     def _text(value, limit=2000):
         """Posted text as it may be stored: stripped, without NUL characters
-        (PostgreSQL refuses them), at most ``limit`` characters."""
-        return (value or "").replace("\x00", "").strip()[:limit]
+        (PostgreSQL refuses them), at most ``limit`` characters. Anything else
+        than text (a file part of a multipart form) is no text at all."""
+        if not isinstance(value, str):
+            return ""
+        return value.replace("\x00", "").strip()[:limit]
+
+    def _is_plan_customer(self, plan):
+        """Whether the logged-in user is the plan's customer (or one of its
+        contacts): the link alone makes a visitor, not the card holder."""
+        user = request.env.user
+        return (
+            not user._is_public()
+            and user.partner_id.commercial_partner_id
+            == plan.partner_id.commercial_partner_id
+        )
 
     # ------------------------------------------------------------------
     # My payments: the summary
@@ -230,7 +243,7 @@ class CollectionsPortal(PortalAccount):
                 env._("Promise the invoices of one company at a time.")
             )
         try:
-            when = fields.Date.to_date(promised_date)
+            when = fields.Date.to_date(self._text(promised_date, 64) or None)
         except ValueError:
             when = None
         if not when:
@@ -336,9 +349,11 @@ class CollectionsPortal(PortalAccount):
         values = self._get_page_view_values(
             plan, access_token, {}, "my_payment_plans_history", False, **kw
         )
-        logged_in = not request.env.user._is_public()
         tokens = request.env["payment.token"]
-        if logged_in and plan.state in ("proposed", "active"):
+        # Only the customer's own users see its saved cards: a visitor with the
+        # plan's link (another customer, or nobody logged in) sees none.
+        is_plan_customer = self._is_plan_customer(plan)
+        if is_plan_customer and plan.state in ("proposed", "active"):
             tokens = (
                 request.env["payment.token"]
                 .sudo()
@@ -355,6 +370,7 @@ class CollectionsPortal(PortalAccount):
                 "page_name": "payment_plan",
                 "next_installment": plan._portal_next_installment(),
                 "saved_tokens": tokens,
+                "is_plan_customer": is_plan_customer,
                 "vat_label": plan.partner_id.country_id.vat_label
                 or request.env._("Tax ID"),
                 "message": kw.get("message"),
@@ -574,7 +590,7 @@ class CollectionsPortal(PortalAccount):
                     max=values["max_installments"],
                 )
             )
-        frequency = post.get("frequency") or "monthly"
+        frequency = self._text(post.get("frequency"), 32) or "monthly"
         Plan = env["collection.payment.plan"].sudo()
         if frequency not in dict(Plan._fields["frequency"].selection):
             return self._collections_error(env._("Choose how often to pay."))
@@ -690,6 +706,11 @@ class CollectionsPortal(PortalAccount):
         if plan.state != "active" or not installment:
             raise ValidationError(env._("This payment plan has no installment to pay."))
         self._validate_transaction_kwargs(kwargs)
+        if kwargs.get("flow") == "token" and env.user._is_public():
+            # A saved card is charged by its owner, logged in (Odoo then checks
+            # the card is the user's): the emailed link alone lets anyone pay
+            # with a new card, never with the customer's saved one.
+            raise AccessError(env._("Sign in to pay with a saved payment method."))
         kwargs.pop("amount", None)
         invoices = (
             (plan.invoice_ids | plan.fee_invoice_id)

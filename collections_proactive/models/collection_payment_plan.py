@@ -4,6 +4,8 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from ..tools.portal_access import thread_access_kwargs
+
 FREQUENCIES = [
     ("weekly", "Weekly"),
     ("biweekly", "Every two weeks"),
@@ -616,6 +618,12 @@ class CollectionPaymentPlan(models.Model):
         )
         self._activate()
         return True
+
+    @api.model
+    def _get_thread_with_access(self, thread_id, mode="read", **kwargs):
+        return super()._get_thread_with_access(
+            thread_id, mode, **thread_access_kwargs(self, thread_id, kwargs)
+        )
 
     def action_decline(self, reason):
         if not (reason or "").strip():

@@ -6,6 +6,8 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from ..tools.portal_access import thread_access_kwargs
+
 # However far a manager may let a promise go, a date beyond this is a typo.
 MAX_DAYS_AHEAD = 3660
 
@@ -184,6 +186,12 @@ class CollectionPromise(models.Model):
             promise._log_on_customer(promise._summary())
         self.env["collection.case"]._move_to_role(promises, "promise")
         return promises
+
+    @api.model
+    def _get_thread_with_access(self, thread_id, mode="read", **kwargs):
+        return super()._get_thread_with_access(
+            thread_id, mode, **thread_access_kwargs(self, thread_id, kwargs)
+        )
 
     def _summary(self):
         self.ensure_one()

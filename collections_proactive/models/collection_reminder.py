@@ -6,7 +6,7 @@ import psycopg2
 from lxml import html
 from markupsafe import Markup
 
-from odoo import Command, api, fields, models, tools
+from odoo import Command, api, fields, models
 from odoo.tools import SQL, mute_logger, plaintext2html, safe_eval
 
 from ..tools import contact_policy as cp
@@ -207,14 +207,9 @@ class CollectionReminder(models.Model):
             else:
                 first = reminder.line_ids.move_id.sorted("invoice_date_due")[:1]
                 reminder.pay_url = first and base + first.sudo().get_portal_url()
-            for channel in ("email", "sms"):
-                token = tools.hmac(
-                    self.env(su=True),
-                    "collections_proactive-optout",
-                    (partner.id, channel),
-                )
-                reminder[f"optout_{channel}_url"] = (
-                    f"{base}/collections/optout/{channel}/{partner.id}/{token}"
+            for channel in partner.COLLECTION_OPTOUT_FIELDS:
+                reminder[f"optout_{channel}_url"] = partner._collection_optout_url(
+                    channel
                 )
 
     # ------------------------------------------------------------------

@@ -1,3 +1,5 @@
+from markupsafe import Markup
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
@@ -204,6 +206,13 @@ class ResCompany(models.Model):
             return self.env.user
         return people.sorted("id")[:1]
 
+    @api.model
+    def _collection_text_html(self, text):
+        """Text typed by a customer, as HTML for staff: escaped, its lines kept,
+        no link made of it (``plaintext2html`` would turn a typed URL into a
+        link)."""
+        return Markup("<p>%s</p>") % Markup("<br/>").join(str(text).splitlines())
+
     def _collection_notify(self, record, partner, summary, note=None):
         """Tell the customer's collector (else the collections manager) that the
         customer did something on the portal: a to-do on ``record``."""
@@ -213,12 +222,20 @@ class ResCompany(models.Model):
             or self._collection_manager()
         )
         if not user:
+            body = Markup("<p>%s</p>") % summary
+            if note:
+                body += self._collection_text_html(note)
             record.sudo().message_post(
-                body=summary, message_type="notification", subtype_xmlid="mail.mt_note"
+                body=body, message_type="notification", subtype_xmlid="mail.mt_note"
             )
             return
         record.sudo().activity_schedule(
-            "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            # What the customer typed reaches staff as text, never as markup:
+            # no tracking image, no link dressed as a button.
+            note=self._collection_text_html(note) if note else None,
+            user_id=user.id,
         )
 
     @api.model_create_multi

@@ -2,9 +2,10 @@ import json
 
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
 
+from ..tools.portal_access import thread_access_kwargs
 from .res_company import RISK_MODEL_STATES
 
 RISK_BANDS = [
@@ -110,6 +111,56 @@ class ResPartner(models.Model):
         string="Risk Method",
         compute="_compute_collection_risk_method",
     )
+
+    # Reminder channels a customer can unsubscribe from by the signed link, and
+    # the flag each one sets.
+    COLLECTION_OPTOUT_FIELDS = {
+        "email": "collection_no_email",
+        "sms": "collection_no_sms",
+    }
+
+    def _collection_optout_token(self, channel):
+        """The signature of this customer's unsubscribe link for ``channel``:
+        the one place it is computed, for the messages and the controller."""
+        self.ensure_one()
+        return tools.hmac(
+            self.env(su=True), "collections_proactive-optout", (self.id, channel)
+        )
+
+    def _collection_optout_url(self, channel):
+        self.ensure_one()
+        return (
+            f"{self.get_base_url()}/collections/optout/{channel}/{self.id}/"
+            f"{self._collection_optout_token(channel)}"
+        )
+
+    def _collection_optout_check(self, channel, token):
+        """The customer the link ``/collections/optout/<channel>/<id>/<token>``
+        unsubscribes, or an empty recordset: the same answer for a malformed
+        token, a wrong one and an id that does not exist, so that the link
+        reveals nothing about which customers exist."""
+        self.ensure_one()
+        if (
+            channel not in self.COLLECTION_OPTOUT_FIELDS
+            or not isinstance(token, str)
+            or not token.isascii()
+        ):
+            return self.browse()
+        # A signature is computed even for an id that does not exist, so that
+        # both take the same time.
+        expected = tools.hmac(
+            self.env(su=True), "collections_proactive-optout", (self.id, channel)
+        )
+        partner = self.sudo().exists()
+        if not (partner and tools.consteq(expected, token)):
+            return self.browse()
+        return partner
+
+    @api.model
+    def _get_thread_with_access(self, thread_id, mode="read", **kwargs):
+        return super()._get_thread_with_access(
+            thread_id, mode, **thread_access_kwargs(self, thread_id, kwargs)
+        )
 
     @api.depends_context("company")
     def _compute_collection_reminder_count(self):

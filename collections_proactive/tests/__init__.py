@@ -15,3 +15,4 @@ from . import test_i18n
 from . import test_fuzz
 from . import test_concurrency
 from . import test_smtp
+from . import test_portal_probe

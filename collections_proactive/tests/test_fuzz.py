@@ -398,17 +398,31 @@ class TestFuzz(FuzzMixin, PortalCommon):
         owner = self.partner_of[actor] == target.partner_id
         return owner or bool(token and token == target.access_token)
 
-    def _send(self, url, data, csrf="valid"):
+    def _send(self, url, data, csrf="valid", as_file=()):
         """POST a form (lists are repeated fields), the CSRF token as ``csrf``
         says: refused ones are logged as warnings, muted here (the status code
-        is checked)."""
+        is checked). The fields named in ``as_file`` go as file parts of a
+        multipart form, with their value as the file's content."""
+        files = {
+            name: (name, str(data.pop(name, None) or "").encode(), "text/plain")
+            for name in as_file
+        }
         data = {key: value for key, value in data.items() if value is not None}
         if csrf == "valid":
             data["csrf_token"] = http.Request.csrf_token(self)
         elif csrf == "forged":
             data["csrf_token"] = "0" * 40 + "o9999999999"
         with mute_logger("odoo.http"):
-            return self.url_open(url, data=data)
+            return self.url_open(url, data=data, files=files or None)
+
+    @staticmethod
+    def _as_file(*names):
+        """Which of a form's fields go as file parts: mostly none."""
+        return st.one_of(
+            st.just(frozenset()),
+            st.just(frozenset()),
+            st.sets(st.sampled_from(names), min_size=1, max_size=2).map(frozenset),
+        )
 
     def _get(self, url, params=None):
         params = {key: value for key, value in (params or {}).items() if value}
@@ -510,6 +524,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             ),
             note=st.one_of(st.none(), st.just("Pago el viernes"), self.hostile_text),
             csrf=self.csrf,
+            as_file=self._as_file("invoice_ids", "promised_date", "note"),
         )
         @example(
             limit=max_days,
@@ -518,6 +533,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             promised_date=in_days,
             note="<script>fuzz()</script>",
             csrf="valid",
+            as_file=frozenset(),
         )
         @example(
             limit=max_days,
@@ -526,6 +542,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             promised_date=in_days,
             note="1; DROP TABLE res_partner--",
             csrf="valid",
+            as_file=frozenset(),
         )
         @example(
             limit=0,
@@ -534,6 +551,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             promised_date="9999-12-31",
             note=None,
             csrf="valid",
+            as_file=frozenset(),
         )
         @example(
             limit=max_days,
@@ -542,10 +560,11 @@ class TestFuzz(FuzzMixin, PortalCommon):
             promised_date=in_days,
             note="a\x00b",
             csrf="valid",
+            as_file=frozenset(),
         )
         @_settings(EXAMPLES)
         @self._in_example("promise_form")
-        def run(limit, actor, invoices, promised_date, note, csrf):
+        def run(limit, actor, invoices, promised_date, note, csrf, as_file):
             self.company.collection_promise_max_days = limit
             self._login(actor)
             mine = self.partner_of[actor]
@@ -554,6 +573,16 @@ class TestFuzz(FuzzMixin, PortalCommon):
             plans = self._plan_snapshot()
             last = self.Promise.search([], order="id desc", limit=1).id or 0
             invoice_ids = self._invoices(invoices, actor)
+            # A field sent as a file part is a missing field.
+            sent = {
+                "invoice_ids": invoice_ids,
+                "promised_date": promised_date,
+                "note": note,
+            }
+            missing = {name: None for name in as_file}
+            invoices = invoices if "invoice_ids" not in as_file else None
+            promised_date = missing.get("promised_date", promised_date)
+            note = missing.get("note", note)
             when = (
                 fields.Date.to_date(promised_date)
                 if promised_date
@@ -569,15 +598,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
                 and when
                 and "\x00" not in (note or "")
             )
-            response = self._send(
-                "/my/collections/promise",
-                {
-                    "invoice_ids": invoice_ids,
-                    "promised_date": promised_date,
-                    "note": note,
-                },
-                csrf,
-            )
+            response = self._send("/my/collections/promise", sent, csrf, as_file)
             self._assert_safe(response, victims, "promise")
             self._assert_victims_untouched(before, "promise")
             self.assertEqual(self._plan_snapshot(), plans, "plans untouched")
@@ -589,6 +610,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             self.assertEqual(len(new), 1)
             self.assertEqual(new.partner_id, mine)
             self.assertEqual(set(new.invoice_ids.ids), {int(i) for i in invoice_ids})
+            self.assertFalse(as_file - {"note"}, "a file part taken for text")
             self.assertTrue(
                 all(move.invoice_date_due < self.today for move in new.invoice_ids)
             )
@@ -625,6 +647,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
                 self.url_text,
             ),
             csrf=self.csrf,
+            as_file=self._as_file("invoice_ids", "installment_count", "frequency"),
         )
         @example(
             actor="cp_portal",
@@ -633,10 +656,11 @@ class TestFuzz(FuzzMixin, PortalCommon):
             installment_count="3",
             frequency="monthly",
             csrf="valid",
+            as_file=frozenset(),
         )
         @_settings(EXAMPLES)
         @self._in_example("plan_request_form")
-        def run(actor, method, invoices, installment_count, frequency, csrf):
+        def run(actor, method, invoices, installment_count, frequency, csrf, as_file):
             self._login(actor)
             mine = self.partner_of[actor]
             victims = self._victims(actor)
@@ -648,6 +672,14 @@ class TestFuzz(FuzzMixin, PortalCommon):
                 "installment_count": installment_count,
                 "frequency": frequency,
             }
+            if method == "GET":
+                as_file = frozenset()
+            if as_file:
+                # A field sent as a file part is a missing field.
+                invoices = None if "invoice_ids" in as_file else invoices
+                if "installment_count" in as_file:
+                    installment_count = None
+                frequency = None if "frequency" in as_file else frequency
             clean = (
                 method == "POST"
                 and actor
@@ -660,7 +692,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             if method == "GET":
                 response = self._get(url, data)
             else:
-                response = self._send(url, data, csrf)
+                response = self._send(url, data, csrf, as_file)
             self._assert_safe(response, victims, "request")
             self._assert_victims_untouched(before, "request")
             self.assertEqual(self._plan_snapshot(), plans, "plans untouched")
@@ -722,6 +754,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
                 st.sampled_from(["Cuotas altas", "  no  "]), self.hostile_text
             ),
             csrf=self.csrf,
+            as_file=self._as_file("signer_name", "signer_vat", "decline_reason"),
         )
         @example(
             actor=None,
@@ -733,6 +766,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             signer_vat="760864285",
             decline_reason=None,
             csrf="valid",
+            as_file=frozenset(),
         )
         @example(
             actor="cp_portal_other",
@@ -744,6 +778,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             signer_vat=None,
             decline_reason="<script>fuzz()</script>",
             csrf="valid",
+            as_file=frozenset(),
         )
         @example(
             actor="cp_portal_other",
@@ -755,6 +790,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             signer_vat=RUT,
             decline_reason=None,
             csrf="valid",
+            as_file=frozenset(),
         )
         @example(
             actor="cp_portal",
@@ -766,6 +802,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             signer_vat=RUT,
             decline_reason=None,
             csrf="valid",
+            as_file=frozenset(),
         )
         @example(
             actor="cp_portal",
@@ -777,6 +814,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             signer_vat=None,
             decline_reason="\x00",
             csrf="valid",
+            as_file=frozenset(),
         )
         @_settings(EXAMPLES)
         @self._in_example("plan_accept_decline")
@@ -790,6 +828,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
             signer_vat,
             decline_reason,
             csrf,
+            as_file,
         ):
             self._login(actor)
             access_token = self._token(token, target)
@@ -815,10 +854,14 @@ class TestFuzz(FuzzMixin, PortalCommon):
                 data = {"signer_name": signer_name, "signer_vat": signer_vat}
             else:
                 data = {"decline_reason": decline_reason}
+            as_file = as_file & set(data)
+            # A field sent as a file part is a missing field: never signed.
+            clean = clean and not as_file
             response = self._send(
                 f"/my/payment_plans/{plan_id}/{action}",
                 {"access_token": access_token, **data},
                 csrf,
+                as_file,
             )
             label = f"{action} {target.name if target else plan_id}"
             self._assert_safe(response, victims, label)
@@ -835,6 +878,7 @@ class TestFuzz(FuzzMixin, PortalCommon):
                 self.assertFalse(clean, f"{label}: a sane signature refused")
                 return
             self.assertTrue(access, label)
+            self.assertFalse(as_file, f"{label}: a file part taken for text")
             self.assertEqual(snapshot[target.id][0], "proposed", label)
             if action == "accept":
                 name = signer_name.replace("\x00", "").strip()

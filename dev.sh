@@ -2,6 +2,7 @@
 # One entry point for everything a developer or CI does with this repository.
 #
 #   ./dev.sh run    set up, create or reuse the demo database, serve Odoo on :8069
+#                   with a mail catcher beside it (.demo-mail/, http://localhost:8025)
 #   ./dev.sh test   set up, run lint, install the addon in a fresh database, run every test
 #   ./dev.sh lint   ruff, ruff-format, pylint-odoo, oca-checks-odoo-module, oca-checks-po
 #   ./dev.sh i18n   export i18n/collections_proactive.pot and merge it into i18n/es.po
@@ -114,17 +115,88 @@ cmd_lint() {
     say "Lint: clean"
 }
 
+# The demo's mail catcher (bench/mail_catcher.py): what the demo sends lands here.
+MAIL_DIR=${MAIL_DIR:-$ROOT/.demo-mail}
+MAIL_PORT=${MAIL_PORT:-2525}
+MAIL_WEB_PORT=${MAIL_WEB_PORT:-8025}
+
+module_state() { psql -d "$DEMO_DB" -tAc "SELECT state FROM ir_module_module WHERE name = '$1'" 2>/dev/null || true; }
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_mail_catcher() {
+    if listening "$MAIL_PORT"; then
+        say "Port $MAIL_PORT is taken: using the mail catcher already running there"
+        return
+    fi
+    "$PY" "$ROOT/bench/mail_catcher.py" --dir "$MAIL_DIR" --smtp-port "$MAIL_PORT" \
+        --web-port "$MAIL_WEB_PORT" &
+    CATCHER_PID=$!
+    trap 'kill "$CATCHER_PID" 2>/dev/null || true' EXIT
+    for _ in $(seq 50); do listening "$MAIL_PORT" && return; sleep 0.1; done
+    die "the mail catcher did not start (ports $MAIL_PORT and $MAIL_WEB_PORT free?)"
+}
+
+prepare_demo() {
+    # Outgoing mail to the catcher (an ir.mail_server first of all, for the demo
+    # company's domain: what Odoo sends as someone else, OdooBot's notifications
+    # say, goes from the company's address), SMS to its copy of Odoo's SMS API,
+    # then the demo story (collection.demo.loader: nothing when the database has
+    # it). Nothing the demo sends leaves the machine.
+    odoo shell -d "$DEMO_DB" --log-level=warn --no-http >/dev/null <<PY
+domain = env["mail.alias.domain"].search([("name", "=", "proactiva.example")], limit=1)
+if not domain:
+    domain = domain.create({"name": "proactiva.example", "default_from": "cobranzas"})
+env["res.company"].search([("alias_domain_id", "=", False)]).alias_domain_id = domain
+values = {
+    "name": "Demo mail catcher", "smtp_host": "127.0.0.1", "smtp_port": $MAIL_PORT,
+    "smtp_encryption": "none", "smtp_authentication": "login", "smtp_user": False,
+    "smtp_pass": False, "from_filter": domain.name, "sequence": 0, "active": True,
+}
+server = env["ir.mail_server"].search([("name", "=", values["name"])], limit=1)
+server.write(values) if server else server.create(values)
+env["ir.config_parameter"].set_param("sms.endpoint", "http://127.0.0.1:$MAIL_WEB_PORT")
+env["collection.demo.loader"]._load_demo()
+# The mail and SMS queues every minute (an hour in production): what the demo
+# sends shows in the catcher at once.
+for xmlid in ("mail.ir_cron_mail_scheduler_action", "sms.ir_cron_sms_scheduler_action"):
+    cron = env.ref(xmlid, raise_if_not_found=False)
+    if cron:
+        cron.write({"interval_number": 1, "interval_type": "minutes"})
+        cron._trigger()
+# What could not reach a mail server before (none, or the catcher stopped) goes now.
+env["mail.mail"].search(
+    [("state", "=", "exception"), ("failure_type", "in", (False, "mail_smtp"))]
+).mark_outgoing()
+env.cr.commit()
+PY
+}
+
 cmd_run() {
     setup
     if ! psql -lqt | cut -d'|' -f1 | grep -qw "$DEMO_DB"; then
-        say "Creating demo database $DEMO_DB (Odoo, the addon and its demo data: a few minutes)"
-        odoo -d "$DEMO_DB" -i "$ADDON,payment_demo" --stop-after-init --log-level=warn
+        say "Creating demo database $DEMO_DB (Odoo, the Chilean localization, the addon and its demo story: a few minutes)"
+        # Without Odoo's generic demo data (nor l10n_cl's demo company): the demo
+        # is the addon's Chilean company, loaded below with the Chilean chart.
+        odoo -d "$DEMO_DB" -i "l10n_cl,payment_demo,$ADDON" --without-demo=all \
+            --stop-after-init --log-level=warn
+    elif [ "$(module_state "$ADDON")" != installed ]; then
+        die "$DEMO_DB exists without $ADDON (an interrupted creation?): dropdb $DEMO_DB and run again"
     else
         say "Reusing demo database $DEMO_DB (updating the addon)"
         odoo -d "$DEMO_DB" -u "$ADDON" --stop-after-init --log-level=warn
     fi
-    say "Serving Odoo at http://localhost:$HTTP_PORT  (login: admin  password: admin)"
-    exec "$PY" "$ODOO_PATH/odoo-bin" --addons-path="$ODOO_PATH/addons,$ROOT" \
+    # The catcher first: loading the demo already sends mail.
+    start_mail_catcher
+    prepare_demo
+    if [ -z "$(psql -d "$DEMO_DB" -tAc "SELECT 1 FROM ir_model_data WHERE module = '$ADDON' AND name = 'demo_user_collector'")" ]; then
+        say "$DEMO_DB holds an older demo (no cobrador/jefe logins): dropdb $DEMO_DB to get the current one"
+    fi
+    say "Serving Odoo at http://localhost:$HTTP_PORT"
+    say "  collector: cobrador / cobrador   manager: jefe / jefe   administrator: admin / admin"
+    say "  customer portal: http://localhost:$HTTP_PORT/my as portal_cliente / portal_cliente"
+    say "  every email and SMS sent: $MAIL_DIR (and http://localhost:$MAIL_WEB_PORT/)"
+    "$PY" "$ODOO_PATH/odoo-bin" --addons-path="$ODOO_PATH/addons,$ROOT" \
         -d "$DEMO_DB" --db-filter="^$DEMO_DB\$" --http-port="$HTTP_PORT" "$@"
 }
 

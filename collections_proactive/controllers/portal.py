@@ -7,6 +7,7 @@ from odoo import fields, http
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
 from odoo.fields import Command
 from odoo.http import request
+from odoo.tools import format_date
 
 from odoo.addons.account_payment.controllers.portal import PortalAccount
 from odoo.addons.portal.controllers.portal import pager as portal_pager
@@ -16,6 +17,11 @@ ALERT_DAYS = 7
 PLANS_PER_PAGE = 20
 # Plans the customer sees: everything once proposed, and its own requests.
 PORTAL_PLAN_DOMAIN = ["|", ("state", "!=", "draft"), ("portal_requested", "=", True)]
+# Plans whose invoices are paid through them: listed under the plan, not with a
+# Pay button of their own.
+AGREED_PLAN_STATES = ("accepted", "active")
+# Plans that hold their invoices: no other plan may take them.
+HOLDING_PLAN_STATES = ("proposed", "accepted", "active")
 
 
 class CollectionsPortal(PortalAccount):
@@ -31,6 +37,17 @@ class CollectionsPortal(PortalAccount):
     # ------------------------------------------------------------------
     # Home: counters and the due-soon alert
     # ------------------------------------------------------------------
+
+    @http.route()
+    def home(self, **kw):
+        """The due-soon alert is counted with the page, so that its title agrees
+        with its number (one invoice, several invoices)."""
+        response = super().home(**kw)
+        if getattr(response, "qcontext", None) is not None:
+            response.qcontext.update(
+                self._prepare_home_portal_values(["collections_due_count"])
+            )
+        return response
 
     def _prepare_home_portal_values(self, counters):
         values = super()._prepare_home_portal_values(counters)
@@ -59,9 +76,25 @@ class CollectionsPortal(PortalAccount):
             )
         return values
 
-    def _collections_invoice_domain(self, until=None, overdue=False):
+    def _collections_planned_ids(self, states=AGREED_PLAN_STATES):
+        """Ids of the user's invoices in a payment plan in ``states``."""
+        partner = request.env.user.partner_id.commercial_partner_id
+        return (
+            request.env["collection.payment.plan"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "=", partner.id),
+                    ("state", "in", states),
+                ]
+            )
+            .invoice_ids.ids
+        )
+
+    def _collections_invoice_domain(self, until=None, overdue=False, planned=False):
         """The user's open customer invoices (the record rules keep them to its
-        commercial partner), due by ``until`` or before today."""
+        commercial partner), due by ``until`` or before today; those of an
+        agreed payment plan (paid through the plan) only with ``planned``."""
         today = fields.Date.context_today(request.env.user)
         partner = request.env.user.partner_id.commercial_partner_id
         domain = [
@@ -70,6 +103,8 @@ class CollectionsPortal(PortalAccount):
             ("payment_state", "in", ("not_paid", "partial")),
             ("commercial_partner_id", "=", partner.id),
         ]
+        if not planned:
+            domain.append(("id", "not in", self._collections_planned_ids()))
         if overdue:
             domain.append(("invoice_date_due", "<", today))
         if until:
@@ -166,9 +201,12 @@ class CollectionsPortal(PortalAccount):
         )
         partner = env.user.partner_id.commercial_partner_id
         company = overdue[:1].company_id or env.company
+        # What a new plan may take: not what a proposal holds already.
+        held = set(self._collections_planned_ids(HOLDING_PLAN_STATES))
         return {
             "today": today,
             "overdue_invoices": overdue,
+            "plannable_invoices": overdue.filtered(lambda move: move.id not in held),
             "collections_company": company,
             "plan_policy": env["collection.plan.policy"]._for_partner(
                 partner.sudo(), company
@@ -194,6 +232,11 @@ class CollectionsPortal(PortalAccount):
         Plan = env["collection.payment.plan"]
         Promise = env["collection.promise"]
         company = values["collections_company"]
+        promises = (
+            Promise.search([("state", "=", "open")])
+            if Promise.has_access("read")
+            else Promise
+        )
         values.update(
             soon_invoices=soon,
             plans=(
@@ -201,11 +244,9 @@ class CollectionsPortal(PortalAccount):
                 if Plan.has_access("read")
                 else Plan
             ),
-            promises=(
-                Promise.search([("state", "=", "open")])
-                if Promise.has_access("read")
-                else Promise
-            ),
+            promises=promises,
+            # What is still owed on each promise: promised less paid since.
+            promise_left=promises._amount_left(),
             promise_max_date=today
             + timedelta(days=company.collection_promise_max_days or 365),
         )
@@ -231,7 +272,8 @@ class CollectionsPortal(PortalAccount):
                 env._("Choose the overdue invoices you promise to pay.")
             )
         invoices = env["account.move"].search(
-            self._collections_invoice_domain(overdue=True) + [("id", "in", invoice_ids)]
+            self._collections_invoice_domain(overdue=True, planned=True)
+            + [("id", "in", invoice_ids)]
         )
         if len(invoices) != len(set(invoice_ids)):
             return self._collections_error(
@@ -266,12 +308,13 @@ class CollectionsPortal(PortalAccount):
                         }
                     )
                 )
-                invoices.company_id._collection_notify(
+                # Said to the collector, in the collector's language.
+                invoices.company_id.sudo()._collection_notify(
                     promise,
                     promise.partner_id,
-                    env._(
+                    lambda staff: staff._(
                         "Promise to pay made on the portal by %(date)s",
-                        date=fields.Date.to_string(when),
+                        date=format_date(staff, when),
                     ),
                 )
         except (UserError, ValidationError) as error:
@@ -440,7 +483,7 @@ class CollectionsPortal(PortalAccount):
             return env._(
                 "This proposal has expired: its first installment was due on "
                 "%(date)s. Ask us for a new one.",
-                date=fields.Date.to_string(first.date),
+                date=format_date(env, first.date),
             )
         return None
 
@@ -487,10 +530,10 @@ class CollectionsPortal(PortalAccount):
                 )
         except (UserError, ValidationError) as error:
             return self._plan_form_error(plan, access_token, error.args[0])
-        plan.company_id._collection_notify(
+        plan.company_id.sudo()._collection_notify(
             plan,
             plan.partner_id,
-            env._("%(plan)s accepted on the portal", plan=plan.name),
+            lambda staff: staff._("%(plan)s accepted on the portal", plan=plan.name),
         )
         return request.redirect(plan.get_portal_url(query_string="&accepted=1"))
 
@@ -528,10 +571,12 @@ class CollectionsPortal(PortalAccount):
             )
         with env.cr.savepoint():
             plan.action_decline(reason)
-            plan.company_id._collection_notify(
+            plan.company_id.sudo()._collection_notify(
                 plan,
                 plan.partner_id,
-                env._("%(plan)s declined on the portal", plan=plan.name),
+                lambda staff: staff._(
+                    "%(plan)s declined on the portal", plan=plan.name
+                ),
                 note=reason,
             )
         return request.redirect(plan.get_portal_url(query_string="&declined=1"))
@@ -551,12 +596,13 @@ class CollectionsPortal(PortalAccount):
     def portal_payment_plan_request(self, **post):
         env = request.env
         values = self._collections_overdue_values(page_name="payment_plan_request")
-        overdue = values["overdue_invoices"]
-        if not overdue:
+        if not values["overdue_invoices"]:
             return self._collections_error(
                 env._("You have no overdue invoice: there is nothing to spread."),
                 status=409,
             )
+        # Not the invoices a proposal holds already: the page says so.
+        overdue = values["plannable_invoices"]
         policy = values["plan_policy"]
         values["max_installments"] = policy.max_installments or 1
         values["first_date"] = fields.Date.context_today(env.user) + timedelta(days=7)
@@ -575,6 +621,15 @@ class CollectionsPortal(PortalAccount):
             )
         invoices = overdue.filtered(lambda move: move.id in invoice_ids)
         if len(invoices) != len(set(invoice_ids)):
+            # Checked before anything is created: a refused request leaves no
+            # draft and takes no plan number.
+            if set(invoice_ids) & set(
+                self._collections_planned_ids(HOLDING_PLAN_STATES)
+            ):
+                return self._collections_error(
+                    env._("Some of these invoices are already in a payment plan."),
+                    status=409,
+                )
             return self._collections_error(
                 env._("Some of these invoices are not yours or not overdue."),
                 status=403,
@@ -582,6 +637,13 @@ class CollectionsPortal(PortalAccount):
         if len(invoices.company_id) > 1:
             return self._collections_error(
                 env._("Ask for a plan for the invoices of one company at a time.")
+            )
+        if invoices.currency_id != invoices.company_id.currency_id:
+            return self._collections_error(
+                env._(
+                    "Ask for a plan for the invoices in %(currency)s only.",
+                    currency=invoices.company_id.currency_id.name,
+                )
             )
         if count is None or not 1 <= count <= values["max_installments"]:
             return self._collections_error(
@@ -618,10 +680,10 @@ class CollectionsPortal(PortalAccount):
                 )
                 plan._check_plan()
                 if plan.policy_issue or plan.policy_id.manager_approval:
-                    plan.company_id._collection_notify(
+                    plan.company_id.sudo()._collection_notify(
                         plan,
                         plan.partner_id,
-                        env._(
+                        lambda staff: staff._(
                             "Payment plan requested on the portal: review and "
                             "propose %(plan)s",
                             plan=plan.name,
@@ -632,10 +694,10 @@ class CollectionsPortal(PortalAccount):
                     # Within the policy of the customer's band and no manager
                     # needed: proposed at once, for the customer to sign.
                     plan.action_propose()
-                    plan.company_id._collection_notify(
+                    plan.company_id.sudo()._collection_notify(
                         plan,
                         plan.partner_id,
-                        env._(
+                        lambda staff: staff._(
                             "Payment plan %(plan)s requested and proposed on the "
                             "portal",
                             plan=plan.name,

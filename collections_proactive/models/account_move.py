@@ -1,9 +1,8 @@
-from datetime import timedelta
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
+from ..tools.trace import log_trace, note_html
 from .res_partner import RISK_BANDS
 
 
@@ -16,8 +15,9 @@ class AccountMove(models.Model):
         readonly=True,
         copy=False,
         aggregator="avg",
-        help="Probability, from 0 to 1, that this invoice is paid after its due "
-        "date; 1 once it is overdue.",
+        help="How likely this invoice is to be paid after its due date, as a "
+        "percentage; never certain before the due date (shown only until then: "
+        "once overdue, it is late).",
     )
     collection_predicted_payment_date = fields.Date(
         string="Predicted Payment Date",
@@ -78,40 +78,140 @@ class AccountMove(models.Model):
     )
 
     @api.depends_context("company", "lang")
-    @api.depends("invoice_date_due", "payment_state", "collection_reminder_line_ids")
+    @api.depends(
+        "invoice_date_due",
+        "payment_state",
+        "collection_followup_hold",
+        "collection_reminder_line_ids",
+    )
     def _compute_collection_next_step(self):
+        """What the engine does next with the invoice, from the same decision
+        as the case board (``collection.strategy._next_sql``), in words and
+        dates of the reader."""
         self.collection_next_step = False
         invoices = self.filtered(
-            lambda m: (
-                m.move_type == "out_invoice"
-                and m.state == "posted"
-                and m.payment_state in ("not_paid", "partial")
-                and m.invoice_date_due
-            )
+            lambda m: m.id and m.move_type == "out_invoice" and m.state == "posted"
         )
-        strategies = self.env["collection.strategy"].sudo()
+        if not invoices:
+            return
+        self.env.flush_all()
+        rows = {}
         for company in invoices.company_id:
-            by_band = strategies._strategy_by_band(company)
-            for invoice in invoices.filtered(lambda m, c=company: m.company_id == c):
-                partner = invoice.commercial_partner_id.with_company(company)
-                strategy = partner.collection_strategy_id or strategies.browse(
-                    by_band.get(partner.collection_risk_band or "default")
-                    or by_band.get("default")
+            self.env.cr.execute(
+                self.env["collection.strategy"]._next_sql(
+                    company,
+                    fields.Date.context_today(self),
+                    SQL("AND m.id = ANY(%s)", invoices.ids),
                 )
-                done = invoice.sudo().collection_reminder_line_ids.step_id.mapped(
-                    "offset_days"
+            )
+            for (
+                move_id,
+                _partner,
+                status,
+                step_id,
+                day,
+                ref_id,
+                paused,
+            ) in self.env.cr.fetchall():
+                rows[move_id] = (status, step_id, day, ref_id, paused)
+        for invoice in invoices:
+            if invoice.id in rows:
+                invoice.collection_next_step = invoice._collection_next_text(
+                    *rows[invoice.id]
                 )
-                last = max(done, default=None)
-                step = strategy.step_ids.filtered(
-                    lambda st, last=last: last is None or st.offset_days > last
-                )[:1]
-                if step:
-                    when = invoice.invoice_date_due + timedelta(days=step.offset_days)
-                    invoice.collection_next_step = self.env._(
-                        "%(step)s on %(date)s",
-                        step=step.name,
-                        date=fields.Date.to_string(when),
+
+    def _collection_next_text(self, status, step_id, day, ref_id, paused):
+        self.ensure_one()
+        env = self.env
+        when = day and format_date(env, day)
+        if status == "hold":
+            return env._("On hold: no reminder")
+        if status == "plan":
+            plan = env["collection.payment.plan"].sudo().browse(ref_id)
+            return env._(
+                "In payment plan %(plan)s: next installment on %(date)s",
+                plan=plan.name,
+                date=when,
+            )
+        if status == "promise":
+            return env._("Promised for %(date)s: no reminder meanwhile", date=when)
+        if status in ("planned", "step"):
+            step = env["collection.strategy.step"].sudo().browse(step_id)
+            if paused:
+                return env._(
+                    "%(step)s on %(date)s (follow-up paused until then)",
+                    step=step.name,
+                    date=when,
+                )
+            return env._("%(step)s on %(date)s", step=step.name, date=when)
+        return False
+
+    def action_collection_preview_send(self):
+        """*Send Reminder Now* from the invoice: the customer's preview, in the
+        invoice's company (the engine bundles the customer's due reminders)."""
+        self.ensure_one()
+        return self.commercial_partner_id.with_company(
+            self.company_id
+        ).action_collection_preview_send()
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "collection_followup_hold" in vals and not self.env.context.get(
+            "collection_case_sync"
+        ):
+            # A hold changes what the engine does next: the log and the case
+            # say so at once.
+            posted = self.filtered(lambda move: move.state == "posted")
+            self.env["collection.case"].sudo()._collection_refresh(
+                posted.commercial_partner_id, posted.company_id
+            )
+        if "collection_followup_hold" in vals:
+            self._collection_trace_hold()
+        elif "collection_followup_hold_reason" in vals:
+            self.filtered("collection_followup_hold")._collection_trace_hold()
+        return result
+
+    def _collection_trace_hold(self):
+        """A hold put on or lifted: a note on the invoice and on the customer's
+        case, with what is owed, the date and the reason (escaped: typed text)."""
+        today = format_date(self.env, fields.Date.context_today(self))
+        for move in self.filtered(
+            lambda m: m.state == "posted" and m.is_sale_document()
+        ):
+            values = {
+                "invoice": move.name,
+                "amount": move.currency_id.format(move.amount_residual),
+                "date": today,
+            }
+            if move.collection_followup_hold:
+                hold = dict(
+                    move._fields["collection_followup_hold"]._description_selection(
+                        self.env
                     )
+                )[move.collection_followup_hold]
+                summary = self.env._(
+                    "%(invoice)s on hold (%(hold)s) on %(date)s, %(amount)s due: "
+                    "no reminder until the hold is lifted.",
+                    hold=hold,
+                    **values,
+                )
+            else:
+                summary = self.env._(
+                    "%(invoice)s: hold lifted on %(date)s, %(amount)s due; the "
+                    "reminders resume.",
+                    **values,
+                )
+            log_trace(
+                self.env,
+                move,
+                move.commercial_partner_id,
+                move.company_id,
+                note_html(
+                    summary,
+                    move.collection_followup_hold
+                    and move.collection_followup_hold_reason,
+                ),
+            )
 
     def _collection_open(self):
         """These moves that are posted customer invoices still to be paid."""

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 from .res_partner import RISK_BANDS
 
@@ -24,6 +24,14 @@ class CollectionAssignmentRule(models.Model):
     risk_band = fields.Selection(
         RISK_BANDS, help="Leave empty for customers of any risk band."
     )
+    # What the list shows and edits: a rule without a band reads "All bands".
+    applies_to = fields.Selection(
+        [("all", "All bands"), *RISK_BANDS],
+        default="all",
+        compute="_compute_applies_to",
+        inverse="_inverse_applies_to",
+        help="The customers' risk band the rule is for.",
+    )
     user_ids = fields.Many2many(
         "res.users",
         string="Collectors",
@@ -31,3 +39,12 @@ class CollectionAssignmentRule(models.Model):
         domain="[('share', '=', False), ('company_ids', 'in', company_id)]",
         help="New customers are shared among them, fewest open cases first.",
     )
+
+    @api.depends("risk_band")
+    def _compute_applies_to(self):
+        for rule in self:
+            rule.applies_to = rule.risk_band or "all"
+
+    def _inverse_applies_to(self):
+        for rule in self:
+            rule.risk_band = False if rule.applies_to == "all" else rule.applies_to

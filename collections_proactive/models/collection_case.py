@@ -101,10 +101,16 @@ class CollectionCase(models.Model):
         help="The next reminder the strategy has for this customer.",
     )
     next_step_date = fields.Date(readonly=True)
+    next_check_date = fields.Date(
+        readonly=True,
+        help="The date of the customer's open promise to pay, or of the next "
+        "installment of its active plan: when to see whether it was kept.",
+    )
     next_action_date = fields.Date(
         compute="_compute_next_action_date",
         store=True,
-        help="The earliest of the next reminder and the case's next activity.",
+        help="The earliest of the next reminder, the next promise or installment "
+        "date, and the case's next activity.",
     )
     opened_date = fields.Datetime(readonly=True, default=fields.Datetime.now)
     closed_date = fields.Datetime(readonly=True, copy=False)
@@ -134,6 +140,12 @@ class CollectionCase(models.Model):
         compute="_compute_plan_id",
         help="The customer's active payment plan, if any.",
     )
+    promise_count = fields.Integer(
+        string="Promises", compute="_compute_promise_plan_counts"
+    )
+    plan_count = fields.Integer(
+        string="Payment Plans", compute="_compute_promise_plan_counts"
+    )
     has_broken_promise = fields.Boolean(
         string="Broke a Promise",
         compute="_compute_promises",
@@ -148,13 +160,14 @@ class CollectionCase(models.Model):
                ON collection_case (partner_id, company_id) WHERE state = 'open'"""
         )
 
-    @api.depends("next_step_date", "activity_ids.date_deadline")
+    @api.depends("next_step_date", "next_check_date", "activity_ids.date_deadline")
     def _compute_next_action_date(self):
         for case in self:
             dates = [
                 d
                 for d in [
                     case.next_step_date,
+                    case.next_check_date,
                     *case.activity_ids.mapped("date_deadline"),
                 ]
                 if d
@@ -181,6 +194,27 @@ class CollectionCase(models.Model):
                     p.partner_id == c.partner_id and p.company_id == c.company_id
                 )
             )[:1]
+
+    def _compute_promise_plan_counts(self):
+        """The customer's promises and payment plans in the case's company: what
+        the case's Promises and Payment Plans buttons open."""
+        counts = {}
+        for model in ("collection.promise", "collection.payment.plan"):
+            counts[model] = {
+                (partner.id, company.id): count
+                for partner, company, count in self.env[model]._read_group(
+                    [
+                        ("partner_id", "in", self.partner_id.ids),
+                        ("company_id", "in", self.company_id.ids),
+                    ],
+                    ["partner_id", "company_id"],
+                    ["__count"],
+                )
+            }
+        for case in self:
+            key = (case.partner_id.id, case.company_id.id)
+            case.promise_count = counts["collection.promise"].get(key, 0)
+            case.plan_count = counts["collection.payment.plan"].get(key, 0)
 
     def action_open_plans(self):
         self.ensure_one()
@@ -298,6 +332,15 @@ class CollectionCase(models.Model):
         result = super().write(vals)
         if "stage_id" in vals and stage.role == "escalated":
             entering._schedule_escalation()
+        if "paused_until" in vals and not self.env.context.get("collection_case_sync"):
+            # A pause moves what comes next: the log and the case say so now.
+            for company in self.company_id:
+                self._collection_refresh(
+                    self.filtered(lambda case, c=company: case.company_id == c)
+                    .sudo()
+                    .partner_id,
+                    company,
+                )
         return result
 
     def _check_stage_move(self, stage):
@@ -333,18 +376,20 @@ class CollectionCase(models.Model):
 
     def _schedule_escalation(self):
         for case in self:
-            user = case.company_id._collection_manager()
+            user = case.company_id._collection_manager() or self.env.user
+            # In the language of the manager who reads it.
+            env = case.with_context(lang=user.lang or "en_US").env
             case.activity_schedule(
                 "mail.mail_activity_data_todo",
-                summary=self.env._(
+                summary=env._(
                     "Escalated: %(customer)s", customer=case.partner_id.display_name
                 ),
-                note=self.env._(
+                note=env._(
                     "%(amount)s overdue, oldest %(days)s days.",
                     amount=case.currency_id.format(case.amount_overdue),
                     days=case.days_overdue,
                 ),
-                user_id=(user or self.env.user).id,
+                user_id=user.id,
             )
 
     def _set_partner_collector(self, user_id):
@@ -380,7 +425,7 @@ class CollectionCase(models.Model):
     def action_log_promise(self):
         self.ensure_one()
         return self.env["collection.promise"]._action_new(
-            self.partner_id, self.invoice_ids, self.company_id
+            self.partner_id, self.invoice_ids, self.company_id, overdue_only=True
         )
 
     def action_new_plan(self):
@@ -482,7 +527,8 @@ class CollectionCase(models.Model):
             partners = records.filtered(
                 lambda r, c=company: r.company_id == c
             ).partner_id
-            Case._sync_cases(company, partners=partners)
+            # What comes next changes too: reminders decided again, case synced.
+            Case._collection_refresh(partners, company)
             stage = self.env["collection.stage"]._for_role(role, company)
             if not stage:
                 continue
@@ -499,6 +545,18 @@ class CollectionCase(models.Model):
     # ------------------------------------------------------------------
     # The set-based sync
     # ------------------------------------------------------------------
+
+    @api.model
+    def _collection_refresh(self, partners, companies):
+        """After a change that alters what the engine does next for ``partners``
+        (a promise, a plan, a pause, a hold, a payment): their planned reminders
+        decided again and their cases brought up to date, so that every screen
+        that says "next" agrees with the engine at once."""
+        partners = partners.commercial_partner_id
+        if not partners:
+            return
+        self.env["collection.reminder"]._refresh_planned(partners, companies)
+        self._sync_cases(companies.sudo(), partners)
 
     @api.model
     def _sync_cases(self, companies=None, partners=None):
@@ -578,7 +636,8 @@ class CollectionCase(models.Model):
                    SET state = 'closed', stage_id = %(resolved)s,
                        closed_date = %(now)s, amount_due = 0, amount_overdue = 0,
                        days_overdue = 0, invoice_count = 0, next_step_id = NULL,
-                       next_step_date = NULL, next_action_date = NULL,
+                       next_step_date = NULL, next_check_date = NULL,
+                       next_action_date = NULL,
                        write_date = %(now)s, write_uid = %(uid)s
                  WHERE c.company_id = %(company)s AND c.state = 'open' %(case_filter)s
                    AND NOT EXISTS (SELECT 1 FROM collection_case_sync s
@@ -668,44 +727,22 @@ class CollectionCase(models.Model):
     def _sync_figures(self, company, today, key, case_filter):
         """Amounts, risk, collector and next step of the open cases, written only
         where something changed."""
-        strategy_of = self.env["collection.reminder"]._strategy_sql(company)
-        if strategy_of is None:
-            strategy_of = SQL("NULL::int")
         self.env.cr.execute(
             SQL(
                 """
-                WITH next_step AS (
-                    SELECT DISTINCT ON (m.commercial_partner_id)
-                           m.commercial_partner_id AS partner_id, st.id AS step_id,
-                           m.invoice_date_due + st.offset_days AS day
-                      FROM account_move m
-                      JOIN collection_case c
-                        ON c.partner_id = m.commercial_partner_id
-                       AND c.company_id = %(company)s AND c.state = 'open'
-                      JOIN res_partner p ON p.id = m.commercial_partner_id
-                      JOIN collection_strategy s
-                        ON s.id = %(strategy_of)s
-                       AND s.active AND s.company_id = %(company)s
-                      JOIN collection_strategy_step st
-                        ON st.strategy_id = s.id AND st.active
-                     WHERE m.company_id = %(company)s AND m.move_type = 'out_invoice'
-                       AND m.state = 'posted'
-                       AND m.payment_state IN ('not_paid', 'partial')
-                       AND m.amount_residual_signed >= COALESCE(st.min_amount, 0)
-                       AND NOT EXISTS (
-                            SELECT 1
-                              FROM collection_reminder_line l
-                              JOIN collection_strategy_step ls ON ls.id = l.step_id
-                             WHERE l.move_id = m.id
-                               AND ls.offset_days >= st.offset_days)
-                     -- as the engine: the furthest step reached is due now, else
-                     -- the nearest to come
-                     ORDER BY m.commercial_partner_id,
-                              m.invoice_date_due + st.offset_days > %(today)s,
-                              CASE WHEN m.invoice_date_due + st.offset_days
-                                        <= %(today)s
-                                   THEN -st.offset_days END,
-                              m.invoice_date_due + st.offset_days
+                WITH nxt AS (%(next)s),
+                next_step AS (
+                    SELECT DISTINCT ON (partner_id) partner_id, step_id, day
+                      FROM nxt
+                     WHERE status IN ('planned', 'step')
+                     ORDER BY partner_id, day, step_id
+                ),
+                -- a promise's date, a plan's next installment: when to look again
+                next_check AS (
+                    SELECT partner_id, MIN(day) AS day
+                      FROM nxt
+                     WHERE status IN ('promise', 'plan')
+                     GROUP BY partner_id
                 ),
                 figures AS (
                     SELECT c.id,
@@ -717,15 +754,17 @@ class CollectionCase(models.Model):
                            COALESCE((p.collection_risk_score->>%(key)s)::int, 0)
                                AS score,
                            (p.collection_user_id->>%(key)s)::int AS collector,
-                           n.step_id, n.day,
-                           LEAST(n.day, (SELECT MIN(a.date_deadline)
-                                           FROM mail_activity a
-                                          WHERE a.res_model = 'collection.case'
-                                            AND a.res_id = c.id)) AS next_action
+                           n.step_id, n.day, k.day AS check_day,
+                           LEAST(n.day, k.day,
+                                 (SELECT MIN(a.date_deadline)
+                                    FROM mail_activity a
+                                   WHERE a.res_model = 'collection.case'
+                                     AND a.res_id = c.id)) AS next_action
                       FROM collection_case c
                       JOIN res_partner p ON p.id = c.partner_id
                       LEFT JOIN collection_case_sync s ON s.partner_id = c.partner_id
                       LEFT JOIN next_step n ON n.partner_id = c.partner_id
+                      LEFT JOIN next_check k ON k.partner_id = c.partner_id
                      WHERE c.company_id = %(company)s AND c.state = 'open'
                            %(case_filter)s
                 )
@@ -735,19 +774,31 @@ class CollectionCase(models.Model):
                        risk_band = f.band, risk_score = f.score,
                        user_id = COALESCE(f.collector, c.user_id),
                        next_step_id = f.step_id, next_step_date = f.day,
+                       next_check_date = f.check_day,
                        next_action_date = f.next_action
                   FROM figures f
                  WHERE f.id = c.id
                    AND (c.amount_due, c.amount_overdue, c.days_overdue,
                         c.invoice_count, c.risk_band, c.risk_score, c.user_id,
-                        c.next_step_id, c.next_step_date, c.next_action_date)
+                        c.next_step_id, c.next_step_date, c.next_check_date,
+                        c.next_action_date)
                        IS DISTINCT FROM
                        (f.due, f.overdue, f.days, f.invoices, f.band, f.score,
                         COALESCE(f.collector, c.user_id), f.step_id, f.day,
-                        f.next_action)
+                        f.check_day, f.next_action)
                 """,
                 company=company.id,
-                strategy_of=strategy_of,
+                next=self.env["collection.strategy"]._next_sql(
+                    company,
+                    today,
+                    SQL(
+                        """AND EXISTS (SELECT 1 FROM collection_case c
+                                        WHERE c.partner_id = m.commercial_partner_id
+                                          AND c.company_id = %s
+                                          AND c.state = 'open')""",
+                        company.id,
+                    ),
+                ),
                 today=today,
                 key=key,
                 case_filter=case_filter,

@@ -2,9 +2,10 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, float_round, format_date
 
 from ..tools.portal_access import thread_access_kwargs
+from ..tools.trace import log_trace, note_html, staff_env
 
 FREQUENCIES = [
     ("weekly", "Weekly"),
@@ -134,6 +135,12 @@ class CollectionPaymentPlan(models.Model):
         compute="_compute_policy",
         help="Why the plan is outside its risk band's policy, if it is.",
     )
+    can_propose = fields.Boolean(
+        compute="_compute_can_propose",
+        help="The user may propose this draft: a collections manager, or a "
+        "collector when the plan is within the policy of the customer's band and "
+        "the band does not need a manager.",
+    )
     accepted_by = fields.Char(readonly=True, copy=False)
     accepted_date = fields.Datetime(readonly=True, copy=False)
     accepted_vat = fields.Char(
@@ -222,6 +229,37 @@ class CollectionPaymentPlan(models.Model):
             plan.policy_id = policy
             plan.policy_issue = plan._policy_issue(policy)
 
+    @api.depends("state", "policy_id", "policy_issue")
+    @api.depends_context("uid")
+    def _compute_can_propose(self):
+        manager = self._is_manager()
+        for plan in self:
+            plan.can_propose = plan.state == "draft" and (
+                manager or not (plan.policy_issue or plan.policy_id.manager_approval)
+            )
+
+    @api.model
+    def _policy_defaults(self, partner, invoices, company):
+        """Down payment and installments of a new plan for ``partner``'s
+        ``invoices`` within the policy of its band: the least down payment the
+        policy asks (rounded up, never under it) and three installments, fewer
+        when the policy allows fewer or the schedule would last too long."""
+        policy = self.env["collection.plan.policy"]._for_partner(partner, company)
+        currency = company.currency_id
+        total = sum(invoices.mapped("amount_residual_signed"))
+        down_payment = float_round(
+            total * (policy.min_down_payment_percent or 0.0) / 100,
+            precision_rounding=currency.rounding,
+            rounding_method="UP",
+        )
+        count = min(3, policy.max_installments or 3)
+        if policy.max_months:
+            # Monthly from the first date (a month later after a down payment):
+            # the last installment within the policy's months.
+            months = policy.max_months - (0 if currency.is_zero(down_payment) else 1)
+            count = max(1, min(count, months + 1))
+        return {"down_payment": down_payment, "installment_count": count}
+
     def _policy_issue(self, policy):
         self.ensure_one()
         if not policy:
@@ -242,7 +280,7 @@ class CollectionPaymentPlan(models.Model):
                 issues.append(
                     self.env._(
                         "lasts past %(date)s (%(months)s months)",
-                        date=fields.Date.to_string(limit),
+                        date=format_date(self.env, limit),
                         months=policy.max_months,
                     )
                 )
@@ -349,12 +387,18 @@ class CollectionPaymentPlan(models.Model):
                 limit=1,
             )
             if taken:
+                both = plan.invoice_ids & taken.invoice_ids
+                names = ", ".join(both.mapped("name"))
                 raise ValidationError(
                     self.env._(
-                        "%(invoices)s already in payment plan %(plan)s.",
-                        invoices=", ".join(
-                            (plan.invoice_ids & taken.invoice_ids).mapped("name")
-                        ),
+                        "Invoice %(invoices)s is already in payment plan %(plan)s.",
+                        invoices=names,
+                        plan=taken.name,
+                    )
+                    if len(both) == 1
+                    else self.env._(
+                        "Invoices %(invoices)s are already in payment plan %(plan)s.",
+                        invoices=names,
                         plan=taken.name,
                     )
                 )
@@ -574,6 +618,9 @@ class CollectionPaymentPlan(models.Model):
                     customer=partner.display_name,
                 )
             )
+        defaults = self._policy_defaults(
+            partner.commercial_partner_id, invoices, company
+        )
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("New Payment Plan"),
@@ -584,6 +631,8 @@ class CollectionPaymentPlan(models.Model):
                 "default_partner_id": partner.commercial_partner_id.id,
                 "default_company_id": company.id,
                 "default_invoice_ids": [Command.set(invoices.ids)],
+                "default_frequency": "monthly",
+                **{f"default_{name}": value for name, value in defaults.items()},
             },
         }
 
@@ -617,7 +666,40 @@ class CollectionPaymentPlan(models.Model):
             }
         )
         self._activate()
+        self._trace_acceptance()
         return True
+
+    def _trace_acceptance(self):
+        """The agreement on each invoice of the plan and on the customer's case:
+        what is spread, from when, who accepted, and the note (escaped)."""
+        for plan in self:
+            staff = plan.with_env(staff_env(self.env, plan.company_id, plan.partner_id))
+            first = plan.installment_ids.sorted(lambda i: (i.date, i.sequence))[:1]
+            log_trace(
+                staff.env,
+                plan.invoice_ids,
+                plan.partner_id,
+                plan.company_id,
+                note_html(
+                    staff.env._(
+                        "Payment plan %(plan)s accepted by %(signer)s on %(date)s: "
+                        "%(amount)s, the first payment of %(first_amount)s on "
+                        "%(first)s.",
+                        plan=plan.name,
+                        signer=plan.accepted_by,
+                        date=format_date(
+                            staff.env,
+                            fields.Datetime.context_timestamp(
+                                staff, plan.accepted_date
+                            ).date(),
+                        ),
+                        amount=plan.currency_id.format(plan.amount_total),
+                        first_amount=plan.currency_id.format(first.amount),
+                        first=format_date(staff.env, first.date),
+                    ),
+                    plan.acceptance_note,
+                ),
+            )
 
     @api.model
     def _get_thread_with_access(self, thread_id, mode="read", **kwargs):

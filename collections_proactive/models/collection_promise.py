@@ -4,9 +4,10 @@ from markupsafe import Markup
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
 from ..tools.portal_access import thread_access_kwargs
+from ..tools.trace import log_trace, note_html, staff_env
 
 # However far a manager may let a promise go, a date beyond this is a typo.
 MAX_DAYS_AHEAD = 3660
@@ -174,7 +175,7 @@ class CollectionPromise(models.Model):
                     self.env._(
                         "A promised date is at most %(days)s days ahead (%(date)s).",
                         days=limit,
-                        date=fields.Date.to_string(today + timedelta(days=limit)),
+                        date=format_date(self.env, today + timedelta(days=limit)),
                     )
                 )
             if vals.get("partner_id"):
@@ -185,7 +186,23 @@ class CollectionPromise(models.Model):
             promise.message_post(body=promise._summary())
             promise._log_on_customer(promise._summary())
         self.env["collection.case"]._move_to_role(promises, "promise")
+        promises._trace()
         return promises
+
+    def _trace(self):
+        """Each promise's amount, date and note on its invoices and on the
+        customer's case, in the language of the staff who read them."""
+        for promise in self:
+            staff = promise.with_env(
+                staff_env(self.env, promise.company_id, promise.partner_id)
+            )
+            log_trace(
+                staff.env,
+                promise.invoice_ids,
+                promise.partner_id,
+                promise.company_id,
+                note_html(staff._summary(), promise.note),
+            )
 
     @api.model
     def _get_thread_with_access(self, thread_id, mode="read", **kwargs):
@@ -198,9 +215,21 @@ class CollectionPromise(models.Model):
         return self.env._(
             "Promise to pay %(amount)s by %(date)s (%(invoices)s).",
             amount=self.currency_id.format(self.amount),
-            date=fields.Date.to_string(self.promised_date),
+            date=format_date(self.env, self.promised_date),
             invoices=", ".join(self.invoice_ids.mapped("name")),
         )
+
+    def _amount_left(self):
+        """{promise id: what is still owed on it}: the amount promised less what
+        was paid on its invoices since, read now (not at the last check)."""
+        paid = self._paid_since()
+        return {
+            promise.id: max(
+                promise.currency_id.round(promise.amount - paid.get(promise.id, 0.0)),
+                0.0,
+            )
+            for promise in self
+        }
 
     def _log_on_customer(self, text):
         self.ensure_one()
@@ -209,10 +238,19 @@ class CollectionPromise(models.Model):
         )
 
     @api.model
-    def _action_new(self, partner, invoices, company):
+    def _action_new(self, partner, invoices, company, overdue_only=False):
         """The form of a new promise for ``partner``'s ``invoices`` in ``company``,
-        in a dialog, the amount and date proposed."""
+        in a dialog, the amount and date proposed. With ``overdue_only``, the
+        overdue ones of them are proposed (all when none is overdue)."""
         invoices = invoices._collection_open()
+        if overdue_only:
+            today = fields.Date.context_today(self)
+            invoices = (
+                invoices.filtered(
+                    lambda move: move.invoice_date_due and move.invoice_date_due < today
+                )
+                or invoices
+            )
         if not invoices:
             raise UserError(
                 self.env._(
@@ -225,6 +263,14 @@ class CollectionPromise(models.Model):
             "name": self.env._("Log Promise to Pay"),
             "res_model": self._name,
             "view_mode": "form",
+            "views": [
+                (
+                    self.env.ref(
+                        "collections_proactive.collection_promise_view_form_log"
+                    ).id,
+                    "form",
+                )
+            ],
             "target": "new",
             "context": {
                 "default_partner_id": partner.commercial_partner_id.id,
@@ -234,6 +280,24 @@ class CollectionPromise(models.Model):
                 "default_promised_date": fields.Date.to_string(
                     fields.Date.context_today(self) + timedelta(days=7)
                 ),
+            },
+        }
+
+    def action_logged(self):
+        """The dialog's button: the promise is saved (the web client saves it
+        before calling this); the user is told what was logged and where."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Promise to pay logged"),
+                "message": self.env._(
+                    "%(summary)s Noted on the invoices and on the customer's case.",
+                    summary=self._summary(),
+                ),
+                "type": "success",
+                "next": {"type": "ir.actions.act_window_close"},
             },
         }
 

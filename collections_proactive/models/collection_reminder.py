@@ -7,7 +7,7 @@ from lxml import html
 from markupsafe import Markup
 
 from odoo import Command, api, fields, models
-from odoo.tools import SQL, mute_logger, plaintext2html, safe_eval
+from odoo.tools import SQL, format_date, mute_logger, plaintext2html, safe_eval
 
 from ..tools import contact_policy as cp
 
@@ -913,6 +913,38 @@ class CollectionReminder(models.Model):
         reminders.browse(list(delivered))._move_cases()
         return reminders
 
+    @api.model
+    def _refresh_planned(self, partners, companies):
+        """Decide again, without sending, the planned reminders of ``partners``
+        in ``companies``, as sending would now: one a promise, a plan, a hold
+        or a pause covers leaves *Planned* with the reason, one that waits says
+        until when and why, one that may go out loses an outdated reason. Run
+        when such a change is made, so that the log never says what the engine
+        will not do. Reminders another transaction is sending are left to it."""
+        reminders = (
+            self.sudo()
+            .search(
+                [
+                    ("partner_id", "in", partners.commercial_partner_id.ids),
+                    ("company_id", "in", companies.ids),
+                    ("state", "=", "planned"),
+                ]
+            )
+            ._lock_planned()
+        )
+        if not reminders:
+            return reminders
+        now = fields.Datetime.now()
+        facts = reminders._send_facts(now)
+        outcomes = {}
+        for reminder in reminders.sorted(lambda r: (r.partner_id.id, r.planned_date)):
+            values, channel = reminder._decide(now, facts)
+            # One that may go out now stays planned for the next run.
+            outcomes[reminder.id] = {"reason": False} if channel else values
+        reminders._write_outcomes(outcomes)
+        reminders.invalidate_recordset()
+        return reminders
+
     def _send_facts(self, now):
         """What deciding these reminders reads, in a few queries for all of them:
         recent contacts, superseded reminders, public holidays, paused cases,
@@ -1048,7 +1080,7 @@ class CollectionReminder(models.Model):
                 "planned_date": until,
                 "reason": self.env._(
                     "Follow-up paused until %(date)s: %(reason)s",
-                    date=fields.Date.to_string(until.date()),
+                    date=format_date(self.env, until.date()),
                     reason=why,
                 ),
             }, None
@@ -1265,10 +1297,11 @@ class CollectionReminder(models.Model):
             reason = reason or self.env._("Outside the contact hours")
         if earliest <= now:
             return None
+        when = f"{format_date(self.env, start.date())} {start:%H:%M}"
         return earliest, self.env._(
             "%(reason)s: deferred to %(when)s (%(tz)s)",
             reason=reason,
-            when=start.strftime("%Y-%m-%d %H:%M"),
+            when=when,
             tz=tz,
         )
 
@@ -1605,47 +1638,82 @@ class CollectionReminder(models.Model):
             for reminder, message in zip(self, messages, strict=True)
         }
 
+    def _call_assignee(self):
+        """Who makes the call: the customer's collector in the reminder's
+        company, else the strategy's user, else the company's collections
+        manager, else the salesperson."""
+        self.ensure_one()
+        company = self.company_id
+        return (
+            self.partner_id.with_company(company).collection_user_id
+            or self.step_id.strategy_id.user_id
+            or company._collection_manager()
+            or self.partner_id.user_id
+            or self.invoice_ids.invoice_user_id[:1]
+            or self.env.ref("base.user_root")
+        )
+
     def _deliver_calls(self):
-        """A call activity for the collector on the customer, per reminder."""
+        """A call activity per reminder for the customer's collector, on the
+        customer's open case (where the board and its "no next action" filter
+        see it; on the customer when it has none), written in the collector's
+        language."""
         if not self:
             return {}
-        model_id = self.env["ir.model"]._get_id("res.partner")
-        todo = self.env.ref("mail.mail_activity_data_todo")
-        root = self.env.ref("base.user_root")
-        users = {
-            reminder.id: (
-                reminder.partner_id.user_id
-                or reminder.step_id.strategy_id.user_id
-                or reminder.invoice_ids.invoice_user_id[:1]
-                or root
+        cases = (
+            self.env["collection.case"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", self.partner_id.ids),
+                    ("company_id", "in", self.company_id.ids),
+                    ("state", "=", "open"),
+                ]
             )
+        )
+        case_of = {(case.partner_id.id, case.company_id.id): case for case in cases}
+        models = {
+            name: self.env["ir.model"]._get_id(name)
+            for name in ("collection.case", "res.partner")
+        }
+        todo = self.env.ref("mail.mail_activity_data_todo")
+        users = {reminder.id: reminder._call_assignee() for reminder in self}
+        targets = {
+            reminder.id: case_of.get((reminder.partner_id.id, reminder.company_id.id))
+            or reminder.partner_id
             for reminder in self
         }
-        # Each assignee follows each customer once beforehand: two call
-        # activities of one customer for one user in the same create would
+        # Each assignee follows each record once beforehand: two call
+        # activities of one record for one user in the same create would
         # subscribe that user twice (a unique violation failing the batch).
-        partners_by_user = defaultdict(lambda: self.env["res.partner"])
+        records_by_user = defaultdict(list)
         for reminder in self:
-            partners_by_user[users[reminder.id]] |= reminder.partner_id
-        for user, partners in partners_by_user.items():
-            partners.message_subscribe(partner_ids=user.partner_id.ids)
-        activities = self.env["mail.activity"].create(
-            [
+            records_by_user[users[reminder.id]].append(targets[reminder.id])
+        for user, records in records_by_user.items():
+            for model in {record._name for record in records}:
+                self.env[model].union(
+                    *(record for record in records if record._name == model)
+                ).message_subscribe(partner_ids=user.partner_id.ids)
+        values = []
+        for reminder in self:
+            user, target = users[reminder.id], targets[reminder.id]
+            step = reminder.step_id.with_context(lang=user.lang or "en_US")
+            values.append(
                 {
-                    "res_model_id": model_id,
-                    "res_id": reminder.partner_id.id,
-                    "activity_type_id": (reminder.step_id.activity_type_id or todo).id,
-                    "summary": reminder.step_id.activity_summary
-                    or reminder.step_id.name,
-                    "note": reminder._activity_note(reminder.invoice_ids),
+                    "res_model_id": models[target._name],
+                    "res_id": target.id,
+                    "activity_type_id": (step.activity_type_id or todo).id,
+                    "summary": step.activity_summary or step.name,
+                    "note": reminder.with_context(
+                        lang=user.lang or "en_US"
+                    )._activity_note(reminder.invoice_ids),
                     "date_deadline": fields.Date.context_today(reminder)
-                    + timedelta(days=reminder.step_id.activity_delay_days),
-                    "user_id": users[reminder.id].id,
+                    + timedelta(days=step.activity_delay_days),
+                    "user_id": user.id,
                     "automated": True,
                 }
-                for reminder in self
-            ]
-        )
+            )
+        activities = self.env["mail.activity"].create(values)
         return {
             reminder.id: {"activity_id": activity.id}
             for reminder, activity in zip(self, activities, strict=True)
@@ -1676,9 +1744,16 @@ class CollectionReminder(models.Model):
             )
 
     def _activity_note(self, invoices):
+        """The invoices to talk about, with what is owed and since when, in the
+        language and date format of the user the note is for."""
         items = Markup().join(
-            Markup("<li>%s: %s</li>")
-            % (invoice.name, invoice.currency_id.format(invoice.amount_residual))
+            Markup("<li>%s</li>")
+            % self.env._(
+                "%(invoice)s: %(amount)s, due %(date)s",
+                invoice=invoice.name,
+                amount=invoice.currency_id.format(invoice.amount_residual),
+                date=format_date(self.env, invoice.invoice_date_due),
+            )
             for invoice in invoices
         )
         return Markup("<ul>%s</ul>") % items

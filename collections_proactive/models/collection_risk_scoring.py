@@ -1,6 +1,5 @@
 import json
 import logging
-import math
 import random
 from collections import defaultdict
 from datetime import timedelta
@@ -446,11 +445,9 @@ class CollectionRiskScoring(models.AbstractModel):
         }
         if model:
             row = rm.features(s, prior)
-            p = model.predict(row)
             # A customer always a week late is less of a risk than one always two
             # months late: the probability is weighted by how late it pays when late.
             severity = 0.6 + 0.4 * rm.clip(rates["days_late"], 0, 60) / 60
-            score = round(100 * p * severity)
             terms = dict(zip(rm.FEATURES, model.logit_terms(row), strict=True))
             pushes = {
                 "late_share": terms["late_share"] + terms["late_share_unpaid_now"],
@@ -462,24 +459,38 @@ class CollectionRiskScoring(models.AbstractModel):
                 "credit_use": terms["credit_use"],
                 "history": 0.0,
             }
-            # Points: how far this factor alone moves the company's average
-            # customer, which stays readable when the score itself is saturated.
-            share = rm.clip(prior.late_share, 0.01, 0.99)
-            base_logit = math.log(share / (1 - share))
-            points = {
-                code: 100 * (rm.sigmoid(base_logit + push) - share)
-                for code, push in pushes.items()
-            }
+            # Points that add up to the score: the factors' pushes applied one
+            # after the other (largest first) from the base, the score of a
+            # customer whose factors are all the company's average; each
+            # factor's points are what it adds at its turn.
+            z = model.intercept + sum(terms.values()) - sum(pushes.values())
+            cumulative = base = round(100 * rm.sigmoid(z) * severity)
+            points = {}
+            for code, push in sorted(pushes.items(), key=lambda kv: -abs(kv[1])):
+                z += push
+                reached = round(100 * rm.sigmoid(z) * severity)
+                points[code] = reached - cumulative
+                cumulative = reached
+            score = cumulative
         else:
-            points = rm.rule_points(s, prior)
-            score = round(sum(points.values()))
+            base = 0
+            raw = rm.rule_points(s, prior)
+            # Rounded on the running total, so that the points add up to it.
+            points, cumulative, total = {}, 0, 0.0
+            for code, pts in raw.items():
+                total += pts
+                points[code] = round(total) - cumulative
+                cumulative = round(total)
+            score = cumulative
             points["history"] = 0.0
         score = int(rm.clip(score, 0, 100))
         factors = [
             {"code": code, "value": round(values[code], 4), "points": round(pts, 1)}
             for code, pts in points.items()
-            if abs(pts) >= 0.5 or code == "history"
+            if pts or code == "history"
         ]
+        if base:
+            factors.append({"code": "base", "value": base, "points": base})
         factors.sort(key=lambda f: -abs(f["points"]))
         # Tenure sets no points (shrinkage already weighs a short history) but
         # belongs in the explanation of how much history the score rests on.
@@ -564,6 +575,10 @@ class CollectionRiskScoring(models.AbstractModel):
                 due,
                 float(amount),
             )
+            if due >= today:
+                # Before the due date nothing is certain: the probability stays
+                # within what the evidence can say.
+                p = rm.clip(p, rm.P_FLOOR, 1 - rm.P_FLOOR)
             p = round(p, 4)
             rows.append(
                 (

@@ -2,6 +2,7 @@ import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 from .res_partner import RISK_BANDS
 
@@ -142,6 +143,136 @@ class CollectionStrategy(models.Model):
             if strategy.is_default:
                 mapping["default"] = strategy.id
         return mapping
+
+    @api.model
+    def _next_sql(self, company, today, move_filter=None):
+        """SQL selecting what the reminder engine does next with each open
+        invoice of ``company`` (``move_filter`` on ``m`` narrows them): one
+        row ``(move_id, partner_id, status, step_id, day, ref_id)``.
+
+        The one place where "next" is decided outside sending, in the order
+        ``collection.reminder._decide`` applies: ``hold`` (disputed invoice or
+        customer on hold: nothing), ``plan`` (in an active plan: its next
+        unpaid installment's date, ``ref_id`` the plan), ``promise`` (an open
+        promise within its grace days: its date, ``ref_id`` the promise),
+        ``planned`` (a reminder already planned: its step and date),
+        ``step`` (the strategy's next step: the furthest one reached if due,
+        else the nearest to come), both held back to the end of a pause of
+        the customer's case (``paused`` tells it). The case board, the invoice
+        and the preview of *Send now* all read it."""
+        strategy_of = self.env["collection.reminder"]._strategy_sql(company)
+        if strategy_of is None:
+            strategy_of = SQL("NULL::int")
+        return SQL(
+            """
+            WITH moves AS (
+                SELECT m.id AS move_id, m.commercial_partner_id AS partner_id,
+                       m.invoice_date_due AS due,
+                       m.amount_residual_signed AS residual,
+                       m.collection_followup_hold IS NOT NULL
+                           OR COALESCE(p.collection_no_followup, FALSE) AS held,
+                       %(strategy_of)s AS strategy_id
+                  FROM account_move m
+                  JOIN res_partner p ON p.id = m.commercial_partner_id
+                 WHERE m.company_id = %(company)s AND m.move_type = 'out_invoice'
+                   AND m.state = 'posted'
+                   AND m.payment_state IN ('not_paid', 'partial')
+                   %(move_filter)s
+            ),
+            planned AS (
+                SELECT DISTINCT ON (l.move_id)
+                       l.move_id, r.step_id, r.planned_date::date AS day
+                  FROM collection_reminder_line l
+                  JOIN collection_reminder r ON r.id = l.reminder_id
+                 WHERE r.state = 'planned'
+                   AND l.move_id IN (SELECT move_id FROM moves)
+                 ORDER BY l.move_id, r.planned_date
+            ),
+            step AS (
+                SELECT DISTINCT ON (mv.move_id)
+                       mv.move_id, st.id AS step_id,
+                       mv.due + st.offset_days AS day
+                  FROM moves mv
+                  JOIN collection_strategy s
+                    ON s.id = mv.strategy_id AND s.active
+                   AND s.company_id = %(company)s
+                  JOIN collection_strategy_step st
+                    ON st.strategy_id = s.id AND st.active
+                 WHERE mv.residual >= COALESCE(st.min_amount, 0)
+                   AND NOT EXISTS (
+                        SELECT 1
+                          FROM collection_reminder_line l
+                          JOIN collection_strategy_step ls ON ls.id = l.step_id
+                         WHERE l.move_id = mv.move_id
+                           AND ls.offset_days >= st.offset_days)
+                 -- as the planner: the furthest step reached is due now, else
+                 -- the nearest to come
+                 ORDER BY mv.move_id, mv.due + st.offset_days > %(today)s,
+                          CASE WHEN mv.due + st.offset_days <= %(today)s
+                               THEN -st.offset_days END,
+                          mv.due + st.offset_days
+            ),
+            facts AS (
+                SELECT mv.move_id, mv.partner_id, mv.held,
+                       (SELECT pl.id
+                          FROM collection_plan_move_rel plm
+                          JOIN collection_payment_plan pl ON pl.id = plm.plan_id
+                         WHERE plm.move_id = mv.move_id AND pl.state = 'active'
+                         LIMIT 1) AS plan_id,
+                       (SELECT pr.id
+                          FROM collection_promise_move_rel pm
+                          JOIN collection_promise pr ON pr.id = pm.promise_id
+                         WHERE pm.move_id = mv.move_id AND pr.state = 'open'
+                           AND pr.grace_until >= %(today)s
+                         ORDER BY pr.promised_date LIMIT 1) AS promise_id,
+                       (SELECT c.paused_until
+                          FROM collection_case c
+                         WHERE c.partner_id = mv.partner_id
+                           AND c.company_id = %(company)s AND c.state = 'open'
+                           AND c.paused_until > %(today)s) AS paused_until,
+                       pd.step_id AS planned_step, pd.day AS planned_day,
+                       st.step_id AS next_step, st.day AS next_day
+                  FROM moves mv
+                  LEFT JOIN planned pd ON pd.move_id = mv.move_id
+                  LEFT JOIN step st ON st.move_id = mv.move_id
+            )
+            SELECT f.move_id, f.partner_id,
+                   CASE WHEN f.held THEN 'hold'
+                        WHEN f.plan_id IS NOT NULL THEN 'plan'
+                        WHEN f.promise_id IS NOT NULL THEN 'promise'
+                        WHEN f.planned_step IS NOT NULL THEN 'planned'
+                        WHEN f.next_step IS NOT NULL THEN 'step'
+                   END AS status,
+                   CASE WHEN f.held OR f.plan_id IS NOT NULL
+                             OR f.promise_id IS NOT NULL THEN NULL
+                        ELSE COALESCE(f.planned_step, f.next_step)
+                   END AS step_id,
+                   CASE WHEN f.held THEN NULL
+                        WHEN f.plan_id IS NOT NULL THEN (
+                            SELECT MIN(i.date)
+                              FROM collection_payment_plan_installment i
+                             WHERE i.plan_id = f.plan_id
+                               AND i.paid_amount < i.amount)
+                        WHEN f.promise_id IS NOT NULL THEN (
+                            SELECT pr.promised_date FROM collection_promise pr
+                             WHERE pr.id = f.promise_id)
+                        WHEN COALESCE(f.planned_step, f.next_step) IS NULL
+                        THEN NULL
+                        -- a step already reached goes out with the next run
+                        ELSE GREATEST(COALESCE(f.planned_day, f.next_day),
+                                      f.paused_until, %(today)s)
+                   END AS day,
+                   COALESCE(f.plan_id, f.promise_id) AS ref_id,
+                   f.paused_until IS NOT NULL
+                       AND COALESCE(f.planned_day, f.next_day) < f.paused_until
+                       AS paused
+              FROM facts f
+            """,
+            strategy_of=strategy_of,
+            company=company.id,
+            today=today,
+            move_filter=move_filter or SQL(),
+        )
 
     @api.model
     def _installment_strategy(self, company):

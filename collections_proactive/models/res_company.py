@@ -3,6 +3,8 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..tools.trace import text_html
+
 CONTACT_PRESETS = [
     ("chile", "Chile (Ley 21.320)"),
     ("relaxed", "Relaxed"),
@@ -31,6 +33,8 @@ CONTACT_PRESET_VALUES = {
         "collection_skip_holidays": False,
     },
 }
+# What a preset decides, and the preset itself.
+PRESET_FIELDS = {"collection_contact_preset", *CONTACT_PRESET_VALUES["chile"]}
 WEEKDAYS = [
     ("0", "Monday"),
     ("1", "Tuesday"),
@@ -206,44 +210,71 @@ class ResCompany(models.Model):
             return self.env.user
         return people.sorted("id")[:1]
 
-    @api.model
-    def _collection_text_html(self, text):
-        """Text typed by a customer, as HTML for staff: escaped, its lines kept,
-        no link made of it (``plaintext2html`` would turn a typed URL into a
-        link)."""
-        return Markup("<p>%s</p>") % Markup("<br/>").join(str(text).splitlines())
-
     def _collection_notify(self, record, partner, summary, note=None):
         """Tell the customer's collector (else the collections manager) that the
-        customer did something on the portal: a to-do on ``record``."""
+        customer did something on the portal: a to-do on ``record``.
+
+        ``summary`` is a function of an environment giving the text, so that
+        it is written in the language of the person who reads it, not in the
+        customer's (the portal request's)."""
         self.ensure_one()
         user = (
             partner.with_company(self).sudo().collection_user_id
             or self._collection_manager()
         )
+        lang = (user or self.partner_id).sudo().lang or "en_US"
+        text = summary(self.with_context(lang=lang).env)
         if not user:
-            body = Markup("<p>%s</p>") % summary
+            body = Markup("<p>%s</p>") % text
             if note:
-                body += self._collection_text_html(note)
+                body += text_html(note)
             record.sudo().message_post(
                 body=body, message_type="notification", subtype_xmlid="mail.mt_note"
             )
             return
         record.sudo().activity_schedule(
             "mail.mail_activity_data_todo",
-            summary=summary,
+            summary=text,
             # What the customer typed reaches staff as text, never as markup:
             # no tracking image, no link dressed as a button.
-            note=self._collection_text_html(note) if note else None,
+            note=text_html(note) if note else None,
             user_id=user.id,
         )
 
     @api.model_create_multi
     def create(self, vals_list):
+        default = self._fields["collection_contact_preset"].default(self)
+        for vals in vals_list:
+            vals.update(
+                CONTACT_PRESET_VALUES.get(
+                    vals.get("collection_contact_preset") or default, {}
+                )
+            )
         companies = super().create(vals_list)
         self.env["collection.strategy"].sudo()._create_default_strategies(companies)
         self.env["collection.plan.policy"].sudo()._create_default_policies(companies)
         return companies
+
+    def write(self, vals):
+        res = super().write(vals)
+        if PRESET_FIELDS.intersection(vals):
+            self._collection_apply_contact_preset()
+        return res
+
+    def _collection_apply_contact_preset(self):
+        """A preset other than Custom holds its own limits, whatever was
+        written: the settings screen leaves them read-only (so the web client
+        does not send them), and no other path may weaken a legal preset."""
+        for preset, values in CONTACT_PRESET_VALUES.items():
+            drifted = self.filtered(
+                lambda company, preset=preset, values=values: (
+                    company.collection_contact_preset == preset
+                    and any(company[name] != value for name, value in values.items())
+                )
+            )
+            if drifted:
+                # Written through write() again: nothing drifts any more then.
+                drifted.write(values)
 
     @api.constrains(
         "collection_contact_weekday_from",

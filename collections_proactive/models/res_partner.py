@@ -86,6 +86,14 @@ class ResPartner(models.Model):
         "collection.case", "partner_id", string="Collection Cases"
     )
     collection_case_count = fields.Integer(compute="_compute_collection_case_count")
+    collection_promise_count = fields.Integer(
+        compute="_compute_collection_promise_plan_counts",
+        groups="collections_proactive.group_collections_user",
+    )
+    collection_plan_count = fields.Integer(
+        compute="_compute_collection_promise_plan_counts",
+        groups="collections_proactive.group_collections_user",
+    )
     collection_reminder_ids = fields.One2many(
         "collection.reminder", "partner_id", string="Reminders"
     )
@@ -192,6 +200,50 @@ class ResPartner(models.Model):
         for partner in self:
             partner.collection_case_count = counts.get(partner.commercial_partner_id, 0)
 
+    @api.depends_context("company")
+    def _compute_collection_promise_plan_counts(self):
+        counts = {}
+        for model in ("collection.promise", "collection.payment.plan"):
+            counts[model] = dict(
+                self.env[model]._read_group(
+                    [
+                        ("partner_id", "in", self.commercial_partner_id.ids),
+                        ("company_id", "=", self.env.company.id),
+                    ],
+                    ["partner_id"],
+                    ["__count"],
+                )
+            )
+        for partner in self:
+            commercial = partner.commercial_partner_id
+            partner.collection_promise_count = counts["collection.promise"].get(
+                commercial, 0
+            )
+            partner.collection_plan_count = counts["collection.payment.plan"].get(
+                commercial, 0
+            )
+
+    def _collection_action_of(self, xmlid):
+        """The action ``xmlid`` on the customer's records in the current
+        company."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(xmlid)
+        action["domain"] = [
+            ("partner_id", "=", self.commercial_partner_id.id),
+            ("company_id", "=", self.env.company.id),
+        ]
+        return action
+
+    def action_open_collection_promises(self):
+        return self._collection_action_of(
+            "collections_proactive.collection_promise_action"
+        )
+
+    def action_open_collection_plans(self):
+        return self._collection_action_of(
+            "collections_proactive.collection_payment_plan_action"
+        )
+
     def action_open_collection_cases(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
@@ -203,6 +255,12 @@ class ResPartner(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
+        if "collection_no_followup" in vals and not self.env.context.get(
+            "collection_case_sync"
+        ):
+            self.env["collection.case"].sudo()._collection_refresh(
+                self, self.env["res.company"].sudo().search([])
+            )
         if "collection_user_id" in vals and not self.env.context.get(
             "collection_case_sync"
         ):
@@ -242,6 +300,7 @@ class ResPartner(models.Model):
             self.commercial_partner_id,
             self._collection_open_invoices(),
             self.env.company,
+            overdue_only=True,
         )
 
     def action_collection_new_plan(self):
@@ -270,13 +329,28 @@ class ResPartner(models.Model):
         window = self.env.company.collection_risk_window_days
         for partner in self:
             factors = json.loads(partner.collection_risk_factors or "[]")
+            base = sum(f["points"] for f in factors if f["code"] == "base")
             lines = [
-                self._collection_risk_sentence(factor, window) for factor in factors
+                self._collection_risk_sentence(factor, window)
+                for factor in factors
+                if factor["code"] != "base"
             ]
+            if base:
+                intro = self.env._(
+                    "A customer paying like the company's average scores "
+                    "%(base)s. What sets this customer apart makes its %(score)s:",
+                    base=round(base),
+                    score=partner.collection_risk_score,
+                )
+            else:
+                intro = self.env._(
+                    "The score of %(score)s adds up these points:",
+                    score=partner.collection_risk_score,
+                )
             partner.collection_risk_explanation = (
                 Markup("<p>%s</p><ul>%s</ul>")
                 % (
-                    self.env._("Compared with an average customer of this company:"),
+                    intro,
                     Markup().join(
                         Markup("<li>%s</li>") % line for line in lines if line
                     ),
@@ -400,12 +474,9 @@ class ResPartner(models.Model):
                 "warning",
             )
         todo = reminders.search(
-            [
-                ("partner_id", "=", partner.id),
-                ("company_id", "=", self.env.company.id),
-                ("state", "=", "planned"),
-                ("planned_date", "<=", fields.Datetime.now()),
-            ]
+            self.env["collection.send.wizard"]._sendable_domain(
+                partner, self.env.company
+            )
         )
         done = todo._send()
         sent = done.filtered(lambda r: r.state == "sent")
@@ -420,6 +491,19 @@ class ResPartner(models.Model):
         reasons = list(dict.fromkeys(filter(None, deferred.mapped("reason"))))
         if reasons:
             message += " " + "; ".join(reasons)
+        waiting = reminders.search_count(
+            [
+                ("partner_id", "=", partner.id),
+                ("company_id", "=", self.env.company.id),
+                ("state", "=", "planned"),
+            ]
+        ) - len(deferred)
+        if waiting > 0:
+            message += " " + self.env._(
+                "%(count)s more planned for later (a collections manager may send "
+                "them now, within the contact policy).",
+                count=waiting,
+            )
         return self._collection_notification(message, "success" if sent else "warning")
 
     def _collection_notification(self, message, kind):

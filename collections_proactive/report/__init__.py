@@ -1,2 +1,3 @@
 from . import report_payment_plan
 from . import report_collection_letter
+from . import collection_aging_report

@@ -1,5 +1,6 @@
 from odoo import api, models
 
+from ..tools.amount_words import amount_in_words
 from ..tools.portal_access import report_docs
 
 
@@ -15,4 +16,7 @@ class ReportPaymentPlan(models.AbstractModel):
             "doc_model": docs._name,
             "docs": docs,
             "data": data,
+            # The total in words, its unit in the singular or plural, in the
+            # customer's language.
+            "amount_in_words": amount_in_words,
         }

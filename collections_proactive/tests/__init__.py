@@ -16,3 +16,7 @@ from . import test_fuzz
 from . import test_concurrency
 from . import test_smtp
 from . import test_portal_probe
+from . import test_aging_overview
+from . import test_first_use
+from . import test_first_use_portal
+from . import test_traces

@@ -1,6 +1,7 @@
 from datetime import timedelta
 from statistics import mean
 
+from dateutil.relativedelta import relativedelta
 from stdnum.cl import rut as cl_rut
 
 from odoo import fields
@@ -10,12 +11,15 @@ from odoo.addons.collections_proactive.models.collection_demo_loader import (
     PAYER_PROFILES,
     RECENT_MONTHS,
 )
+from odoo.addons.collections_proactive.tools.amount_words import amount_in_words
 
 
 @tagged("post_install", "-at_install")
 class TestDemoLoader(TransactionCase):
-    """The demo data tells the story it promises: five payer profiles, told apart
-    by their real payments, plus invoices due soon and overdue."""
+    """The demo data tells the story it promises: a Chilean company where a
+    collector and a manager work, five payer profiles told apart by their real
+    payments, invoices due soon and overdue, and a year of reminders, promises and
+    plans behind every KPI."""
 
     @classmethod
     def setUpClass(cls):
@@ -25,6 +29,8 @@ class TestDemoLoader(TransactionCase):
         )
         cls.company = cls.env.ref("collections_proactive.demo_company")
         cls.today = fields.Date.context_today(cls.env["res.partner"])
+        cls.collector = cls.env.ref("collections_proactive.demo_user_collector")
+        cls.manager = cls.env.ref("collections_proactive.demo_user_manager")
 
     def _customers(self, profile):
         xmlids = self.env["ir.model.data"].search(
@@ -60,8 +66,189 @@ class TestDemoLoader(TransactionCase):
     def test_company(self):
         self.assertEqual(self.company.currency_id, self.env.ref("base.CLP"))
         self.assertEqual(self.company.country_id.code, "CL")
+        self.assertEqual(self.company.account_fiscal_country_id.code, "CL")
         self.assertTrue(cl_rut.is_valid(self.company.vat))
         self.assertTrue(self.env["res.lang"]._lang_get("es_CL").active)
+        self.assertEqual(self.company.email, "cobranzas@proactiva.example")
+
+    def test_chilean_vat(self):
+        """19% VAT (IVA) is the sale tax, on every invoice; no other country's."""
+        tax = self.company.account_sale_tax_id
+        self.assertEqual((tax.type_tax_use, tax.amount_type), ("sale", "percent"))
+        self.assertEqual(tax.amount, 19.0)
+        sale_taxes = self.env["account.tax"].search(
+            [("company_id", "=", self.company.id), ("type_tax_use", "=", "sale")]
+        )
+        self.assertNotIn(15.0, sale_taxes.mapped("amount"))
+        invoices = self.env["account.move"].search(
+            [("company_id", "=", self.company.id), ("move_type", "=", "out_invoice")]
+        )
+        self.assertTrue(invoices)
+        self.assertEqual(invoices.invoice_line_ids.tax_ids, tax)
+        invoice = invoices[0]
+        self.assertEqual(
+            invoice.amount_tax, invoice.currency_id.round(invoice.amount_untaxed * 0.19)
+        )
+
+    def test_collector_and_manager(self):
+        """Both land in the Chilean company, its only one, in Spanish and
+        Santiago's time; the manager takes the escalations; the customers are
+        the collector's, whose board shows their cases."""
+        for user, group in (
+            (self.collector, "group_collections_user"),
+            (self.manager, "group_collections_manager"),
+        ):
+            self.assertEqual(user.company_id, self.company)
+            self.assertEqual(user.company_ids, self.company)
+            self.assertEqual((user.lang, user.tz), ("es_CL", "America/Santiago"))
+            self.assertTrue(user.has_group(f"collections_proactive.{group}"))
+            self.assertTrue(user.email.endswith("@proactiva.example"))
+        self.assertEqual(self.collector.login, "cobrador")
+        self.assertEqual(self.manager.login, "jefe")
+        self.assertFalse(
+            self.collector.has_group("collections_proactive.group_collections_manager")
+        )
+        self.assertEqual(self.company.collection_escalation_user_id, self.manager)
+        self.assertEqual(self.company._collection_manager(), self.manager)
+        for user in (self.collector, self.manager):
+            cases = self.env["collection.case"].with_user(user).search([])
+            self.assertTrue(cases, user.login)
+            self.assertEqual(cases.company_id, self.company)
+        mine = (
+            self.env["collection.case"]
+            .with_user(self.collector)
+            .search([("state", "=", "open"), ("user_id", "=", self.collector.id)])
+        )
+        self.assertTrue(mine)
+        customers = self.env["res.partner"].browse(
+            self.env["ir.model.data"]
+            .search(
+                [
+                    ("module", "=", "collections_proactive"),
+                    ("name", "=like", "demo_customer_%"),
+                ]
+            )
+            .mapped("res_id")
+        )
+        self.assertEqual(
+            customers.with_company(self.company).collection_user_id, self.collector
+        )
+        # Escalations so far (a broken promise, a broken plan) are the manager's.
+        escalated = self.env["collection.case"].search(
+            [
+                ("company_id", "=", self.company.id),
+                ("state", "=", "open"),
+                ("stage_id.role", "=", "escalated"),
+            ]
+        )
+        self.assertTrue(escalated)
+        self.assertEqual(escalated.activity_ids.user_id, self.manager)
+
+    def test_kpis_of_recent_months(self):
+        """The KPIs of the last three months (the overview's) all have figures."""
+        start = self.today.replace(day=1) - relativedelta(months=2)
+        [kpis] = self.env["collection.kpi.report"]._read_group(
+            [("company_id", "=", self.company.id), ("date", ">=", start)],
+            [],
+            [
+                f"{name}:sum"
+                for name in (
+                    "dso",
+                    "cei",
+                    "paid_by_due_rate",
+                    "reminder_effectiveness",
+                    "promise_kept_rate",
+                    "plan_adherence",
+                )
+            ],
+        )
+        for name, value in zip(
+            ("dso", "cei", "paid", "reminders", "promises", "plans"), kpis, strict=True
+        ):
+            self.assertGreater(value or 0, 0, name)
+        self.assertLess(kpis[4], 100, "some promises were broken")
+        self.assertLess(kpis[5], 100, "some installments were missed")
+
+    def test_reminder_log(self):
+        """A year of reminders sent, failed and skipped, with their reasons; the
+        emails and SMS sent are in the customers' chatter."""
+        Reminder = self.env["collection.reminder"]
+        domain = [
+            ("company_id", "=", self.company.id),
+            ("planned_date", "<", fields.Datetime.now() - timedelta(days=1)),
+        ]
+        by_state = dict(Reminder._read_group(domain, ["state"], ["__count"]))
+        for state in ("sent", "failed", "skipped"):
+            self.assertTrue(by_state.get(state), state)
+        self.assertGreater(by_state["sent"], 10 * (by_state["failed"]))
+        oldest = Reminder.search(domain, order="planned_date", limit=1)
+        self.assertLess(oldest.planned_date.date(), self.today - timedelta(days=300))
+        reasons = set(
+            Reminder.search([*domain, ("state", "=", "skipped")]).mapped("reason")
+        )
+        self.assertIn("Covered by a promise to pay", reasons)
+        self.assertIn("The customer cannot be reached by email", reasons)
+        failed = Reminder.search([*domain, ("state", "=", "failed")])
+        self.assertTrue(all(r.reason.startswith("Delivery failed: ") for r in failed))
+        self.assertTrue(all(failed.mapped("delivery_failed")))
+        self.assertEqual(
+            set(failed.mapped("attempt_count")), {self.company.collection_max_attempts}
+        )
+        sent = Reminder.search(
+            [*domain, ("state", "=", "sent"), ("channel", "in", ("email", "sms"))]
+        )
+        self.assertTrue(all(sent.mapped("message_id")))
+        self.assertEqual(
+            sent.mapped("sent_date"), sent.mapped("message_id.date"), "dated as sent"
+        )
+        self.assertTrue(
+            Reminder.search(
+                [*domain, ("reason", "=", "SMS not allowed: sent by email instead")]
+            )
+        )
+        # A later run brings back no failure: nothing is failed at the provider now.
+        self.assertEqual(Reminder._sync_delivery_failures(retry=False), 0)
+
+    def test_commitments(self):
+        """Promises kept, broken and open; plans done, broken, active, and the
+        portal customer's waiting for its signature."""
+        promises = dict(
+            self.env["collection.promise"]._read_group(
+                [("company_id", "=", self.company.id)], ["state"], ["__count"]
+            )
+        )
+        self.assertGreater(promises.get("kept", 0), promises.get("broken", 0))
+        self.assertTrue(promises.get("broken"))
+        self.assertEqual(promises.get("open"), 1)
+        plans = self.env["collection.payment.plan"].search(
+            [("company_id", "=", self.company.id)]
+        )
+        self.assertEqual(
+            sorted(plans.mapped("state")), ["active", "broken", "done", "proposed"]
+        )
+        active = plans.filtered(lambda plan: plan.state == "active")
+        self.assertEqual(
+            [i.state for i in active.installment_ids.sorted("date")],
+            ["paid", "due", "due"],
+        )
+        self.assertTrue(self.env.ref("collections_proactive.demo_portal_user"))
+
+    def test_amount_in_words_on_the_agreement(self):
+        plan = self.env.ref("collections_proactive.demo_payment_plan")
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html(
+                "collections_proactive.collection_payment_plan_report", plan.ids
+            )[0]
+            .decode()
+        )
+        lang = plan.partner_id.lang
+        words = amount_in_words(plan.amount_total, plan.currency_id, lang)
+        self.assertIn(words, html)
+        self.assertRegex(words, r" pesos$")
+        # The company's letterhead, and the title where the layout puts it.
+        self.assertIn("Proactiva Distribuciones SpA", html)
+        self.assertRegex(html, r"<h2>\s*Payment plan agreement\s*<span>")
 
     def test_customers(self):
         customers = self.env["res.partner"]
@@ -140,4 +327,37 @@ class TestDemoLoader(TransactionCase):
         )
         self.assertLessEqual(
             min(invoices.mapped("invoice_date")), self.today - timedelta(days=330)
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestAmountInWords(TransactionCase):
+    """The total of an agreement in words: the currency's unit in the singular or
+    the plural, in the customer's language."""
+
+    def test_pesos(self):
+        clp = self.env.ref("base.CLP")
+        cases = {
+            270: ("doscientos setenta pesos", "two hundred seventy pesos"),
+            1: ("un peso", "one peso"),
+            21: ("veintiún pesos", "twenty-one pesos"),
+            1_000_000: ("un millón de pesos", "one million pesos"),
+            1_190_000: (
+                "un millón ciento noventa mil pesos",
+                "one million one hundred ninety thousand pesos",
+            ),
+        }
+        for amount, (spanish, english) in cases.items():
+            self.assertEqual(amount_in_words(amount, clp, "es_CL"), spanish)
+            self.assertEqual(amount_in_words(amount, clp, "es_ES"), spanish)
+            self.assertEqual(amount_in_words(amount, clp, "en_US"), english)
+
+    def test_cents(self):
+        usd = self.env.ref("base.USD")
+        self.assertEqual(
+            amount_in_words(1.5, usd, "en_US"), "one dollar and fifty cents"
+        )
+        self.assertEqual(
+            amount_in_words(270.01, usd, "es_CL"),
+            "doscientos setenta dólares con un centavo",
         )

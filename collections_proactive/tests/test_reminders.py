@@ -5,7 +5,7 @@ from psycopg2 import IntegrityError
 
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
-from odoo.tools import mute_logger
+from odoo.tools import format_date, mute_logger
 
 from odoo.addons.sms.tests.common import SMSCase
 
@@ -426,15 +426,28 @@ class TestReminders(CollectionsCommon, SMSCase):
             [self.customer._phone_format(number=self.customer.mobile)],
             content="fall due today",
         )
-        # Saturday 21st: the call activity, for the strategy's collector.
-        self.high.with_user(self.collections_manager).user_id = self.collector
+        # Saturday 21st: the call activity, for the customer's collector (not
+        # the salesperson, not the strategy's user), on the customer's case.
+        self.high.with_user(self.collections_manager).user_id = self.collections_manager
+        self.customer.user_id = self.collections_manager
+        self.customer.with_company(self.company).collection_user_id = self.collector
         self._run(datetime(2026, 3, 21, 13, 0))
         call = self.Reminder.search(
             [("partner_id", "=", self.customer.id), ("channel", "=", "call")]
         )
         self.assertEqual(call.state, "sent")
         self.assertEqual(call.activity_id.user_id, self.collector)
-        self.assertEqual(call.activity_id.res_id, self.customer.id)
+        case = (
+            self.env["collection.case"]
+            .sudo()
+            .search([("partner_id", "=", self.customer.id), ("state", "=", "open")])
+        )
+        self.assertEqual(call.activity_id.res_model, "collection.case")
+        self.assertEqual(call.activity_id.res_id, case.id)
+        self.assertIn(call.activity_id, case.activity_ids)
+        self.assertLessEqual(case.next_action_date, call.activity_id.date_deadline)
+        # In the collector's words and date format.
+        self.assertIn(f"due {format_date(self.env, DUE)}", str(call.activity_id.note))
 
     def test_letter_step_attaches_a_pdf_to_the_customer(self):
         critical = self.strategies.filtered("band_critical")
@@ -536,15 +549,30 @@ class TestReminders(CollectionsCommon, SMSCase):
                 self.customer, 10, date(2026, 2, 1), date(2026, 3, 3)
             )
             wizard = self._preview()
-            self.assertIn(other.name, wizard.line_ids.invoices)
-            self.assertIn("deferred to 2026-03-23 08:00", wizard.line_ids.verdict)
+            line = wizard.line_ids.filtered(lambda line: line.invoices == other.name)
+            self.assertIn(
+                f"deferred to {format_date(self.env, date(2026, 3, 23))} 08:00",
+                line.verdict,
+            )
+            # The first invoice's next step is shown as what comes next.
+            line = wizard.line_ids - line
+            self.assertEqual(line.invoices, self.invoice.name)
+            self.assertIn(format_date(self.env, date(2026, 3, 25)), line.verdict)
+            self.assertFalse(line.goes_out)
 
     def test_next_step_on_invoice(self):
         with freeze_time(datetime(2026, 3, 10, 13, 0)):
-            self.assertIn("2026-03-17", self.invoice.collection_next_step)
+            self.assertIn(
+                format_date(self.env, date(2026, 3, 17)),
+                self.invoice.collection_next_step,
+            )
         self._run(datetime(2026, 3, 17, 13, 0))
         self.invoice.invalidate_recordset(["collection_next_step"])
-        self.assertIn("2026-03-25", self.invoice.collection_next_step)
+        with freeze_time(datetime(2026, 3, 18, 13, 0)):
+            self.assertIn(
+                format_date(self.env, date(2026, 3, 25)),
+                self.invoice.collection_next_step,
+            )
 
     def test_new_company_gets_strategies_unless_a_template_is_gone(self):
         company = self.env["res.company"].create({"name": "Con Estrategias"})

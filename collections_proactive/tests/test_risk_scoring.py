@@ -119,6 +119,60 @@ class TestRiskScoring(CollectionsCommon):
         self.assertEqual(paid_invoice.payment_state, "paid")
         self.assertFalse(paid_invoice.collection_predicted_payment_date)
 
+    def test_explanation_adds_up_and_nothing_before_due_is_certain(self):
+        # A chronic payer's next invoice, not yet due: likely late, not certain.
+        upcoming = self._cp_invoice(
+            self.chronic, 800, TODAY - timedelta(days=5), TODAY + timedelta(days=25)
+        )
+        customers = self._score()
+        self.assertLess(upcoming.collection_late_probability, 1.0)
+        self.assertGreaterEqual(upcoming.collection_late_probability, rm.P_FLOOR)
+        for customer in customers:
+            factors = json.loads(customer.collection_risk_factors)
+            total = sum(f["points"] for f in factors)
+            self.assertAlmostEqual(
+                total, customer.collection_risk_score, delta=0.01, msg=customer.name
+            )
+            explanation = str(customer.collection_risk_explanation)
+            self.assertIn(str(customer.collection_risk_score), explanation)
+
+    def test_learnt_model_explanation_adds_up_from_its_base(self):
+        """With a learnt model the points add up to the score from a stated
+        base, however saturated the score (the report was 121 points for 84)."""
+        model = rm.LogisticModel(
+            coef=[2.5, 1.0, 1.5, 0.8, 0.5, 1.2, 1.0, -0.2, 0.1, 0.9, 0.3],
+            intercept=-0.8,
+            means=[0.3] * len(rm.FEATURES),
+            scales=[0.2] * len(rm.FEATURES),
+        )
+        prior = rm.Prior()
+        stats = rm.CustomerStats(
+            n_settled=12,
+            settled=12000,
+            late=11000,
+            days_late=600000,
+            days_late_late=600000,
+            recent_n=4,
+            recent_settled=4000,
+            recent_late=4000,
+            decayed_late=0.9,
+            decayed_weight=1.0,
+            unpaid_at=dict.fromkeys(rm.CHECKPOINTS, 8000.0),
+            open=5000,
+            overdue=4000,
+            oldest_overdue=80,
+            n_invoices=14,
+            amount_sum=14000,
+            term_sum=420,
+            first_date_days=365,
+            broken_commitments=2,
+        )
+        score, factors = self.scoring._risk_customer_score(stats, prior, model)
+        base = [f for f in factors if f["code"] == "base"]
+        self.assertEqual(len(base), 1)
+        self.assertEqual(sum(f["points"] for f in factors), score)
+        self.assertLessEqual(score, 100)
+
     def test_sql_statistics_match_python_definition(self):
         window_start = TODAY - timedelta(days=365)
         sql = self.scoring._risk_fetch_stats(self.company, TODAY, self.customers.ids)[0]

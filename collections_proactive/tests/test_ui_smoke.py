@@ -69,7 +69,60 @@ class TestUiSmoke(HttpCase):
         case.invalidate_recordset()
         self.assertEqual(case.stage_id.role, "escalated")
         self.assertEqual(len(case.activity_ids), 1)
-        self.assertEqual(case.activity_ids.user_id, admin)
+        # For the company's escalation manager, in the manager's language.
+        manager = self.company.collection_escalation_user_id
+        self.assertTrue(manager)
+        self.assertEqual(case.activity_ids.user_id, manager)
+        self.assertEqual(
+            case.activity_ids.summary,
+            case.with_context(lang=manager.lang).env._(
+                "Escalated: %(customer)s", customer=customer.name
+            ),
+        )
+
+    def test_collector_morning(self):
+        """Open Collections, see the figures, open the board and a case, log a
+        promise, see its trace on the case and on the invoice."""
+        collector = self.env.ref("collections_proactive.demo_user_collector")
+        customer = self.env["res.partner"].create(
+            {"name": "Cliente Mañana", "is_company": True, "customer_rank": 1}
+        )
+        customer.with_company(self.company).collection_user_id = collector
+        invoice = (
+            self.env["account.move"]
+            .with_company(self.company)
+            .create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": customer.id,
+                    "invoice_date": date.today() - timedelta(days=40),
+                    "invoice_date_due": date.today() - timedelta(days=10),
+                    "invoice_line_ids": [
+                        Command.create({"name": "Goods", "price_unit": 700})
+                    ],
+                }
+            )
+        )
+        invoice.action_post()
+        self.env["collection.case"]._sync_cases(self.company, partners=customer)
+        self.start_tour(
+            "/odoo",
+            "collections_proactive_collector_morning_tour",
+            login=collector.login,
+            timeout=180,
+        )
+        promise = self.env["collection.promise"].search(
+            [("partner_id", "=", customer.id)]
+        )
+        self.assertEqual(len(promise), 1)
+        self.assertEqual(promise.invoice_ids, invoice)
+        self.assertEqual(promise.create_uid, collector)
+        # The trace on the invoice too, with the note.
+        self.assertTrue(
+            invoice.message_ids.filtered(
+                lambda message: "Paga el viernes por transferencia" in message.body
+            )
+        )
 
     def test_case_form(self):
         case = self.env["collection.case"].search(
@@ -102,7 +155,7 @@ class TestUiSmoke(HttpCase):
             ("collection_plan_policy_action", ".o_list_view .o_data_row"),
             ("collection_assignment_rule_action", ".o_list_view"),
             ("collection_kpi_report_action", ".o_pivot_view"),
-            ("collection_kpi_report_action_aging", ".o_graph_view"),
+            ("collection_aging_wizard_action", ".modal .o_form_view"),
         ):
             with self.subTest(xmlid=xmlid):
                 self._open(f"/odoo/action-collections_proactive.{xmlid}", selector)
@@ -114,7 +167,10 @@ class TestUiSmoke(HttpCase):
         self._open(
             f"/odoo/collection.strategy/{strategy.id}", ".o_form_view .o_list_renderer"
         )
+        # The Collections > Settings menu lands on the Collections block.
+        menu = self.env.ref("collections_proactive.res_config_settings_menu")
+        self.assertEqual(menu.action.url, "/odoo/settings#collection_risk_window")
         self._open(
-            "/odoo/action-collections_proactive.res_config_settings_action",
-            ".o_field_widget[name=collection_contact_preset]",
+            menu.action.url,
+            ".settings_tab .tab.selected[data-key=account]",
         )

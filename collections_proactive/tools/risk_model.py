@@ -442,6 +442,10 @@ def backtest(samples):
     }
 
 
+# No probability before the due date is shown as certain.
+P_FLOOR = 0.02
+
+
 def predict_invoice(s, prior, model, today, invoice_date, due, amount):
     """Late probability and predicted payment date of an invoice unpaid today.
 

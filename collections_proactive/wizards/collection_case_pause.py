@@ -1,5 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import format_date
+
+from ..tools.trace import log_trace, note_html
 
 
 class CollectionCasePause(models.TransientModel):
@@ -36,11 +39,20 @@ class CollectionCasePause(models.TransientModel):
             {"paused_until": self.paused_until, "pause_reason": self.reason}
         )
         for case in self.case_ids:
-            case.message_post(
-                body=self.env._(
-                    "Follow-up paused until %(date)s: %(reason)s",
-                    date=fields.Date.to_string(self.paused_until),
-                    reason=self.reason,
-                )
+            # On the case and on each of its open invoices: until when, what is
+            # owed, and why (escaped: the reason is typed text).
+            log_trace(
+                self.env,
+                case.invoice_ids._collection_open(),
+                case.partner_id,
+                case.company_id,
+                note_html(
+                    self.env._(
+                        "Follow-up paused until %(date)s, %(amount)s due: %(reason)s",
+                        date=format_date(self.env, self.paused_until),
+                        amount=case.currency_id.format(case._current_due()),
+                        reason=self.reason,
+                    )
+                ),
             )
         return {"type": "ir.actions.act_window_close"}

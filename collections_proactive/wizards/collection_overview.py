@@ -1,20 +1,37 @@
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
+from odoo.tools import format_date
+
+from ..report.collection_aging_report import AGING_DATE_KEY
 
 KPI_FIELDS = ["dso", "best_dso", "add", "cei", "paid_by_due_rate"]
 KPI_FIELDS += ["reminder_effectiveness", "promise_kept_rate", "plan_adherence"]
-AGING_FIELDS = ["ar_current", "aged_1_30", "aged_31_60", "aged_61_90", "aged_91"]
+AGING_FIELDS = {
+    "0_not_due": "ar_current",
+    "1_30": "aged_1_30",
+    "31_60": "aged_31_60",
+    "61_90": "aged_61_90",
+    "91_plus": "aged_91",
+}
 
 
 class CollectionOverview(models.TransientModel):
-    """The Collections overview: today's receivables and cases, and the KPIs of
-    the last three months, for the companies in view. Read from the case table
-    and the KPI report in a few grouped queries each time it opens."""
+    """The Collections overview, the app's landing page: the open cases, the
+    receivables aged as of today and the KPIs of the last three months, for the
+    companies in view. Read in a few grouped queries each time it is shown.
+
+    The web client opens it as a new record: the figures are computed fields
+    that depend on ``date`` (the day they are as of), so that they are computed
+    when the client asks for the new record's values (a computed field with no
+    dependency keeps the empty value the client starts a new record with), and
+    again each time the record is read once a button has saved it.
+    """
 
     _name = "collection.overview"
     _description = "Collections Overview"
 
+    date = fields.Date(string="As Of", required=True, default=fields.Date.context_today)
     currency_id = fields.Many2one(
         "res.currency", default=lambda self: self.env.company.currency_id
     )
@@ -24,6 +41,7 @@ class CollectionOverview(models.TransientModel):
     no_action_cases = fields.Integer(compute="_compute_figures")
     amount_due = fields.Monetary(compute="_compute_figures", string="Total Due")
     amount_overdue = fields.Monetary(compute="_compute_figures", string="Overdue")
+    ar_total = fields.Monetary(compute="_compute_figures", string="Receivables")
     ar_current = fields.Monetary(compute="_compute_figures", string="Not Yet Due")
     aged_1_30 = fields.Monetary(compute="_compute_figures", string="1-30 Days")
     aged_31_60 = fields.Monetary(compute="_compute_figures", string="31-60 Days")
@@ -51,54 +69,85 @@ class CollectionOverview(models.TransientModel):
     )
     period = fields.Char(compute="_compute_figures")
 
+    @api.depends("date")
+    @api.depends_context("lang")
+    def _compute_display_name(self):
+        for overview in self:
+            overview.display_name = self.env._("Overview")
+
+    @api.depends("date")
     @api.depends_context("allowed_company_ids", "uid")
     def _compute_figures(self):
-        Case = self.env["collection.case"]
-        Report = self.env["collection.kpi.report"]
-        company_domain = [("company_id", "in", self.env.companies.ids)]
-        open_domain = [*company_domain, ("state", "=", "open")]
-        [(count, due, overdue)] = Case._read_group(
-            open_domain, [], ["__count", "amount_due:sum", "amount_overdue:sum"]
-        )
         today = fields.Date.context_today(self)
-        this_month = today.replace(day=1)
-        start = this_month - relativedelta(months=2)
-        [kpis] = Report._read_group(
-            [*company_domain, ("date", ">=", start)],
+        case_values = self._case_figures()
+        for as_of in set(self.mapped("date")):
+            values = {
+                **case_values,
+                **self._aging_figures(as_of or today),
+                **self._kpi_figures(as_of or today),
+            }
+            self.filtered(lambda overview, as_of=as_of: overview.date == as_of).update(
+                values
+            )
+
+    def _company_domain(self):
+        return [("company_id", "in", self.env.companies.ids)]
+
+    def _case_figures(self):
+        """The open cases, in one grouped query: by collector, by stage and by
+        whether a next action is planned (a year, or none)."""
+        groups = self.env["collection.case"]._read_group(
+            [*self._company_domain(), ("state", "=", "open")],
+            ["user_id", "stage_id", "next_action_date:year"],
+            ["__count", "amount_due:sum", "amount_overdue:sum"],
+        )
+        values = dict.fromkeys(
+            ["open_cases", "my_cases", "escalated_cases", "no_action_cases"], 0
+        )
+        values.update(amount_due=0.0, amount_overdue=0.0)
+        for user, stage, next_action_year, count, due, overdue in groups:
+            values["open_cases"] += count
+            values["amount_due"] += due
+            values["amount_overdue"] += overdue
+            if user.id == self.env.uid:
+                values["my_cases"] += count
+            if stage.role == "escalated":
+                values["escalated_cases"] += count
+            if not next_action_year:
+                values["no_action_cases"] += count
+        return values
+
+    def _aging_figures(self, as_of):
+        """The receivables by age as of ``as_of``, from the aged balance."""
+        groups = (
+            self.env["collection.aging.report"]
+            .with_context(**{AGING_DATE_KEY: fields.Date.to_string(as_of)})
+            ._read_group(self._company_domain(), ["bucket"], ["amount_residual:sum"])
+        )
+        values = dict.fromkeys(AGING_FIELDS.values(), 0.0)
+        for bucket, amount in groups:
+            values[AGING_FIELDS[bucket]] = amount
+        values["ar_total"] = sum(values.values())
+        return values
+
+    def _kpi_figures(self, as_of):
+        """The KPIs of the month of ``as_of`` and the two before it."""
+        start = as_of.replace(day=1) - relativedelta(months=2)
+        [kpis] = self.env["collection.kpi.report"]._read_group(
+            [*self._company_domain(), ("date", ">=", start), ("date", "<=", as_of)],
             [],
             [f"{name}:sum" for name in KPI_FIELDS],
         )
-        [aging] = Report._read_group(
-            [*company_domain, ("date", "=", this_month)],
-            [],
-            [f"{name}:sum" for name in AGING_FIELDS],
-        )
-        escalated = Case.search_count(
-            [*open_domain, ("stage_id.role", "=", "escalated")]
-        )
-        values = {
-            "open_cases": count,
-            "my_cases": Case.search_count(
-                [*open_domain, ("user_id", "=", self.env.uid)]
-            ),
-            "escalated_cases": escalated,
-            "no_action_cases": Case.search_count(
-                [*open_domain, ("next_action_date", "=", False)]
-            ),
-            "amount_due": due,
-            "amount_overdue": overdue,
+        return {
             **dict(zip(KPI_FIELDS, (value or 0.0 for value in kpis), strict=True)),
-            **dict(zip(AGING_FIELDS, (value or 0.0 for value in aging), strict=True)),
             "period": self.env._(
                 "%(start)s to %(end)s",
-                start=fields.Date.to_string(start),
-                end=fields.Date.to_string(today),
+                start=format_date(self.env, start),
+                end=format_date(self.env, as_of),
             ),
         }
-        for overview in self:
-            overview.update(values)
 
-    def _open(self, xmlid, context=None, domain=None):
+    def _open(self, xmlid, context=None, domain=None, name=None):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             f"collections_proactive.{xmlid}"
         )
@@ -106,6 +155,8 @@ class CollectionOverview(models.TransientModel):
             action["context"] = context
         if domain is not None:
             action["domain"] = domain
+        if name is not None:
+            action["name"] = name
         return action
 
     def action_open_board(self):
@@ -122,6 +173,7 @@ class CollectionOverview(models.TransientModel):
             "collection_case_action",
             {"search_default_filter_open": 1},
             [("stage_id.role", "=", "escalated")],
+            name=self.env._("Escalated Cases"),
         )
 
     def action_open_no_action(self):
@@ -134,4 +186,7 @@ class CollectionOverview(models.TransientModel):
         return self._open("collection_kpi_report_action")
 
     def action_open_aging(self):
-        return self._open("collection_kpi_report_action_aging")
+        self.ensure_one()
+        return self.env["collection.aging.report"]._action_as_of(
+            self.date or fields.Date.context_today(self)
+        )

@@ -12,3 +12,4 @@ class CollectionSendWizardLine(models.TransientModel):
     channel = fields.Char(readonly=True)
     invoices = fields.Char(readonly=True)
     verdict = fields.Char(string="What Happens", readonly=True)
+    goes_out = fields.Boolean(string="Goes Out Now", readonly=True)

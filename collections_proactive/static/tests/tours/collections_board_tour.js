@@ -23,8 +23,8 @@ registry.category("web_tour.tours").add("collections_proactive_board_tour", {
             run: "click",
         },
         {
-            content: "The manager's activity says why",
-            trigger: ".o-mail-ActivityListPopover:contains(Escalated: Cliente Tablero)",
+            content: "The escalation manager's activity names the customer",
+            trigger: ".o-mail-ActivityListPopover:contains(Cliente Tablero)",
         },
     ],
 });

@@ -1,0 +1,277 @@
+from datetime import date, datetime, timedelta
+
+from freezegun import freeze_time
+
+from odoo import Command
+from odoo.tests import Form, tagged
+from odoo.tools import format_date
+
+from ..models.res_company import CONTACT_PRESET_VALUES
+from .common import CollectionsCommon
+
+# Friday 2026-03-20: the due date; the 21st the day after (Santiago is UTC-3).
+DUE = date(2026, 3, 20)
+NOW = datetime(2026, 3, 21, 13)
+
+
+@tagged("post_install", "-at_install")
+class TestContactPreset(CollectionsCommon):
+    """The contact-policy preset holds, whatever the client sends."""
+
+    def setUp(self):
+        super().setUp()
+        # The test company has cash-basis taxes: Odoo's settings screen warns
+        # unless cash basis is on.
+        self.company.tax_exigibility = True
+
+    def _save_settings(self, **values):
+        # Saved through a Form, as the web client does: fields read-only in the
+        # view (the limits of a preset) are not sent.
+        with Form(self.env["res.config.settings"].with_company(self.company)) as form:
+            for name, value in values.items():
+                setattr(form, name, value)
+
+    def _limits(self):
+        return {name: self.company[name] for name in CONTACT_PRESET_VALUES["chile"]}
+
+    def test_preset_saved_from_settings(self):
+        self._save_settings(collection_contact_preset="relaxed")
+        self.assertEqual(self.company.collection_contact_preset, "relaxed")
+        self.assertEqual(self._limits(), CONTACT_PRESET_VALUES["relaxed"])
+        self._save_settings(collection_contact_preset="chile")
+        self.assertEqual(self._limits(), CONTACT_PRESET_VALUES["chile"])
+
+    def test_custom_back_to_chile_drops_custom_limits(self):
+        self._save_settings(
+            collection_contact_preset="custom",
+            collection_max_written_per_week=9,
+            collection_min_days_between_written=0,
+        )
+        self.assertEqual(self.company.collection_max_written_per_week, 9)
+        self._save_settings(collection_contact_preset="chile")
+        self.assertEqual(self._limits(), CONTACT_PRESET_VALUES["chile"])
+
+    def test_a_preset_cannot_hold_other_values(self):
+        self.company.collection_contact_preset = "chile"
+        self.company.write({"collection_max_written_per_week": 7})
+        self.assertEqual(self.company.collection_max_written_per_week, 2)
+        company = self.env["res.company"].create(
+            {"name": "Preset Co", "collection_max_calls_per_week": 5}
+        )
+        self.assertEqual(company.collection_contact_preset, "chile")
+        self.assertEqual(company.collection_max_calls_per_week, 1)
+
+
+@tagged("post_install", "-at_install")
+class TestNextAgreesWithEngine(CollectionsCommon):
+    """Every screen that says "next" says what the engine will do."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.user.groups_id |= cls.env.ref(
+            "collections_proactive.group_collections_manager"
+        )
+        cls.Reminder = cls.env["collection.reminder"]
+        cls.Case = cls.env["collection.case"]
+        cls.company.partner_id.tz = "America/Santiago"
+        cls.customer = cls._cp_customer("Cliente Siguiente", tz="America/Santiago")
+        cls.invoice = cls._cp_invoice(cls.customer, 1000, date(2026, 2, 18), DUE)
+
+    def _sync(self, when):
+        with freeze_time(when):
+            self.Case._sync_cases(self.company)
+        return self.Case.search(
+            [("partner_id", "=", self.customer.id), ("state", "=", "open")]
+        )
+
+    def _next(self, when):
+        self.invoice.invalidate_recordset(["collection_next_step"])
+        with freeze_time(when):
+            return self.invoice.collection_next_step
+
+    def _run(self, when):
+        with freeze_time(when):
+            self.Reminder._cron_send_reminders()
+        return self.Reminder.search([("partner_id", "=", self.customer.id)])
+
+    def test_overdue_next_step_on_case_and_invoice(self):
+        self._run(datetime(2026, 3, 17, 13))  # the notice before the due date
+        case = self._sync(NOW)
+        self.assertEqual(case.next_step_id.offset_days, 5)
+        self.assertEqual(case.next_step_date, DUE + timedelta(days=5))
+        self.assertIn(format_date(self.env, DUE + timedelta(days=5)), self._next(NOW))
+
+    def test_disputed_invoice_has_no_next_reminder(self):
+        self.invoice.collection_followup_hold = "dispute"
+        case = self._sync(NOW)
+        self.assertFalse(case.next_step_id)
+        self.assertFalse(case.next_action_date)
+        self.assertEqual(self._next(NOW), "On hold: no reminder")
+        # And the engine agrees: nothing goes out at the step's date.
+        reminders = self._run(datetime(2026, 3, 25, 13))
+        self.assertFalse(reminders.filtered(lambda r: r.state == "sent"))
+
+    def test_paused_case_next_action_after_the_pause(self):
+        self._run(datetime(2026, 3, 17, 13))
+        case = self._sync(NOW)
+        case.paused_until = date(2026, 4, 2)
+        case = self._sync(NOW)
+        self.assertEqual(case.next_step_date, date(2026, 4, 2))
+        self.assertEqual(case.next_action_date, date(2026, 4, 2))
+        self.assertIn(format_date(self.env, date(2026, 4, 2)), self._next(NOW))
+        self.assertIn("paused", self._next(NOW))
+        # The engine waits too: planned on the 25th, not sent before the 2nd.
+        reminder = self._run(datetime(2026, 3, 25, 13)).filtered(
+            lambda r: r.step_id.offset_days == 5
+        )
+        self.assertEqual(reminder.state, "planned")
+        self.assertGreaterEqual(reminder.planned_date.date(), date(2026, 4, 2))
+
+    def test_promise_replaces_the_next_reminder(self):
+        self._sync(NOW)
+        with freeze_time(NOW):
+            self.env["collection.promise"].create(
+                {
+                    "partner_id": self.customer.id,
+                    "invoice_ids": [Command.set(self.invoice.ids)],
+                    "amount": 1000,
+                    "promised_date": date(2026, 3, 28),
+                }
+            )
+        case = self._sync(NOW)
+        self.assertFalse(case.next_step_id)
+        self.assertEqual(case.next_check_date, date(2026, 3, 28))
+        self.assertEqual(case.next_action_date, date(2026, 3, 28))
+        self.assertIn("Promised for", self._next(NOW))
+
+    def test_planned_reminder_refreshed_when_a_hold_comes(self):
+        # Deferred on a Sunday (outside the contact days), the reminder waits.
+        reminder = self._run(datetime(2026, 3, 29, 13))
+        self.assertEqual(reminder.state, "planned")
+        self.assertIn("deferred", reminder.reason)
+        self.invoice.collection_followup_hold = "dispute"
+        self.assertEqual(reminder.state, "skipped")
+        self.assertEqual(reminder.reason, "Follow-up put on hold")
+
+
+@tagged("post_install", "-at_install")
+class TestSendNowPreview(CollectionsCommon):
+    """*Send Reminder Now* shows what is planned, what waits and why, and sends
+    only what the contact policy allows."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.user.groups_id |= cls.env.ref(
+            "collections_proactive.group_collections_manager"
+        )
+        cls.Reminder = cls.env["collection.reminder"]
+        cls.company.partner_id.tz = "America/Santiago"
+        cls.customer = cls._cp_customer("Cliente Domingo", tz="America/Santiago")
+        cls.invoice = cls._cp_invoice(cls.customer, 1000, date(2026, 2, 18), DUE)
+
+    def _preview(self, user, when):
+        with freeze_time(when):
+            action = self.customer.with_user(user).action_collection_preview_send()
+            return (
+                self.env["collection.send.wizard"]
+                .with_user(user)
+                .browse(action["res_id"])
+            )
+
+    def _planned(self):
+        with freeze_time(datetime(2026, 3, 29, 13)):  # a Sunday
+            self.Reminder._cron_send_reminders()
+        return self.Reminder.search([("partner_id", "=", self.customer.id)])
+
+    def test_sunday_preview_shows_the_deferred_reminder_and_the_rule(self):
+        reminder = self._planned()
+        self.assertEqual(reminder.state, "planned")
+        wizard = self._preview(self.collector, datetime(2026, 3, 29, 14))
+        self.assertEqual(len(wizard.line_ids), 1)
+        line = wizard.line_ids
+        self.assertIn("Outside the contact hours", line.verdict)
+        self.assertIn(
+            f"deferred to {format_date(self.env, date(2026, 3, 30))} 08:00",
+            line.verdict,
+        )
+        self.assertFalse(wizard.can_send)
+        self.assertEqual(reminder.state, "planned", "a preview changes nothing")
+
+    def test_manager_sends_early_within_the_policy_collector_is_told(self):
+        reminder = self._planned()
+        # Planned for later than now (a retry, a deferral that no longer holds).
+        reminder.sudo().planned_date = datetime(2026, 4, 3, 12)
+        monday = datetime(2026, 3, 30, 14)  # 11:00 in Santiago
+        wizard = self._preview(self.collector, monday)
+        self.assertIn("a collections manager may send it now", wizard.line_ids.verdict)
+        self.assertFalse(wizard.can_send)
+        with freeze_time(monday):
+            result = self.customer.with_user(
+                self.collector
+            ).action_collection_send_now()
+        self.assertEqual(reminder.state, "planned")
+        self.assertIn("1 more planned for later", result["params"]["message"])
+        wizard = self._preview(self.collections_manager, monday)
+        self.assertTrue(wizard.can_send)
+        self.assertEqual(wizard.line_ids.verdict, "Goes out now")
+        with freeze_time(monday):
+            self.customer.with_user(
+                self.collections_manager
+            ).action_collection_send_now()
+        self.assertEqual(reminder.state, "sent")
+
+    def test_manager_never_sends_past_the_caps(self):
+        reminder = self._planned()
+        reminder.sudo().planned_date = datetime(2026, 4, 3, 12)
+        # Two messages already this week: the Chile cap.
+        for day in (24, 27):
+            self.Reminder.sudo().create(
+                {
+                    "partner_id": self.customer.id,
+                    "company_id": self.company.id,
+                    "step_id": reminder.step_id.id,
+                    "channel": "email",
+                    "state": "sent",
+                    "planned_date": datetime(2026, 3, day, 12),
+                    "sent_date": datetime(2026, 3, day, 12),
+                }
+            )
+        monday = datetime(2026, 3, 30, 14)
+        wizard = self._preview(self.collections_manager, monday)
+        line = wizard.line_ids
+        self.assertFalse(wizard.can_send)
+        self.assertIn("messages a week", line.verdict)
+        with freeze_time(monday):
+            self.customer.with_user(
+                self.collections_manager
+            ).action_collection_send_now()
+        self.assertEqual(reminder.state, "planned")
+
+
+@tagged("post_install", "-at_install")
+class TestSmallFirstUseFixes(CollectionsCommon):
+    def test_assignment_rule_without_band_reads_all_bands(self):
+        Rule = self.env["collection.assignment.rule"].with_user(
+            self.collections_manager
+        )
+        with Form(
+            Rule, view="collections_proactive.collection_assignment_rule_view_list"
+        ) as form:
+            self.assertEqual(form.applies_to, "all")
+            form.user_ids.add(self.collector)
+        rule = form.record
+        self.assertFalse(rule.risk_band)
+        labels = dict(rule._fields["applies_to"]._description_selection(self.env))
+        self.assertEqual(labels[rule.applies_to], "All bands")
+        rule.applies_to = "high"
+        self.assertEqual(rule.risk_band, "high")
+
+    def test_invoice_form_sends_reminder_now(self):
+        customer = self._cp_customer("Cliente Factura")
+        invoice = self._cp_invoice(customer, 100, date(2026, 1, 1), date(2026, 2, 1))
+        action = invoice.with_user(self.collector).action_collection_preview_send()
+        self.assertEqual(action["res_model"], "collection.send.wizard")
+        wizard = self.env["collection.send.wizard"].browse(action["res_id"])
+        self.assertEqual(wizard.partner_id, customer)

@@ -4,6 +4,12 @@
 #   ./dev.sh run    set up, create or reuse the demo database, serve Odoo on :8069
 #                   with a mail catcher beside it (.demo-mail/, http://localhost:8025)
 #   ./dev.sh test   set up, run lint, install the addon in a fresh database, run every test
+#                   with Odoo's runner (what CI runs); args go to Odoo, e.g.
+#                   --test-tags=/collections_proactive:TestAutoDebit
+#   ./dev.sh pytest [args]
+#                   the tests under pytest-odoo on a database kept between runs
+#                   ($PYTEST_DB, default cp_pytest: created, or updated when the addon
+#                   changed), e.g. ./dev.sh pytest collections_proactive/tests/test_auto_debit.py
 #   ./dev.sh lint   ruff, ruff-format, pylint-odoo, oca-checks-odoo-module, oca-checks-po
 #   ./dev.sh i18n   export i18n/collections_proactive.pot and merge it into i18n/es.po
 #   ./dev.sh odoo-tests [--fast] [--baseline]
@@ -217,6 +223,41 @@ cmd_test() {
     "$PY" "$ROOT/.ci/summarize_log.py" "$log" "$rc"
 }
 
+cmd_pytest() {
+    setup
+    local db=${PYTEST_DB:-cp_pytest} conf="$ROOT/.pytest-odoo.conf" stamp
+    # What the database's copy of the addon was installed from: all but the tests.
+    stamp=$(cd "$ROOT" && find "$ADDON" -path "$ADDON/tests" -prune -o -type f \
+        ! -name '*.py[co]' -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-12)
+    if ! psql -lqt | cut -d'|' -f1 | grep -qw "$db"; then
+        say "Creating database $db with $ADDON for pytest-odoo"
+        odoo -d "$db" -i "$ADDON,payment_demo" --without-demo=all --stop-after-init \
+            --log-level=warn --max-cron-threads=0
+    elif [ "$(DEMO_DB=$db module_state "$ADDON")" != installed ]; then
+        die "$db exists without $ADDON (an interrupted creation?): dropdb $db and run again"
+    elif ! grep -qx "# addon: $stamp" "$conf" 2>/dev/null || ! grep -qx "db_name = $db" "$conf"; then
+        say "Updating $ADDON in $db"
+        odoo -d "$db" -u "$ADDON" --stop-after-init --log-level=warn --max-cron-threads=0
+    fi
+    # The Odoo configuration pytest-odoo reads (conftest.py points ODOO_RC at it).
+    cat > "$conf" <<CONF
+# Written by ./dev.sh pytest: the database pytest-odoo tests and Odoo's addons path.
+# addon: $stamp
+[options]
+db_name = $db
+addons_path = $ODOO_PATH/addons,$ROOT
+max_cron_threads = 0
+CONF
+    say "pytest-odoo on $db"
+    local rc=0
+    # Odoo is not installed in the virtualenv: pytest-odoo imports it from the source.
+    (cd "$ROOT" && PYTHONPATH="$ODOO_PATH${PYTHONPATH:+:$PYTHONPATH}" ODOO_RC=$conf \
+        "$VENV/bin/pytest" "$@") || rc=$?
+    # 5: pytest collected no test.
+    [ "$rc" -ne 5 ] || die "pytest ran no test"
+    return "$rc"
+}
+
 cmd_i18n() {
     setup
     local db="cp_i18n_$$" pot="$ROOT/$ADDON/i18n/$ADDON.pot"
@@ -274,9 +315,10 @@ cmd_odoo_tests() {
 case "${1:-}" in
     run) shift; cmd_run "$@" ;;
     test) shift; cmd_test "$@" ;;
+    pytest) shift; cmd_pytest "$@" ;;
     lint) shift; cmd_lint ;;
     i18n) shift; cmd_i18n ;;
     odoo-tests) shift; cmd_odoo_tests "$@" ;;
     setup) shift; setup ;;
-    *) sed -n '2,10p' "$0"; exit 2 ;;
+    *) sed -n '2,/^[^#]/{/^#/p}' "$0"; exit 2 ;;
 esac

@@ -104,16 +104,14 @@ class AccountMove(models.Model):
                     SQL("AND m.id = ANY(%s)", invoices.ids),
                 )
             )
-            for (
-                move_id,
-                _partner,
-                status,
-                step_id,
-                day,
-                ref_id,
-                paused,
-            ) in self.env.cr.fetchall():
-                rows[move_id] = (status, step_id, day, ref_id, paused)
+            # An invoice with several due dates: what comes first speaks for it.
+            for row in self.env.cr.fetchall():
+                move_id, status, day = row[0], row[2], row[4]
+                if status and (
+                    move_id not in rows
+                    or (day and (not rows[move_id][2] or day < rows[move_id][2]))
+                ):
+                    rows[move_id] = row[2:7]
         for invoice in invoices:
             if invoice.id in rows:
                 invoice.collection_next_step = invoice._collection_next_text(

@@ -13,11 +13,6 @@ _logger = logging.getLogger(__name__)
 
 ANALYZE_AFTER = 1000
 
-OPEN_INVOICE = SQL(
-    "m.move_type IN ('out_invoice', 'out_refund') AND m.state = 'posted'"
-    " AND m.payment_state IN ('not_paid', 'partial')"
-)
-
 
 class CollectionCase(models.Model):
     """One customer (commercial partner) of one company that needs attention.
@@ -271,23 +266,26 @@ class CollectionCase(models.Model):
         return [("id", "in" if positive else "not in", ids)]
 
     def _compute_invoice_ids(self):
-        moves = self.env["account.move"].search(
-            [
-                ("commercial_partner_id", "in", self.partner_id.ids),
+        """The entries with something open on the customer's receivable: its
+        invoices (each due date on its own line), credit notes and unreconciled
+        payments, by the one definition of open."""
+        Line = self.env["account.move.line"]
+        lines = Line.search_fetch(
+            Line._collection_open_domain()
+            + [
+                ("partner_id.commercial_partner_id", "in", self.partner_id.ids),
                 ("company_id", "in", self.company_id.ids),
-                ("move_type", "in", ("out_invoice", "out_refund")),
-                ("state", "=", "posted"),
-                ("payment_state", "in", ("not_paid", "partial")),
             ],
-            order="invoice_date_due, id",
+            ["move_id", "partner_id", "company_id", "date_maturity"],
+            order="date_maturity, id",
         )
         for case in self:
-            case.invoice_ids = moves.filtered(
-                lambda m, c=case: (
-                    m.commercial_partner_id == c.partner_id
-                    and m.company_id == c.company_id
+            case.invoice_ids = lines.filtered(
+                lambda line, c=case: (
+                    line.partner_id.commercial_partner_id == c.partner_id
+                    and line.company_id == c.company_id
                 )
-            )
+            ).move_id
 
     def _compute_reminder_ids(self):
         reminders = self.env["collection.reminder"].search(
@@ -370,9 +368,20 @@ class CollectionCase(models.Model):
                 )
 
     def _current_due(self):
-        """What the customer owes now, read from the invoices (not the last sync)."""
+        """What the customer owes now, read from its open receivable lines (not
+        the last sync): credits offset invoices."""
         self.ensure_one()
-        return sum(self.sudo().invoice_ids.mapped("amount_residual_signed"))
+        Line = self.env["account.move.line"].sudo()
+        [(due,)] = Line._read_group(
+            Line._collection_open_domain()
+            + [
+                ("partner_id.commercial_partner_id", "=", self.partner_id.id),
+                ("company_id", "=", self.company_id.id),
+            ],
+            [],
+            ["amount_residual:sum"],
+        )
+        return due or 0.0
 
     def _schedule_escalation(self):
         for case in self:
@@ -595,7 +604,7 @@ class CollectionCase(models.Model):
             return {"opened": 0, "closed": 0, "updated": 0}
         key = str(company.id)
         partner_filter = (
-            SQL("AND m.commercial_partner_id = ANY(%s)", partners.ids)
+            SQL("AND pc.commercial_partner_id = ANY(%s)", partners.ids)
             if partners
             else SQL()
         )
@@ -606,24 +615,39 @@ class CollectionCase(models.Model):
             SQL(
                 """
                 CREATE TEMP TABLE collection_case_sync ON COMMIT DROP AS
-                SELECT m.commercial_partner_id AS partner_id,
-                       SUM(m.amount_residual_signed) AS due,
-                       COALESCE(SUM(m.amount_residual_signed)
-                                FILTER (WHERE m.invoice_date_due < %(today)s), 0)
-                           AS overdue,
-                       MIN(m.invoice_date_due)
-                           FILTER (WHERE m.invoice_date_due < %(today)s
-                                     AND m.move_type = 'out_invoice') AS oldest,
-                       COUNT(*) AS invoices,
-                       BOOL_OR(m.invoice_date_due <= %(horizon)s) AS due_soon
-                  FROM account_move m
-                 WHERE m.company_id = %(company)s AND %(open)s %(partner_filter)s
-                 GROUP BY m.commercial_partner_id
+                SELECT partner_id, due,
+                       -- credits settle the oldest debts first
+                       GREATEST(overdue - credits, 0) AS overdue,
+                       oldest, invoices, due_soon
+                  FROM (
+                    SELECT pc.commercial_partner_id AS partner_id,
+                           SUM(l.amount_residual) AS due,
+                           COALESCE(SUM(l.amount_residual)
+                                    FILTER (WHERE l.amount_residual > 0
+                                              AND l.date_maturity < %(today)s), 0)
+                               AS overdue,
+                           -COALESCE(SUM(l.amount_residual)
+                                     FILTER (WHERE l.amount_residual < 0), 0)
+                               AS credits,
+                           MIN(l.date_maturity)
+                               FILTER (WHERE l.amount_residual > 0
+                                         AND l.date_maturity < %(today)s) AS oldest,
+                           COUNT(DISTINCT l.move_id)
+                               FILTER (WHERE l.amount_residual > 0) AS invoices,
+                           COALESCE(BOOL_OR(l.date_maturity <= %(horizon)s)
+                                    FILTER (WHERE l.amount_residual > 0), FALSE)
+                               AS due_soon
+                      FROM account_move_line l
+                      JOIN account_move m ON m.id = l.move_id
+                      JOIN res_partner pc ON pc.id = l.partner_id
+                     WHERE l.company_id = %(company)s AND %(open)s %(partner_filter)s
+                     GROUP BY pc.commercial_partner_id
+                  ) figures
                 """,
                 today=today,
                 horizon=today + timedelta(days=company.collection_case_horizon_days),
                 company=company.id,
-                open=OPEN_INVOICE,
+                open=self.env["account.move.line"]._collection_open_sql(),
                 partner_filter=partner_filter,
             )
         )

@@ -100,6 +100,12 @@ class CollectionReminder(models.Model):
     invoice_ids = fields.Many2many(
         "account.move", compute="_compute_invoice_ids", string="Invoice List"
     )
+    due_line_ids = fields.Many2many(
+        "account.move.line",
+        compute="_compute_invoice_ids",
+        string="Amounts Due",
+        help="What the message lists: each amount due with its own due date.",
+    )
     amount_total = fields.Monetary(
         string="Amount Due",
         compute="_compute_invoice_ids",
@@ -137,29 +143,34 @@ class CollectionReminder(models.Model):
     activity_id = fields.Many2one("mail.activity", readonly=True, ondelete="set null")
 
     @api.depends(
-        "line_ids.move_id.payment_state",
-        "line_ids.move_id.amount_residual",
+        "line_ids.move_line_id.reconciled",
+        "line_ids.move_line_id.amount_residual",
         "line_ids.move_id.collection_followup_hold",
         "installment_id.amount",
         "installment_id.paid_amount",
     )
     def _compute_invoice_ids(self):
-        """What the message lists: the reminder's invoices still open and not on
-        hold, with what is left to pay now; for an installment, the plan's open
-        invoices and what is left to pay on the installment."""
+        """What the message lists: the reminder's amounts due still open and not
+        on hold (each with its own due date) and their invoices, with what is
+        left to pay now; for an installment, the plan's open invoices and what
+        is left to pay on the installment."""
         for reminder in self:
             installment = reminder.installment_id
             if installment:
+                reminder.due_line_ids = False
                 reminder.invoice_ids = (
                     installment.plan_id.invoice_ids._collection_open()
                 )
                 reminder.amount_total = installment.amount - installment.paid_amount
                 continue
-            invoices = reminder._open_invoices().filtered(
-                lambda move: not move.collection_followup_hold
+            lines = reminder._open_due_lines().filtered(
+                lambda line: not line.move_id.collection_followup_hold
             )
-            reminder.invoice_ids = invoices
-            reminder.amount_total = sum(invoices.mapped("amount_residual"))
+            reminder.due_line_ids = lines.sorted(
+                lambda line: (line.date_maturity, line.move_id.id, line.id)
+            )
+            reminder.invoice_ids = lines.move_id
+            reminder.amount_total = sum(lines.mapped("amount_residual"))
 
     def init(self):
         # The exactly-once key of installment reminders (the invoice lines carry
@@ -476,6 +487,10 @@ class CollectionReminder(models.Model):
         )
 
     def _plan_candidates(self, company, now, partners=None):
+        """The open receivable lines of customer invoices whose next step is due
+        today in the customer's time zone, each on its own due date: one row
+        ``(line, invoice, customer, step, residual, hold, customer hold,
+        promised, in a plan, covered by credits)``."""
         strategy_of = self._strategy_sql(company)
         if strategy_of is None:
             return []
@@ -484,38 +499,50 @@ class CollectionReminder(models.Model):
             if partners
             else SQL()
         )
+        Line = self.env["account.move.line"]
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
                 """
                 WITH cand AS (
-                    SELECT m.id AS move_id, m.commercial_partner_id AS partner_id,
+                    SELECT l.id AS line_id, m.id AS move_id,
+                           m.commercial_partner_id AS partner_id,
                            st.id AS step_id, st.offset_days,
-                           m.amount_residual_signed AS residual,
+                           l.amount_residual AS residual,
                            m.collection_followup_hold AS hold,
                            p.collection_no_followup AS partner_hold,
                            (%(now)s::timestamp AT TIME ZONE 'UTC' AT TIME ZONE
                             COALESCE(NULLIF(p.tz, ''), %(tz)s))::date AS local_day,
-                           ROW_NUMBER() OVER (PARTITION BY m.id
+                           ROW_NUMBER() OVER (PARTITION BY l.id
                                               ORDER BY st.offset_days DESC) AS rn
-                      FROM account_move m
+                      FROM account_move_line l
+                      JOIN account_move m ON m.id = l.move_id
                       JOIN res_partner p ON p.id = m.commercial_partner_id
                       JOIN collection_strategy s
                         ON s.id = %(strategy_of)s
                        AND s.active AND s.company_id = %(company)s
                       JOIN collection_strategy_step st
                         ON st.strategy_id = s.id AND st.active
-                     WHERE m.company_id = %(company)s
-                       AND m.move_type = 'out_invoice'
-                       AND m.state = 'posted'
-                       AND m.payment_state IN ('not_paid', 'partial')
-                       AND m.invoice_date_due + st.offset_days <= (
+                     WHERE l.company_id = %(company)s AND %(open)s
+                       AND l.date_maturity + st.offset_days <= (
                            %(now)s::timestamp AT TIME ZONE 'UTC'
                            AT TIME ZONE COALESCE(NULLIF(p.tz, ''), %(tz)s))::date
-                       AND m.amount_residual_signed >= COALESCE(st.min_amount, 0)
+                       AND l.amount_residual >= COALESCE(st.min_amount, 0)
                        %(partner_filter)s
+                ),
+                -- what each customer owes in all: its credits (credit notes,
+                -- unreconciled payments) offset its invoices
+                owed AS (
+                    SELECT pc.commercial_partner_id AS partner_id,
+                           SUM(l.amount_residual) AS amount
+                      FROM account_move_line l
+                      JOIN account_move m ON m.id = l.move_id
+                      JOIN res_partner pc ON pc.id = l.partner_id
+                     WHERE l.company_id = %(company)s AND %(any_open)s
+                       AND pc.commercial_partner_id IN (SELECT partner_id FROM cand)
+                     GROUP BY pc.commercial_partner_id
                 )
-                SELECT c.move_id, c.partner_id, c.step_id, c.residual,
+                SELECT c.line_id, c.move_id, c.partner_id, c.step_id, c.residual,
                        c.hold, COALESCE(c.partner_hold, FALSE),
                        EXISTS (SELECT 1
                                  FROM collection_promise_move_rel pm
@@ -526,21 +553,25 @@ class CollectionReminder(models.Model):
                                  FROM collection_plan_move_rel plm
                                  JOIN collection_payment_plan pl ON pl.id = plm.plan_id
                                 WHERE plm.move_id = c.move_id
-                                  AND pl.state = 'active') AS planned
+                                  AND pl.state = 'active') AS planned,
+                       COALESCE(o.amount, 0) <= 0 AS covered
                   FROM cand c
+                  LEFT JOIN owed o ON o.partner_id = c.partner_id
                  WHERE c.rn = 1
                    AND NOT EXISTS (
                         SELECT 1
-                          FROM collection_reminder_line l
-                          JOIN collection_strategy_step ls ON ls.id = l.step_id
-                         WHERE l.move_id = c.move_id
+                          FROM collection_reminder_line rl
+                          JOIN collection_strategy_step ls ON ls.id = rl.step_id
+                         WHERE rl.move_line_id = c.line_id
                            AND ls.offset_days >= c.offset_days)
-                 ORDER BY c.partner_id, c.step_id, c.move_id
+                 ORDER BY c.partner_id, c.step_id, c.move_id, c.line_id
                 """,
                 strategy_of=strategy_of,
                 company=company.id,
                 now=now,
                 tz=company.partner_id.tz or "UTC",
+                open=Line._collection_open_sql(owed_only=True),
+                any_open=Line._collection_open_sql(),
                 partner_filter=partner_filter,
             )
         )
@@ -667,7 +698,7 @@ class CollectionReminder(models.Model):
         return self.browse(ids)
 
     def _plan_create(self, company, rows, now):
-        steps = self.env["collection.strategy.step"].browse({row[2] for row in rows})
+        steps = self.env["collection.strategy.step"].browse({row[3] for row in rows})
         channels = {step.id: step._channels() for step in steps}
         hold_labels = dict(
             self.env["account.move"]
@@ -676,11 +707,15 @@ class CollectionReminder(models.Model):
         )
         groups = defaultdict(list)
         for row in rows:
-            move_id, partner_id, step_id, residual, hold, partner_hold = row[:6]
-            promised, in_plan = row[6:]
+            line_id, move_id, partner_id, step_id, residual, hold = row[:6]
+            partner_hold, promised, in_plan, covered = row[6:]
             reason = False
             if partner_hold:
                 reason = self.env._("Customer marked no follow-up")
+            elif covered:
+                reason = self.env._(
+                    "Nothing owed: the customer's credits cover its invoices"
+                )
             elif in_plan:
                 reason = self.env._("Covered by a payment plan")
             elif promised:
@@ -689,19 +724,18 @@ class CollectionReminder(models.Model):
                 reason = self.env._(
                     "Invoice on hold: %(hold)s", hold=hold_labels.get(hold, hold)
                 )
-            groups[partner_id, step_id, reason].append((move_id, residual))
+            groups[partner_id, step_id, reason].append((line_id, move_id, residual))
         reminders = []
-        for (partner_id, step_id, reason), invoices in groups.items():
+        for (partner_id, step_id, reason), lines in groups.items():
             for channel in channels[step_id]:
-                reminders.append(
-                    (partner_id, step_id, channel, reason or None, invoices)
-                )
+                reminders.append((partner_id, step_id, channel, reason or None, lines))
         return self._insert_exactly_once(company, reminders, now)
 
     def _insert_exactly_once(self, company, reminders, now):
         """Insert the reminders and their invoice lines in bulk.
 
-        ``reminders``: ``[(partner, step, channel, skip reason, [(move, residual)])]``.
+        ``reminders``: ``[(partner, step, channel, skip reason, [(receivable line,
+        invoice, residual)])]``.
         A line another worker inserted first is left to it (``ON CONFLICT DO
         NOTHING`` on the unique key waits for that worker, then skips); a reminder
         left with no line of its own is removed. Returns the reminders kept.
@@ -746,11 +780,11 @@ class CollectionReminder(models.Model):
             )
             ids += [row[0] for row in self.env.cr.fetchall()]
         lines = [
-            (reminder_id, move_id, step_id, channel, residual)
-            for reminder_id, (_p, step_id, channel, _r, invoices) in zip(
+            (reminder_id, line_id, move_id, step_id, channel, residual)
+            for reminder_id, (_p, step_id, channel, _r, due) in zip(
                 ids, reminders, strict=True
             )
-            for move_id, residual in invoices
+            for line_id, move_id, residual in due
         ]
         kept, skipped = set(), 0
         for page in range(0, len(lines), WRITE_PAGE):
@@ -801,7 +835,7 @@ class CollectionReminder(models.Model):
         def insert(page):
             values = SQL(", ").join(
                 SQL(
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     *line,
                     company.id,
                     uid,
@@ -814,12 +848,12 @@ class CollectionReminder(models.Model):
             self.env.cr.execute(
                 SQL(
                     """INSERT INTO collection_reminder_line
-                           (reminder_id, move_id, step_id, channel,
+                           (reminder_id, move_line_id, move_id, step_id, channel,
                             amount_residual, company_id, create_uid,
                             create_date, write_uid, write_date)
                        VALUES %s
                        ON CONFLICT ON CONSTRAINT
-                          collection_reminder_line_move_step_channel_unique
+                          collection_reminder_line_move_line_step_channel_unique
                           DO NOTHING
                        RETURNING reminder_id""",
                     values,
@@ -977,9 +1011,9 @@ class CollectionReminder(models.Model):
             self.env["collection.case"]._advance(partners, company, stage)
 
     def _superseded(self):
-        """Ids of these reminders whose open invoices already have a later step
-        planned or sent: deferred past the next step, they are stale (the later
-        step speaks for them). One query for the batch."""
+        """Ids of these reminders whose open amounts due already have a later
+        step planned or sent: deferred past the next step, they are stale (the
+        later step speaks for them). One query for the batch."""
         if not self:
             return set()
         self.env.flush_all()
@@ -992,14 +1026,13 @@ class CollectionReminder(models.Model):
                       AND EXISTS (
                           SELECT 1
                             FROM collection_reminder_line l
-                            JOIN account_move m ON m.id = l.move_id
+                            JOIN account_move_line ml ON ml.id = l.move_line_id
                             JOIN collection_reminder_line l2
-                              ON l2.move_id = l.move_id
+                              ON l2.move_line_id = l.move_line_id
                             JOIN collection_strategy_step st2 ON st2.id = l2.step_id
                             JOIN collection_reminder r2 ON r2.id = l2.reminder_id
                            WHERE l.reminder_id = r.id
-                             AND m.state = 'posted'
-                             AND m.payment_state IN ('not_paid', 'partial')
+                             AND NOT ml.reconciled AND ml.amount_residual > 0
                              AND st2.offset_days > st.offset_days
                              AND r2.state IN ('planned', 'sent'))
                     UNION
@@ -1152,13 +1185,20 @@ class CollectionReminder(models.Model):
             return {"state": "skipped", "reason": self.env._("Follow-up put on hold")}
         return None
 
-    def _open_invoices(self):
-        """The reminder's invoices still posted and not fully paid."""
-        return self.line_ids.move_id.filtered(
-            lambda move: (
-                move.state == "posted" and move.payment_state in ("not_paid", "partial")
+    def _open_due_lines(self):
+        """The reminder's amounts due (receivable lines) still open."""
+        return self.line_ids.move_line_id.filtered(
+            lambda line: (
+                line.parent_state == "posted"
+                and not line.reconciled
+                and line.company_currency_id.compare_amounts(line.amount_residual, 0)
+                > 0
             )
         )
+
+    def _open_invoices(self):
+        """The invoices of the reminder's amounts due still open."""
+        return self._open_due_lines().move_id
 
     def _failure_values(self, error, now):
         """A failed delivery is retried later, up to the company's limit, then left
@@ -1706,7 +1746,7 @@ class CollectionReminder(models.Model):
                     "summary": step.activity_summary or step.name,
                     "note": reminder.with_context(
                         lang=user.lang or "en_US"
-                    )._activity_note(reminder.invoice_ids),
+                    )._activity_note(),
                     "date_deadline": fields.Date.context_today(reminder)
                     + timedelta(days=step.activity_delay_days),
                     "user_id": user.id,
@@ -1743,17 +1783,39 @@ class CollectionReminder(models.Model):
                 bodies=dict.fromkeys(record_ids, body)
             )
 
-    def _activity_note(self, invoices):
-        """The invoices to talk about, with what is owed and since when, in the
-        language and date format of the user the note is for."""
+    def _activity_note(self):
+        """The amounts to talk about, each with its invoice and due date, in the
+        language and date format of the user the note is for; an installment's
+        invoices for an installment reminder."""
+        self.ensure_one()
+        rows = [
+            (
+                line.move_id.name
+                + (
+                    f" ({line.collection_term_label})"
+                    if line.collection_term_label
+                    else ""
+                ),
+                line.currency_id.format(line.amount_residual_currency),
+                line.date_maturity,
+            )
+            for line in self.due_line_ids
+        ] or [
+            (
+                invoice.name,
+                invoice.currency_id.format(invoice.amount_residual),
+                invoice.invoice_date_due,
+            )
+            for invoice in self.invoice_ids
+        ]
         items = Markup().join(
             Markup("<li>%s</li>")
             % self.env._(
                 "%(invoice)s: %(amount)s, due %(date)s",
-                invoice=invoice.name,
-                amount=invoice.currency_id.format(invoice.amount_residual),
-                date=format_date(self.env, invoice.invoice_date_due),
+                invoice=name,
+                amount=amount,
+                date=format_date(self.env, due),
             )
-            for invoice in invoices
+            for name, amount, due in rows
         )
         return Markup("<ul>%s</ul>") % items

@@ -4,13 +4,15 @@ from .collection_reminder import CHANNELS
 
 
 class CollectionReminderLine(models.Model):
-    """One invoice in a reminder. Its unique key is what makes a reminder exactly
-    once: an invoice can never get the same step on the same channel twice, whatever
-    races or crashes happen (the database refuses the second row)."""
+    """One amount due in a reminder: a receivable line of an invoice, with its
+    own due date (an invoice with three due dates has three). Its unique key is
+    what makes a reminder exactly once: a receivable line can never get the
+    same step on the same planned channel twice, whatever races or crashes
+    happen (the database refuses the second row)."""
 
     _name = "collection.reminder.line"
-    _description = "Collection Reminder Invoice"
-    _order = "reminder_id, move_id"
+    _description = "Collection Reminder Amount Due"
+    _order = "reminder_id, move_id, id"
 
     reminder_id = fields.Many2one(
         "collection.reminder", required=True, ondelete="cascade", index=True
@@ -18,6 +20,14 @@ class CollectionReminderLine(models.Model):
     move_id = fields.Many2one(
         "account.move", string="Invoice", required=True, ondelete="cascade", index=True
     )
+    move_line_id = fields.Many2one(
+        "account.move.line",
+        string="Receivable Line",
+        ondelete="cascade",
+        index=True,
+        help="The invoice's amount due on one date that this reminder speaks of.",
+    )
+    date_maturity = fields.Date(string="Due Date", related="move_line_id.date_maturity")
     company_id = fields.Many2one(related="reminder_id.company_id", store=True)
     step_id = fields.Many2one(
         "collection.strategy.step", required=True, ondelete="restrict"
@@ -36,8 +46,26 @@ class CollectionReminderLine(models.Model):
 
     _sql_constraints = [
         (
-            "move_step_channel_unique",
-            "UNIQUE(move_id, step_id, channel)",
-            "An invoice gets each step on each channel once.",
+            "move_line_step_channel_unique",
+            "UNIQUE(move_line_id, step_id, channel)",
+            "An amount due gets each step on each channel once.",
         ),
     ]
+
+    def init(self):
+        # Before the receivable line was the unit, the key was the invoice's and
+        # its date the last due date: each reminder of the history is the one of
+        # the invoice's last receivable line, so that a step reached on it is not
+        # sent again, and the earlier due dates still get theirs.
+        self.env.cr.execute(
+            """UPDATE collection_reminder_line rl
+                  SET move_line_id = (
+                      SELECT l.id FROM account_move_line l
+                       WHERE l.move_id = rl.move_id
+                         AND l.display_type = 'payment_term'
+                       ORDER BY l.date_maturity DESC, l.id DESC LIMIT 1)
+                WHERE rl.move_line_id IS NULL;
+               ALTER TABLE collection_reminder_line
+                     DROP CONSTRAINT IF EXISTS
+                     collection_reminder_line_move_step_channel_unique"""
+        )

@@ -146,9 +146,10 @@ class CollectionStrategy(models.Model):
 
     @api.model
     def _next_sql(self, company, today, move_filter=None):
-        """SQL selecting what the reminder engine does next with each open
-        invoice of ``company`` (``move_filter`` on ``m`` narrows them): one
-        row ``(move_id, partner_id, status, step_id, day, ref_id)``.
+        """SQL selecting what the reminder engine does next with each amount
+        due (open receivable line of a customer invoice) of ``company``
+        (``move_filter`` on ``m`` and ``l`` narrows them): one row ``(move_id,
+        partner_id, status, step_id, day, ref_id, paused, line_id)``.
 
         The one place where "next" is decided outside sending, in the order
         ``collection.reminder._decide`` applies: ``hold`` (disputed invoice or
@@ -166,31 +167,32 @@ class CollectionStrategy(models.Model):
         return SQL(
             """
             WITH moves AS (
-                SELECT m.id AS move_id, m.commercial_partner_id AS partner_id,
-                       m.invoice_date_due AS due,
-                       m.amount_residual_signed AS residual,
+                SELECT l.id AS line_id, m.id AS move_id,
+                       m.commercial_partner_id AS partner_id,
+                       l.date_maturity AS due,
+                       l.amount_residual AS residual,
                        m.collection_followup_hold IS NOT NULL
                            OR COALESCE(p.collection_no_followup, FALSE) AS held,
                        %(strategy_of)s AS strategy_id
-                  FROM account_move m
+                  FROM account_move_line l
+                  JOIN account_move m ON m.id = l.move_id
                   JOIN res_partner p ON p.id = m.commercial_partner_id
-                 WHERE m.company_id = %(company)s AND m.move_type = 'out_invoice'
-                   AND m.state = 'posted'
-                   AND m.payment_state IN ('not_paid', 'partial')
+                 WHERE l.company_id = %(company)s AND %(open)s
                    %(move_filter)s
             ),
             planned AS (
-                SELECT DISTINCT ON (l.move_id)
-                       l.move_id, r.step_id, r.planned_date::date AS day
-                  FROM collection_reminder_line l
-                  JOIN collection_reminder r ON r.id = l.reminder_id
+                SELECT DISTINCT ON (rl.move_line_id)
+                       rl.move_line_id AS line_id, r.step_id,
+                       r.planned_date::date AS day
+                  FROM collection_reminder_line rl
+                  JOIN collection_reminder r ON r.id = rl.reminder_id
                  WHERE r.state = 'planned'
-                   AND l.move_id IN (SELECT move_id FROM moves)
-                 ORDER BY l.move_id, r.planned_date
+                   AND rl.move_line_id IN (SELECT line_id FROM moves)
+                 ORDER BY rl.move_line_id, r.planned_date
             ),
             step AS (
-                SELECT DISTINCT ON (mv.move_id)
-                       mv.move_id, st.id AS step_id,
+                SELECT DISTINCT ON (mv.line_id)
+                       mv.line_id, st.id AS step_id,
                        mv.due + st.offset_days AS day
                   FROM moves mv
                   JOIN collection_strategy s
@@ -201,19 +203,19 @@ class CollectionStrategy(models.Model):
                  WHERE mv.residual >= COALESCE(st.min_amount, 0)
                    AND NOT EXISTS (
                         SELECT 1
-                          FROM collection_reminder_line l
-                          JOIN collection_strategy_step ls ON ls.id = l.step_id
-                         WHERE l.move_id = mv.move_id
+                          FROM collection_reminder_line rl
+                          JOIN collection_strategy_step ls ON ls.id = rl.step_id
+                         WHERE rl.move_line_id = mv.line_id
                            AND ls.offset_days >= st.offset_days)
                  -- as the planner: the furthest step reached is due now, else
                  -- the nearest to come
-                 ORDER BY mv.move_id, mv.due + st.offset_days > %(today)s,
+                 ORDER BY mv.line_id, mv.due + st.offset_days > %(today)s,
                           CASE WHEN mv.due + st.offset_days <= %(today)s
                                THEN -st.offset_days END,
                           mv.due + st.offset_days
             ),
             facts AS (
-                SELECT mv.move_id, mv.partner_id, mv.held,
+                SELECT mv.line_id, mv.move_id, mv.partner_id, mv.held,
                        (SELECT pl.id
                           FROM collection_plan_move_rel plm
                           JOIN collection_payment_plan pl ON pl.id = plm.plan_id
@@ -233,8 +235,8 @@ class CollectionStrategy(models.Model):
                        pd.step_id AS planned_step, pd.day AS planned_day,
                        st.step_id AS next_step, st.day AS next_day
                   FROM moves mv
-                  LEFT JOIN planned pd ON pd.move_id = mv.move_id
-                  LEFT JOIN step st ON st.move_id = mv.move_id
+                  LEFT JOIN planned pd ON pd.line_id = mv.line_id
+                  LEFT JOIN step st ON st.line_id = mv.line_id
             )
             SELECT f.move_id, f.partner_id,
                    CASE WHEN f.held THEN 'hold'
@@ -265,12 +267,14 @@ class CollectionStrategy(models.Model):
                    COALESCE(f.plan_id, f.promise_id) AS ref_id,
                    f.paused_until IS NOT NULL
                        AND COALESCE(f.planned_day, f.next_day) < f.paused_until
-                       AS paused
+                       AS paused,
+                   f.line_id
               FROM facts f
             """,
             strategy_of=strategy_of,
             company=company.id,
             today=today,
+            open=self.env["account.move.line"]._collection_open_sql(owed_only=True),
             move_filter=move_filter or SQL(),
         )
 

@@ -1,3 +1,4 @@
+import threading
 from datetime import date, datetime
 from unittest.mock import patch
 
@@ -123,6 +124,36 @@ class TestAutoDebit(CollectionsCommon):
         self.assertEqual(self._charges(self.second).amount, 400)
         self.assertEqual(self.second.paid_amount, 400)
         self.assertEqual(len(self._charges()), 2)
+
+    def test_a_test_never_commits(self):
+        """The debit commits in production only: never under a test runner
+        (Odoo's and pytest-odoo flag the test thread), nor while the registry is
+        in test mode (an HttpCase: its requests run on the test's cursor)."""
+        thread = threading.current_thread()
+        self.assertTrue(getattr(thread, "testing", False), "the runner's flag")
+        installment = self.first.sudo()
+        with patch.object(self.env.cr, "commit") as commit:
+            installment._debit_commit()
+            with patch.object(thread, "testing", False):
+                self.registry.enter_test_mode(self.env.cr)
+                try:
+                    installment._debit_commit()
+                finally:
+                    self.registry.leave_test_mode()
+                commit.assert_not_called()
+                # Outside a test: committed.
+                installment._debit_commit()
+            commit.assert_called_once_with()
+        # A whole run charges, and nothing of it reaches the database.
+        self.assertEqual(self._run(FIRST_DAY)["charged"], 1)
+        self.assertEqual(len(self._charges()), 1)
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "SELECT count(*) FROM payment_transaction"
+                " WHERE collection_installment_id = %s",
+                [self.first.id],
+            )
+            self.assertEqual(cr.fetchone()[0], 0, "nothing committed")
 
     def test_refused_charge_is_logged_not_retried_and_reminders_go_on(self):
         self.plan.payment_token_id = self._token("error")

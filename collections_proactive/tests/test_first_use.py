@@ -1,10 +1,11 @@
 from datetime import date, datetime, timedelta
 
 from freezegun import freeze_time
+from psycopg2 import IntegrityError
 
 from odoo import Command
 from odoo.tests import Form, tagged
-from odoo.tools import format_date
+from odoo.tools import format_date, mute_logger
 
 from ..models.res_company import CONTACT_PRESET_VALUES
 from .common import CollectionsCommon
@@ -275,3 +276,114 @@ class TestSmallFirstUseFixes(CollectionsCommon):
         self.assertEqual(action["res_model"], "collection.send.wizard")
         wizard = self.env["collection.send.wizard"].browse(action["res_id"])
         self.assertEqual(wizard.partner_id, customer)
+
+
+@tagged("post_install", "-at_install")
+class TestReceivableLineIsTheUnit(CollectionsCommon):
+    """An invoice with several due dates is followed up on each of them."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.user.groups_id |= cls.env.ref(
+            "collections_proactive.group_collections_manager"
+        )
+        cls.Reminder = cls.env["collection.reminder"]
+        cls.company.partner_id.tz = "America/Santiago"
+        cls.term = cls.env["account.payment.term"].create(
+            {
+                "name": "50% at 15 days, 50% at 75 days",
+                "line_ids": [
+                    Command.create(
+                        {"value": "percent", "value_amount": 50, "nb_days": 15}
+                    ),
+                    Command.create(
+                        {"value": "percent", "value_amount": 50, "nb_days": 75}
+                    ),
+                ],
+            }
+        )
+        cls.customer = cls._cp_customer("Cliente Cuotas", tz="America/Santiago")
+        cls.invoice = cls.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": cls.customer.id,
+                "invoice_date": date(2026, 3, 2),
+                "invoice_payment_term_id": cls.term.id,
+                "invoice_line_ids": [
+                    Command.create(
+                        {
+                            "name": "Goods",
+                            "quantity": 1,
+                            "price_unit": 1000,
+                            "tax_ids": [Command.clear()],
+                        }
+                    )
+                ],
+            }
+        )
+        cls.invoice.action_post()
+        cls.first, cls.second = cls.invoice.line_ids.filtered(
+            lambda line: line.display_type == "payment_term"
+        ).sorted("date_maturity")
+
+    def _run(self, when):
+        with freeze_time(when):
+            self.Reminder._cron_send_reminders()
+        return self.Reminder.search([("partner_id", "=", self.customer.id)])
+
+    def test_each_due_date_is_reminded_on_its_own(self):
+        # Odoo's due date of the invoice is the last one; the first half falls
+        # due on the 17th of March.
+        self.assertEqual(self.invoice.invoice_date_due, date(2026, 5, 16))
+        self.assertEqual(self.first.date_maturity, date(2026, 3, 17))
+        # The low-risk ladder: a notice 3 days before, a reminder 5 days after.
+        notice = self._run(datetime(2026, 3, 14, 13))
+        self.assertEqual(len(notice), 1)
+        self.assertEqual(notice.state, "sent")
+        self.assertEqual(notice.line_ids.move_line_id, self.first)
+        self.assertEqual(notice.amount_total, 500)
+        body = str(
+            self.env["mail.mail"]
+            .search([("recipient_ids", "in", self.customer.ids)], limit=1)
+            .body_html
+        )
+        self.assertIn("installment 1 of 2", body)
+        self.assertIn(format_date(self.env, self.first.date_maturity), body)
+        # The first half overdue: its reminder goes, the second half waits.
+        reminders = self._run(datetime(2026, 3, 23, 13))
+        overdue = reminders - notice
+        self.assertEqual(overdue.line_ids.move_line_id, self.first)
+        case = self.env["collection.case"].search(
+            [("partner_id", "=", self.customer.id), ("state", "=", "open")]
+        )
+        self.assertEqual(case.amount_overdue, 500)
+        self.assertEqual(case.amount_due, 1000)
+        # Run again: nothing twice.
+        self.assertEqual(self._run(datetime(2026, 3, 23, 15)), reminders)
+        # The second half's notice before its own date.
+        later = self._run(datetime(2026, 5, 13, 13)) - reminders
+        self.assertEqual(later.line_ids.move_line_id, self.second)
+
+    def test_exactly_once_key_is_the_line(self):
+        self._run(datetime(2026, 3, 14, 13))
+        line = self.Reminder.search([("partner_id", "=", self.customer.id)]).line_ids
+        with self.assertRaises(IntegrityError), mute_logger("odoo.sql_db"):
+            line.sudo().copy({"reminder_id": line.reminder_id.id})
+            self.env.flush_all()
+
+    def test_credit_note_of_the_same_amount_owes_nothing_hears_nothing(self):
+        refund = self._cp_invoice(
+            self.customer, 1000, date(2026, 3, 5), move_type="out_refund"
+        )
+        self.assertEqual(refund.state, "posted")
+        reminders = self._run(datetime(2026, 3, 14, 13))
+        self.assertTrue(reminders)
+        self.assertFalse(reminders.filtered(lambda r: r.state == "sent"))
+        self.assertIn("credits cover", reminders.reason)
+        self.env["collection.case"]._sync_cases(self.company)
+        self.assertFalse(
+            self.env["collection.case"].search(
+                [("partner_id", "=", self.customer.id), ("state", "=", "open")]
+            )
+        )

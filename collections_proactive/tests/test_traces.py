@@ -266,9 +266,11 @@ class TestPaymentUpdatesCase(CollectionsCommon):
         payment = self._cp_pay(invoices[0])
         self.assertEqual((case.amount_due, case.amount_overdue), (200, 200))
         self.assertEqual(case.invoice_count, 2)
-        # Unmatched: owed again.
+        # Unmatched: the invoice is open again, and the payment, now an open
+        # credit, still offsets what is owed (oldest debt first).
         payment.move_id.line_ids.remove_move_reconcile()
-        self.assertEqual((case.amount_due, case.amount_overdue), (300, 300))
+        self.assertEqual(case.invoice_count, 3)
+        self.assertEqual((case.amount_due, case.amount_overdue), (200, 200))
         self._cp_pay(invoices)
         self.assertEqual(case.state, "closed")
         self.assertEqual(case.amount_due, 0)

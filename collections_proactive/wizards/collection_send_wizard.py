@@ -106,7 +106,7 @@ class CollectionSendWizard(models.TransientModel):
                         "goes_out": goes_out,
                     }
                 )
-            covered = candidates.line_ids.move_id
+            covered = candidates.line_ids.move_line_id
             self.env.flush_all()
             savepoint.rollback()
         self.env.invalidate_all()
@@ -120,33 +120,28 @@ class CollectionSendWizard(models.TransientModel):
         )
 
     def _upcoming_lines(self, company, covered):
-        """What the engine does next with the customer's open invoices that have
-        no planned reminder, in the words the invoice shows."""
-        Move = self.env["account.move"].sudo()
+        """What the engine does next with the customer's open amounts due that
+        have no planned reminder, in the words the invoice shows."""
+        Line = self.env["account.move.line"].sudo()
         self.env.cr.execute(
             self.env["collection.strategy"]._next_sql(
                 company,
                 fields.Date.context_today(self),
                 SQL(
-                    "AND m.commercial_partner_id = %s AND m.id != ALL(%s)",
+                    "AND m.commercial_partner_id = %s AND l.id != ALL(%s)",
                     self.partner_id.id,
                     covered.ids,
                 ),
             )
         )
         lines = []
-        for (
-            move_id,
-            _partner,
-            status,
-            step_id,
-            day,
-            ref_id,
-            paused,
-        ) in self.env.cr.fetchall():
+        for row in self.env.cr.fetchall():
+            status, step_id, line = row[2], row[3], Line.browse(row[7])
             if not status:
                 continue
-            move = Move.browse(move_id)
+            name = line.move_id.name
+            if line.collection_term_label:
+                name = f"{name} ({line.collection_term_label})"
             lines.append(
                 {
                     "step": self.env["collection.strategy.step"]
@@ -154,10 +149,8 @@ class CollectionSendWizard(models.TransientModel):
                     .browse(step_id)
                     .name
                     or "",
-                    "invoices": move.name,
-                    "verdict": move._collection_next_text(
-                        status, step_id, day, ref_id, paused
-                    ),
+                    "invoices": name,
+                    "verdict": line.move_id._collection_next_text(*row[2:7]),
                     "goes_out": False,
                 }
             )

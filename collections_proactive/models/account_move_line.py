@@ -1,0 +1,118 @@
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+
+class AccountMoveLine(models.Model):
+    """The receivable line is the unit of collection: an invoice with terms at
+    30/60/90 days has three, each due, reminded, aged and planned on its own
+    date (``date_maturity``).
+
+    One definition of what is open, here, for every caller (the reminder
+    engine, the cases, the portal, the promises and plans): a receivable line
+    of a posted entry, not reconciled, with something left. Invoice lines are
+    what is owed; credit notes and unreconciled payments of the customer are
+    open lines too, with a negative residual: they offset what the customer
+    owes (a customer whose credits cover its invoices owes nothing and hears
+    nothing), oldest debt first."""
+
+    _inherit = "account.move.line"
+
+    collection_term_label = fields.Char(
+        string="Due Date of",
+        compute="_compute_collection_term_label",
+        help="Which of the invoice's due dates this is (2 of 3...), when it has "
+        "several.",
+    )
+
+    @api.model
+    def _collection_open_domain(self, owed_only=False):
+        """Domain of the open receivable lines; ``owed_only``: those of
+        customer invoices (what is reminded), not the credits."""
+        domain = [
+            ("parent_state", "=", "posted"),
+            ("account_id.account_type", "=", "asset_receivable"),
+            ("reconciled", "=", False),
+            ("amount_residual", "!=", 0),
+        ]
+        if owed_only:
+            domain += [
+                ("move_id.move_type", "=", "out_invoice"),
+                ("amount_residual", ">", 0),
+            ]
+        return domain
+
+    @api.model
+    def _collection_open_sql(self, line="l", move="m", owed_only=False):
+        """The same as SQL on ``line`` (account_move_line) joined to its
+        ``move`` (account_move); the account is checked by a subquery so that
+        the caller needs no join of its own."""
+        line, move = SQL.identifier(line), SQL.identifier(move)
+        sql = SQL(
+            """%(line)s.parent_state = 'posted' AND NOT %(line)s.reconciled
+               AND %(line)s.amount_residual != 0
+               AND %(line)s.account_id IN (
+                   SELECT id FROM account_account
+                    WHERE account_type = 'asset_receivable')""",
+            line=line,
+        )
+        if owed_only:
+            sql = SQL(
+                "%s AND %s.move_type = 'out_invoice' AND %s.amount_residual > 0",
+                sql,
+                move,
+                line,
+            )
+        return sql
+
+    @api.depends_context("lang")
+    @api.depends("move_id.line_ids.date_maturity", "display_type")
+    def _compute_collection_term_label(self):
+        """Which of its invoice's due dates the line is, in the reader's words:
+        empty for an invoice with one due date."""
+        for line in self:
+            terms = line.move_id.line_ids.filtered(
+                lambda term: term.display_type == "payment_term"
+            ).sorted(lambda term: (term.date_maturity or term.date, term.id))
+            line.collection_term_label = (
+                self.env._(
+                    "installment %(index)s of %(count)s",
+                    index=list(terms).index(line) + 1,
+                    count=len(terms),
+                )
+                if len(terms) > 1 and line in terms
+                else False
+            )
+
+    @api.model
+    def _reconcile_plan(self, reconciliation_plan):
+        """Override of ``account``: once the payment is matched (the register
+        wizard, the portal, a bank statement), the cases of the customers it
+        paid show it at once, not at the next *Update Cases*."""
+        result = super()._reconcile_plan(reconciliation_plan)
+        self._collection_plan_lines(reconciliation_plan)._collection_sync_cases()
+        return result
+
+    @api.model
+    def _collection_plan_lines(self, plan):
+        """Every line of a reconciliation plan (recordsets, nested lists)."""
+        lines = self.browse()
+        for item in plan:
+            lines |= (
+                self._collection_plan_lines(item)
+                if isinstance(item, (list, tuple))
+                else item
+            )
+        return lines
+
+    def _collection_sync_cases(self):
+        """Bring up to date what the engine says next for the customers of
+        these lines' receivables: their planned reminders decided again (a paid
+        invoice's are cancelled) and their cases synced, in one set-based pass
+        for all of them, whatever the number of lines or invoices."""
+        receivable = self.filtered(
+            lambda line: line.account_id.account_type == "asset_receivable"
+        )
+        if receivable:
+            self.env["collection.case"].sudo()._collection_refresh(
+                receivable.move_id.commercial_partner_id, receivable.company_id
+            )

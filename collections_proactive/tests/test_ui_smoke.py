@@ -105,6 +105,11 @@ class TestUiSmoke(HttpCase):
         )
         invoice.action_post()
         self.env["collection.case"]._sync_cases(self.company, partners=customer)
+        # The first page in the collector's language (Spanish) takes seconds to
+        # build: loaded once before the browser comes, whose spare connection
+        # would otherwise sit idle long enough for the test server to drop it.
+        self.authenticate(collector.login, collector.login)
+        self.assertEqual(self.url_open("/odoo").status_code, 200)
         self.start_tour(
             "/odoo",
             "collections_proactive_collector_morning_tour",

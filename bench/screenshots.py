@@ -4,7 +4,8 @@ Start the demo first (``./dev.sh run``), then::
 
     python bench/screenshots.py --url http://localhost:8069 --out docs/screenshots
 
-It logs in as the administrator for the back office (the follow-up board, a
+It logs in as the demo collector (the overview where Collections opens, the aged
+balance), as the administrator for the back office (the follow-up board, a
 customer's risk panel, a reminder email as the customer receives it) and as the
 demo portal customer for the portal (its payment plan), and writes one PNG each.
 Uses only Chromium's DevTools protocol (``websocket-client``, a test dependency).
@@ -127,12 +128,29 @@ def main():
     parser.add_argument("--url", default="http://localhost:8069")
     parser.add_argument("--out", default="docs/screenshots")
     parser.add_argument("--admin", default="admin:admin")
+    parser.add_argument("--collector", default="cobrador:cobrador")
     parser.add_argument("--portal", default="portal_cliente:portal_cliente")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     base = args.url.rstrip("/")
     browser = Browser()
     try:
+        # Where the collector lands: the overview, with its figures.
+        browser.login(base, *args.collector.split(":", 1))
+        browser.open(
+            f"{base}/odoo/action-{ADDON}.collection_overview_action",
+            ".o_field_widget[name=open_cases] .o_stat_value",
+        )
+        time.sleep(1)
+        browser.shot(os.path.join(args.out, "overview.png"))
+        browser.open(
+            f"{base}/odoo/action-{ADDON}.collection_aging_wizard_action",
+            ".modal .o_form_view",
+        )
+        browser.evaluate("document.querySelector('.modal footer .btn-primary').click()")
+        time.sleep(3)
+        browser.shot(os.path.join(args.out, "aging.png"))
+        browser.logout(base)
         browser.login(base, *args.admin.split(":", 1))
         browser.open(
             f"{base}/odoo/action-{ADDON}.collection_case_action",

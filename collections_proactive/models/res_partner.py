@@ -337,8 +337,9 @@ class ResPartner(models.Model):
             ]
             if base:
                 intro = self.env._(
-                    "A customer paying like the company's average scores "
-                    "%(base)s. What sets this customer apart makes its %(score)s:",
+                    "The score of %(score)s starts from %(base)s, what the "
+                    "company's history predicts before this customer's own "
+                    "record, and adds:",
                     base=round(base),
                     score=partner.collection_risk_score,
                 )

@@ -261,10 +261,10 @@ class TestFuzz(FuzzMixin, PortalCommon):
             cls.today - timedelta(days=45),
             cls.today - timedelta(days=8),
         )
-        cls.plan = cls._fuzz_plan(cls.customer, cls.overdue[0])
-        cls.active_plan = cls._fuzz_plan(cls.customer, cls.overdue[1], active=True)
-        cls.other_plan = cls._fuzz_plan(cls.other, cls.other_invoice)
-        cls.other_active_plan = cls._fuzz_plan(
+        cls.plan = cls._cp_portal_plan(cls.customer, cls.overdue[0])
+        cls.active_plan = cls._cp_portal_plan(cls.customer, cls.overdue[1], active=True)
+        cls.other_plan = cls._cp_portal_plan(cls.other, cls.other_invoice)
+        cls.other_active_plan = cls._cp_portal_plan(
             cls.other, cls.other_invoice_2, active=True
         )
         cls.plans = cls.plan | cls.active_plan | cls.other_plan | cls.other_active_plan
@@ -309,22 +309,6 @@ class TestFuzz(FuzzMixin, PortalCommon):
                 max_size=4,
             ),
         )
-
-    @classmethod
-    def _fuzz_plan(cls, partner, invoices, active=False):
-        plan = cls.env["collection.payment.plan"].create(
-            {
-                "partner_id": partner.id,
-                "invoice_ids": [Command.set(invoices.ids)],
-                "installment_count": 3,
-                "frequency": "monthly",
-                "first_date": cls.today + timedelta(days=7),
-            }
-        )
-        plan.action_propose()
-        if active:
-            plan.action_record_acceptance("María Pérez", note="Por teléfono")
-        return plan
 
     @classmethod
     def _fuzz_token(cls, partner):

@@ -66,6 +66,24 @@ class PortalCommon(CollectionsCommon, HttpCase):
         user.partner_id.parent_id = customer
         return user
 
+    @classmethod
+    def _cp_portal_plan(cls, partner, invoices, active=False):
+        """A proposed plan of ``partner``'s ``invoices`` in three monthly
+        installments from next week; accepted by phone when ``active``."""
+        plan = cls.env["collection.payment.plan"].create(
+            {
+                "partner_id": partner.id,
+                "invoice_ids": [Command.set(invoices.ids)],
+                "installment_count": 3,
+                "frequency": "monthly",
+                "first_date": cls.today + timedelta(days=7),
+            }
+        )
+        plan.action_propose()
+        if active:
+            plan.action_record_acceptance("María Pérez", note="Por teléfono")
+        return plan
+
     def _plan(self, state="proposed", **values):
         plan = self.env["collection.payment.plan"].create(
             {

@@ -52,9 +52,9 @@ class TestPortalProbe(PortalCommon):
         cls.method = cls.env.ref("payment_demo.payment_method_demo")
         cls.card = cls._card(cls.customer, "1111")
         cls.other_card = cls._card(cls.other, "2222")
-        cls.plan = cls._probe_plan(cls.customer, cls.overdue[0], active=True)
-        cls.proposed = cls._probe_plan(cls.customer, cls.overdue[1])
-        cls.other_plan = cls._probe_plan(cls.other, cls.other_invoice)
+        cls.plan = cls._cp_portal_plan(cls.customer, cls.overdue[0], active=True)
+        cls.proposed = cls._cp_portal_plan(cls.customer, cls.overdue[1])
+        cls.other_plan = cls._cp_portal_plan(cls.other, cls.other_invoice)
         cls.promise = cls.env["collection.promise"].create(
             {
                 "partner_id": cls.customer.id,
@@ -75,22 +75,6 @@ class TestPortalProbe(PortalCommon):
                 "provider_ref": "demo",
             }
         )
-
-    @classmethod
-    def _probe_plan(cls, partner, invoices, active=False):
-        plan = cls.env["collection.payment.plan"].create(
-            {
-                "partner_id": partner.id,
-                "invoice_ids": [Command.set(invoices.ids)],
-                "installment_count": 3,
-                "frequency": "monthly",
-                "first_date": cls.today + timedelta(days=7),
-            }
-        )
-        plan.action_propose()
-        if active:
-            plan.action_record_acceptance("María Pérez", note="Por teléfono")
-        return plan
 
     @contextmanager
     def _no_server_error(self):

@@ -38,12 +38,14 @@ class TestUiSmoke(HttpCase):
             limit=1,
         )
 
-    def test_board_drag_to_escalated_schedules_an_activity(self):
-        admin = self.env.ref("base.user_admin")
-        admin.company_id = self.company
+    def _overdue_customer(self, name, amount, collector=None):
+        """A customer of the demo company with an invoice 10 days overdue, and
+        its case."""
         customer = self.env["res.partner"].create(
-            {"name": "Cliente Tablero", "is_company": True, "customer_rank": 1}
+            {"name": name, "is_company": True, "customer_rank": 1}
         )
+        if collector:
+            customer.with_company(self.company).collection_user_id = collector
         invoice = (
             self.env["account.move"]
             .with_company(self.company)
@@ -54,13 +56,19 @@ class TestUiSmoke(HttpCase):
                     "invoice_date": date.today() - timedelta(days=40),
                     "invoice_date_due": date.today() - timedelta(days=10),
                     "invoice_line_ids": [
-                        Command.create({"name": "Goods", "price_unit": 500})
+                        Command.create({"name": "Goods", "price_unit": amount})
                     ],
                 }
             )
         )
         invoice.action_post()
         self.env["collection.case"]._sync_cases(self.company, partners=customer)
+        return customer, invoice
+
+    def test_board_drag_to_escalated_schedules_an_activity(self):
+        admin = self.env.ref("base.user_admin")
+        admin.company_id = self.company
+        customer, _invoice = self._overdue_customer("Cliente Tablero", 500)
         case = self.env["collection.case"].search([("partner_id", "=", customer.id)])
         self.assertEqual(case.stage_id.role, "overdue")
         self.start_tour(
@@ -84,27 +92,9 @@ class TestUiSmoke(HttpCase):
         """Open Collections, see the figures, open the board and a case, log a
         promise, see its trace on the case and on the invoice."""
         collector = self.env.ref("collections_proactive.demo_user_collector")
-        customer = self.env["res.partner"].create(
-            {"name": "Cliente Mañana", "is_company": True, "customer_rank": 1}
+        customer, invoice = self._overdue_customer(
+            "Cliente Mañana", 700, collector=collector
         )
-        customer.with_company(self.company).collection_user_id = collector
-        invoice = (
-            self.env["account.move"]
-            .with_company(self.company)
-            .create(
-                {
-                    "move_type": "out_invoice",
-                    "partner_id": customer.id,
-                    "invoice_date": date.today() - timedelta(days=40),
-                    "invoice_date_due": date.today() - timedelta(days=10),
-                    "invoice_line_ids": [
-                        Command.create({"name": "Goods", "price_unit": 700})
-                    ],
-                }
-            )
-        )
-        invoice.action_post()
-        self.env["collection.case"]._sync_cases(self.company, partners=customer)
         # The first page in the collector's language (Spanish) takes seconds to
         # build: loaded once before the browser comes, whose spare connection
         # would otherwise sit idle long enough for the test server to drop it.

@@ -965,6 +965,10 @@ class CollectionDemoLoader(models.AbstractModel):
                     Command.create(
                         {
                             "move_id": invoice.id,
+                            # The demo's invoices have one due date, one line.
+                            "move_line_id": invoice.line_ids.filtered(
+                                lambda line: line.display_type == "payment_term"
+                            )[:1].id,
                             "step_id": step_id,
                             "channel": channel,
                             "amount_residual": residual,

@@ -56,15 +56,34 @@ class CollectionReminderLine(models.Model):
         # Before the receivable line was the unit, the key was the invoice's and
         # its date the last due date: each reminder of the history is the one of
         # the invoice's last receivable line, so that a step reached on it is not
-        # sent again, and the earlier due dates still get theirs.
+        # sent again, and the earlier due dates still get theirs. A row whose key
+        # another row holds already stays as history, without a line.
         self.env.cr.execute(
-            """UPDATE collection_reminder_line rl
-                  SET move_line_id = (
-                      SELECT l.id FROM account_move_line l
-                       WHERE l.move_id = rl.move_id
-                         AND l.display_type = 'payment_term'
-                       ORDER BY l.date_maturity DESC, l.id DESC LIMIT 1)
-                WHERE rl.move_line_id IS NULL;
+            """WITH target AS (
+                   SELECT rl.id, rl.step_id, rl.channel,
+                          (SELECT l.id FROM account_move_line l
+                            WHERE l.move_id = rl.move_id
+                              AND l.display_type = 'payment_term'
+                            ORDER BY l.date_maturity DESC, l.id DESC
+                            LIMIT 1) AS line_id
+                     FROM collection_reminder_line rl
+                    WHERE rl.move_line_id IS NULL
+               ),
+               ranked AS (
+                   SELECT t.*, ROW_NUMBER() OVER (
+                              PARTITION BY t.line_id, t.step_id, t.channel
+                              ORDER BY t.id) AS rank
+                     FROM target t
+                    WHERE t.line_id IS NOT NULL
+               )
+               UPDATE collection_reminder_line rl
+                  SET move_line_id = r.line_id
+                 FROM ranked r
+                WHERE rl.id = r.id AND r.rank = 1
+                  AND NOT EXISTS (
+                      SELECT 1 FROM collection_reminder_line x
+                       WHERE x.move_line_id = r.line_id
+                         AND x.step_id = r.step_id AND x.channel = r.channel);
                ALTER TABLE collection_reminder_line
                      DROP CONSTRAINT IF EXISTS
                      collection_reminder_line_move_step_channel_unique"""

@@ -387,3 +387,28 @@ class TestReceivableLineIsTheUnit(CollectionsCommon):
                 [("partner_id", "=", self.customer.id), ("state", "=", "open")]
             )
         )
+
+    def test_history_of_invoice_keyed_reminders_gets_their_lines(self):
+        """An update from the version keyed by invoice: each old row takes the
+        invoice's last receivable line, unless another row holds that key."""
+        reminders = self._run(datetime(2026, 5, 13, 13))  # second half's notice
+        planned = reminders.line_ids.filtered(
+            lambda line: line.move_line_id == self.second
+        )
+        self.assertEqual(len(planned), 1)
+        reminder = planned.reminder_id
+        Line = self.env["collection.reminder.line"].sudo()
+        values = {
+            "reminder_id": reminder.id,
+            "move_id": self.invoice.id,
+            "step_id": planned.step_id.id,
+            "channel": planned.channel,
+        }
+        clash = Line.create(values)  # the same key as the row planned above
+        other_step = planned.step_id.strategy_id.step_ids - planned.step_id
+        old = Line.create({**values, "step_id": other_step[:1].id})
+        Line.flush_model()
+        Line.init()
+        Line.invalidate_model()
+        self.assertEqual(old.move_line_id, self.second)
+        self.assertFalse(clash.move_line_id, "left as history, the key is taken")

@@ -124,6 +124,8 @@ class AccountMove(models.Model):
         when = day and format_date(env, day)
         if status == "hold":
             return env._("On hold: no reminder")
+        if status == "covered":
+            return env._("Nothing owed: the customer's credits cover it")
         if status == "plan":
             plan = env["collection.payment.plan"].sudo().browse(ref_id)
             return env._(

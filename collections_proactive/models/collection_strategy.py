@@ -153,7 +153,8 @@ class CollectionStrategy(models.Model):
 
         The one place where "next" is decided outside sending, in the order
         ``collection.reminder._decide`` applies: ``hold`` (disputed invoice or
-        customer on hold: nothing), ``plan`` (in an active plan: its next
+        customer on hold: nothing), ``covered`` (the customer's credits cover
+        what it owes: nothing), ``plan`` (in an active plan: its next
         unpaid installment's date, ``ref_id`` the plan), ``promise`` (an open
         promise within its grace days: its date, ``ref_id`` the promise),
         ``planned`` (a reminder already planned: its step and date),
@@ -179,6 +180,18 @@ class CollectionStrategy(models.Model):
                   JOIN res_partner p ON p.id = m.commercial_partner_id
                  WHERE l.company_id = %(company)s AND %(open)s
                    %(move_filter)s
+            ),
+            -- what each customer owes in all: credits offset invoices (as the
+            -- planner, which skips a customer whose credits cover them)
+            owed AS (
+                SELECT pc.commercial_partner_id AS partner_id,
+                       SUM(l.amount_residual) AS amount
+                  FROM account_move_line l
+                  JOIN account_move m ON m.id = l.move_id
+                  JOIN res_partner pc ON pc.id = l.partner_id
+                 WHERE l.company_id = %(company)s AND %(any_open)s
+                   AND pc.commercial_partner_id IN (SELECT partner_id FROM moves)
+                 GROUP BY pc.commercial_partner_id
             ),
             planned AS (
                 SELECT DISTINCT ON (rl.move_line_id)
@@ -215,7 +228,11 @@ class CollectionStrategy(models.Model):
                           mv.due + st.offset_days
             ),
             facts AS (
-                SELECT mv.line_id, mv.move_id, mv.partner_id, mv.held,
+                SELECT mv.line_id, mv.move_id, mv.partner_id,
+                       mv.held OR COALESCE((SELECT o.amount FROM owed o
+                                             WHERE o.partner_id = mv.partner_id),
+                                            0) <= 0 AS held,
+                       mv.held AS on_hold,
                        (SELECT pl.id
                           FROM collection_plan_move_rel plm
                           JOIN collection_payment_plan pl ON pl.id = plm.plan_id
@@ -239,7 +256,8 @@ class CollectionStrategy(models.Model):
                   LEFT JOIN step st ON st.line_id = mv.line_id
             )
             SELECT f.move_id, f.partner_id,
-                   CASE WHEN f.held THEN 'hold'
+                   CASE WHEN f.on_hold THEN 'hold'
+                        WHEN f.held THEN 'covered'
                         WHEN f.plan_id IS NOT NULL THEN 'plan'
                         WHEN f.promise_id IS NOT NULL THEN 'promise'
                         WHEN f.planned_step IS NOT NULL THEN 'planned'
@@ -275,6 +293,7 @@ class CollectionStrategy(models.Model):
             company=company.id,
             today=today,
             open=self.env["account.move.line"]._collection_open_sql(owed_only=True),
+            any_open=self.env["account.move.line"]._collection_open_sql(),
             move_filter=move_filter or SQL(),
         )
 

@@ -381,6 +381,10 @@ class TestReceivableLineIsTheUnit(CollectionsCommon):
         self.assertTrue(reminders)
         self.assertFalse(reminders.filtered(lambda r: r.state == "sent"))
         self.assertIn("credits cover", reminders.reason)
+        # And the invoice says so: no next reminder.
+        self.invoice.invalidate_recordset(["collection_next_step"])
+        with freeze_time(datetime(2026, 3, 14, 13)):
+            self.assertIn("credits cover", self.invoice.collection_next_step)
         self.env["collection.case"]._sync_cases(self.company)
         self.assertFalse(
             self.env["collection.case"].search(

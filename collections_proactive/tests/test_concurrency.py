@@ -5,7 +5,7 @@ from freezegun import freeze_time
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.tests import TransactionCase, tagged
 
-from ..models.collection_reminder import SENDING_LOCK
+from ..models.collection_reminder_sending import SENDING_LOCK
 from .common import CollectionsCommon
 
 

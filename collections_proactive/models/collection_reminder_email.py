@@ -1,0 +1,153 @@
+from lxml import html
+from markupsafe import Markup
+
+from odoo import Command, models
+from odoo.tools import safe_eval
+
+
+class CollectionReminderEmail(models.Model):
+    """Delivery by email: the template, the rendered body and its attachments."""
+
+    _inherit = "collection.reminder"
+
+    def _mail_template(self):
+        self.ensure_one()
+        return self.step_id.mail_template_id or self._shipped_template(
+            "mail.template", "mail_template"
+        )
+
+    def _deliver_emails(self, senders):
+        """One ``mail.mail`` per reminder, in the customer's chatter, wrapped in
+        Odoo's light email layout and rendered in the customer's language."""
+        if not self:
+            return {}
+        comment = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
+        attachments = self._invoice_attachments()
+        order, values = [], []
+        for template, group in self.grouped(lambda r: r._mail_template()).items():
+            langs = template._render_lang(group.ids)
+            subjects = template._render_field("subject", group.ids, compute_lang=True)
+            bodies = group._render_qweb_body(template)
+            for reminder in group:
+                partner = reminder.partner_id
+                body = bodies[reminder.id]
+                order.append(reminder)
+                values.append(
+                    {
+                        **reminder._chatter_values(senders, "comment", comment),
+                        "subject": subjects[reminder.id],
+                        "body": body,
+                        "body_html": reminder._email_layout(body, langs[reminder.id]),
+                        "partner_ids": [Command.link(partner.id)],
+                        "recipient_ids": [Command.link(partner.id)],
+                        "attachment_ids": [
+                            Command.link(attachment_id)
+                            for attachment_id in attachments.get(reminder.id, ())
+                        ],
+                        "mail_server_id": template.mail_server_id.id,
+                        "is_notification": True,
+                        "auto_delete": False,
+                        "state": "outgoing",
+                    }
+                )
+        mails = self.env["mail.mail"].create(values)
+        # The notification gives the chatter its envelope and the delivery status
+        # the mail queue writes back (sent, bounced), as for any posted message.
+        self.env["mail.notification"].create(
+            [
+                {
+                    "author_id": mail.author_id.id,
+                    "mail_message_id": mail.mail_message_id.id,
+                    "mail_mail_id": mail.id,
+                    "res_partner_id": reminder.partner_id.id,
+                    "notification_type": "email",
+                    "notification_status": "ready",
+                    "is_read": True,
+                }
+                for reminder, mail in zip(order, mails, strict=True)
+            ]
+        )
+        return {
+            reminder.id: {"message_id": mail.mail_message_id.id}
+            for reminder, mail in zip(order, mails, strict=True)
+        }
+
+    def _render_qweb_body(self, template):
+        """``{reminder id: body}``: the template's QWeb body in each customer's
+        language, as ``template._render_field("body_html", ids, compute_lang=True)``
+        renders it, but compiled once per language: ``mail.render.mixin`` parses
+        and compiles the body again for every record, most of the cost of a
+        batch."""
+        bodies = {}
+        for lang, (localized, ids) in template._classify_per_lang(self.ids).items():
+            env = self.with_context(lang=lang).env if lang else self.env
+            values = env["mail.render.mixin"]._render_eval_context()
+            qweb = env["ir.qweb"]._prepare_environment(values)
+            safe_eval.check_values(values)
+            source = localized.body_html or ""
+            functions, name = qweb._compile(
+                html.fragment_fromstring(source, create_parent="div")
+            )
+            for record in env[self._name].browse(ids):
+                values["object"] = record
+                # Without the <div> wrapping the template's nodes.
+                bodies[record.id] = Markup("".join(functions[name](qweb, values))[5:-6])
+        return bodies
+
+    def _email_layout(self, body, lang):
+        """The body in ``mail.mail_notification_light``, as ``message_post`` would
+        send it, without posting one message at a time."""
+        env = self.with_context(lang=lang).env
+        partner = self.partner_id
+        html = env["ir.qweb"]._render(
+            "mail.mail_notification_light",
+            {
+                "message": env["mail.message"].new(
+                    {"body": body, "record_name": partner.display_name}
+                ),
+                "company": self.company_id,
+                "lang": lang,
+                "has_button_access": False,
+                "model_description": env._("account"),
+                "tracking_values": [],
+            },
+            minimal_qcontext=True,
+        )
+        return env["mail.render.mixin"]._replace_local_links(html)
+
+    def _invoice_attachments(self):
+        """``{reminder id: [attachment ids]}``: the invoice PDFs of the steps that
+        attach them: the stored ones reused, the others rendered and kept on the
+        invoice."""
+        wanted = self.filtered("step_id.attach_invoices")
+        invoices = wanted.invoice_ids
+        if not invoices:
+            return {}
+        pdfs = {
+            invoice.id: invoice.invoice_pdf_report_id.id
+            for invoice in invoices
+            if invoice.invoice_pdf_report_id
+        }
+        missing = invoices.filtered(lambda invoice: invoice.id not in pdfs)
+        if missing:
+            # One report run per invoice: each PDF is the invoice's own document.
+            report = self.env["ir.actions.report"]
+            created = self.env["ir.attachment"].create(
+                [
+                    {
+                        "name": invoice._get_invoice_report_filename(),
+                        "raw": report._render_qweb_pdf(
+                            "account.account_invoices", invoice.ids
+                        )[0],
+                        "mimetype": "application/pdf",
+                        "res_model": "account.move",
+                        "res_id": invoice.id,
+                    }
+                    for invoice in missing
+                ]
+            )
+            pdfs.update(zip(missing.ids, created.ids, strict=True))
+        return {
+            reminder.id: [pdfs[invoice.id] for invoice in reminder.invoice_ids]
+            for reminder in wanted
+        }

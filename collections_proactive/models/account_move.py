@@ -39,6 +39,13 @@ class AccountMove(models.Model):
         copy=False,
         help="The customer's risk band when this invoice was last scored.",
     )
+    collection_open = fields.Boolean(
+        string="Open for Collection",
+        compute="_compute_collection_open",
+        search="_search_collection_open",
+        help="Has an open receivable line: an amount still owed on one of its "
+        "due dates, or a credit not yet used.",
+    )
     collection_followup_hold = fields.Selection(
         [("dispute", "Disputed"), ("no_followup", "No follow-up")],
         string="Follow-up Hold",
@@ -53,6 +60,16 @@ class AccountMove(models.Model):
     collection_reminder_count = fields.Integer(
         compute="_compute_collection_reminder_count"
     )
+
+    @api.depends("line_ids.amount_residual", "line_ids.reconciled", "state")
+    def _compute_collection_open(self):
+        lines = self.env["account.move.line"].search_fetch(
+            self.env["account.move.line"]._collection_open_domain()
+            + [("move_id", "in", self.filtered("id").ids)],
+            ["move_id"],
+        )
+        for move in self:
+            move.collection_open = move in lines.move_id
 
     def _compute_collection_reminder_count(self):
         counts = dict(
@@ -214,14 +231,26 @@ class AccountMove(models.Model):
             )
 
     def _collection_open(self):
-        """These moves that are posted customer invoices still to be paid."""
-        return self.filtered(
-            lambda m: (
-                m.move_type == "out_invoice"
-                and m.state == "posted"
-                and m.payment_state in ("not_paid", "partial")
-            )
+        """These moves that are customer invoices with an amount still owed:
+        an open receivable line (``account.move.line._collection_open_domain``,
+        the one definition) with something left to pay."""
+        if not self:
+            return self
+        lines = self.env["account.move.line"].search_fetch(
+            self.env["account.move.line"]._collection_open_domain(owed_only=True)
+            + [("move_id", "in", self.ids)],
+            ["move_id"],
         )
+        return self & lines.move_id
+
+    def _search_collection_open(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(self.env._("Operation not supported"))
+        lines = self.env["account.move.line"]._search(
+            self.env["account.move.line"]._collection_open_domain()
+        )
+        in_or_not = "in" if (operator == "=") == value else "not in"
+        return [("id", in_or_not, lines.subselect("move_id"))]
 
     def _collection_not_open_of(self, partner, company):
         """These moves that are not open posted invoices of ``partner`` (its

@@ -32,7 +32,8 @@ RATIOS = {
 
 class CollectionKpiReport(models.Model):
     """Collection KPIs by company, collector (the customer's, today) and month,
-    computed by PostgreSQL from the posted customer invoices and their
+    computed by PostgreSQL from the amounts due of the posted customer invoices
+    (their receivable lines, each on its own due date) and their
     reconciliations, as they stood at each month's end (today for this month).
 
     Amounts are in the company's currency; a reconciliation with a credit note
@@ -157,33 +158,36 @@ class CollectionKpiReport(models.Model):
                 """
 CREATE OR REPLACE VIEW collection_kpi_report AS
 WITH inv AS (
-    SELECT m.id, m.company_id, m.commercial_partner_id AS partner_id,
-           m.invoice_date, m.invoice_date_due AS due,
-           m.amount_total_signed AS amount, m.amount_residual_signed AS residual
-      FROM account_move m
+    -- the unit is the amount due: each receivable line of an invoice, on its
+    -- own due date (an invoice at 30/60/90 days has three)
+    SELECT l.id, l.company_id, m.commercial_partner_id AS partner_id,
+           m.invoice_date, l.date_maturity AS due,
+           l.balance AS amount, l.amount_residual AS residual
+      FROM account_move_line l
+      JOIN account_move m ON m.id = l.move_id
      WHERE m.move_type = 'out_invoice' AND m.state = 'posted'
+       AND l.display_type = 'payment_term'
        AND m.invoice_date <= CURRENT_DATE
 ),
 pay AS (
-    -- what settled each invoice's receivable, and when
-    SELECT l.move_id, apr.max_date AS date, SUM(apr.amount) AS amount
+    -- what settled each amount due, and when
+    SELECT apr.debit_move_id AS line_id, apr.max_date AS date,
+           SUM(apr.amount) AS amount
       FROM account_partial_reconcile apr
-      JOIN account_move_line l
-        ON l.id = apr.debit_move_id AND l.display_type = 'payment_term'
-      JOIN inv ON inv.id = l.move_id
+      JOIN inv ON inv.id = apr.debit_move_id
      WHERE apr.max_date <= CURRENT_DATE
-     GROUP BY l.move_id, apr.max_date
+     GROUP BY apr.debit_move_id, apr.max_date
 ),
 settled AS (
     SELECT inv.*,
            CASE WHEN inv.residual = 0
                 THEN COALESCE(last.date, inv.invoice_date) END AS settled_on
       FROM inv
-      LEFT JOIN (SELECT move_id, MAX(date) AS date FROM pay GROUP BY move_id) last
-        ON last.move_id = inv.id
+      LEFT JOIN (SELECT line_id, MAX(date) AS date FROM pay GROUP BY line_id) last
+        ON last.line_id = inv.id
 ),
 snap AS (
-    -- one row per invoice and month end it was open at
+    -- one row per amount due and month end it was open at
     SELECT s.id, s.company_id, s.partner_id, s.due, s.amount, mon::date AS month,
            LEAST((mon + INTERVAL '1 month' - INTERVAL '1 day')::date, CURRENT_DATE)
                AS ref
@@ -199,32 +203,39 @@ snap_open AS (
            s.amount - COALESCE(SUM(p.amount) FILTER (WHERE p.date <= s.ref), 0)
                AS open
       FROM snap s
-      LEFT JOIN pay p ON p.move_id = s.id
+      LEFT JOIN pay p ON p.line_id = s.id
      GROUP BY s.id, s.company_id, s.partner_id, s.month, s.ref, s.due, s.amount
 ),
 paid AS (
-    -- per invoice: paid by its due date
+    -- per amount due: paid by its due date
     SELECT inv.id, COALESCE(SUM(p.amount) FILTER (WHERE p.date <= inv.due), 0)
                AS by_due
       FROM inv
-      LEFT JOIN pay p ON p.move_id = inv.id
+      LEFT JOIN pay p ON p.line_id = inv.id
      WHERE inv.due <= CURRENT_DATE
      GROUP BY inv.id
 ),
 reminded AS (
-    -- each invoice reminded once per step, whatever the channels, and what was
-    -- paid on it in the 7 days after
+    -- each amount due reminded once per step, whatever the channels, and what
+    -- was paid on it in the 7 days after
     SELECT rm.company_id, rm.partner_id, rm.sent, rm.amount,
            LEAST(rm.amount, COALESCE(SUM(p.amount), 0)) AS paid
-      FROM (SELECT r.company_id, r.partner_id, l.move_id,
+      FROM (SELECT r.company_id, r.partner_id,
+                   -- history kept from before lines were the unit names only
+                   -- the invoice: its first amount due
+                   COALESCE(l.move_line_id, (
+                       SELECT t.id FROM account_move_line t
+                        WHERE t.move_id = l.move_id
+                          AND t.display_type = 'payment_term'
+                        ORDER BY t.date_maturity, t.id LIMIT 1)) AS move_line_id,
                    MIN(r.sent_date)::date AS sent, MAX(l.amount_residual) AS amount
               FROM collection_reminder r
               JOIN collection_reminder_line l ON l.reminder_id = r.id
              WHERE r.state = 'sent'
-             GROUP BY r.company_id, r.partner_id, l.move_id, r.step_id) rm
+             GROUP BY r.company_id, r.partner_id, 3, r.step_id) rm
       LEFT JOIN pay p
-        ON p.move_id = rm.move_id AND p.date BETWEEN rm.sent AND rm.sent + 7
-     GROUP BY rm.company_id, rm.partner_id, rm.move_id, rm.sent, rm.amount
+        ON p.line_id = rm.move_line_id AND p.date BETWEEN rm.sent AND rm.sent + 7
+     GROUP BY rm.company_id, rm.partner_id, rm.move_line_id, rm.sent, rm.amount
 ),
 facts AS (
     SELECT company_id, partner_id, month, 0 AS sales, 0 AS collected,
@@ -247,7 +258,7 @@ facts AS (
     SELECT inv.company_id, inv.partner_id, date_trunc('month', p.date)::date, 0,
            p.amount, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
       FROM pay p
-      JOIN inv ON inv.id = p.move_id
+      JOIN inv ON inv.id = p.line_id
     UNION ALL
     SELECT inv.company_id, inv.partner_id, date_trunc('month', inv.due)::date, 0, 0,
            0, 0, 0, 0, 0, 0, inv.amount, LEAST(inv.amount, paid.by_due),

@@ -180,7 +180,13 @@ class CollectionReminder(models.Model):
             if reminder.installment_id:
                 reminder.pay_url = base + reminder.plan_id.sudo().get_portal_url()
             else:
-                first = reminder.line_ids.move_id.sorted("invoice_date_due")[:1]
+                # The invoice of the amount due first
+                first = reminder.line_ids.sorted(
+                    lambda line: (
+                        line.date_maturity or line.move_id.invoice_date_due,
+                        line.id,
+                    )
+                )[:1].move_id
                 reminder.pay_url = first and base + first.sudo().get_portal_url()
             for channel in partner.COLLECTION_OPTOUT_FIELDS:
                 reminder[f"optout_{channel}_url"] = partner._collection_optout_url(

@@ -66,55 +66,52 @@ class CollectionReminderPlanning(models.Model):
         strategy_of = self._strategy_sql(company)
         if strategy_of is None:
             return []
+        # The earliest offset of any active step of the company: a line due
+        # later than today minus it (a day more for time zones ahead of UTC)
+        # reaches no step today, and is not looked at.
+        self.env.cr.execute(
+            SQL(
+                """SELECT MIN(st.offset_days)
+                     FROM collection_strategy_step st
+                     JOIN collection_strategy s ON s.id = st.strategy_id
+                    WHERE s.company_id = %s AND s.active AND st.active""",
+                company.id,
+            )
+        )
+        first = self.env.cr.fetchone()[0]
+        if first is None:
+            return []
         partner_filter = (
             SQL("AND m.commercial_partner_id = ANY(%s)", partners.ids)
             if partners
             else SQL()
         )
-        Line = self.env["account.move.line"]
+        Strategy = self.env["collection.strategy"]
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
                 """
-                WITH cand AS (
+                WITH lines AS (
                     SELECT l.id AS line_id, m.id AS move_id,
                            m.commercial_partner_id AS partner_id,
-                           st.id AS step_id, st.offset_days,
+                           l.date_maturity AS due,
                            l.amount_residual AS residual,
                            m.collection_followup_hold AS hold,
                            p.collection_no_followup AS partner_hold,
+                           %(strategy_of)s AS strategy_id,
                            (%(now)s::timestamp AT TIME ZONE 'UTC' AT TIME ZONE
-                            COALESCE(NULLIF(p.tz, ''), %(tz)s))::date AS local_day,
-                           ROW_NUMBER() OVER (PARTITION BY l.id
-                                              ORDER BY st.offset_days DESC) AS rn
+                            COALESCE(NULLIF(p.tz, ''), %(tz)s))::date AS local_day
                       FROM account_move_line l
                       JOIN account_move m ON m.id = l.move_id
                       JOIN res_partner p ON p.id = m.commercial_partner_id
-                      JOIN collection_strategy s
-                        ON s.id = %(strategy_of)s
-                       AND s.active AND s.company_id = %(company)s
-                      JOIN collection_strategy_step st
-                        ON st.strategy_id = s.id AND st.active
                      WHERE l.company_id = %(company)s AND %(open)s
-                       AND l.date_maturity + st.offset_days <= (
-                           %(now)s::timestamp AT TIME ZONE 'UTC'
-                           AT TIME ZONE COALESCE(NULLIF(p.tz, ''), %(tz)s))::date
-                       AND l.amount_residual >= COALESCE(st.min_amount, 0)
+                       -- not yet reached by the earliest step: nothing to plan
+                       AND l.date_maturity <= %(now)s::date + 1 - %(first)s
                        %(partner_filter)s
                 ),
-                -- what each customer owes in all: its credits (credit notes,
-                -- unreconciled payments) offset its invoices
-                owed AS (
-                    SELECT pc.commercial_partner_id AS partner_id,
-                           SUM(l.amount_residual) AS amount
-                      FROM account_move_line l
-                      JOIN account_move m ON m.id = l.move_id
-                      JOIN res_partner pc ON pc.id = l.partner_id
-                     WHERE l.company_id = %(company)s AND %(any_open)s
-                       AND pc.commercial_partner_id IN (SELECT partner_id FROM cand)
-                     GROUP BY pc.commercial_partner_id
-                )
-                SELECT c.line_id, c.move_id, c.partner_id, c.step_id, c.residual,
+                step AS (%(step)s),
+                owed AS (%(owed)s)
+                SELECT c.line_id, c.move_id, c.partner_id, st.step_id, c.residual,
                        c.hold, COALESCE(c.partner_hold, FALSE),
                        EXISTS (SELECT 1
                                  FROM collection_promise_move_rel pm
@@ -127,23 +124,27 @@ class CollectionReminderPlanning(models.Model):
                                 WHERE plm.move_id = c.move_id
                                   AND pl.state = 'active') AS planned,
                        COALESCE(o.amount, 0) <= 0 AS covered
-                  FROM cand c
+                  FROM lines c
+                  JOIN step st ON st.line_id = c.line_id
                   LEFT JOIN owed o ON o.partner_id = c.partner_id
-                 WHERE c.rn = 1
-                   AND NOT EXISTS (
-                        SELECT 1
-                          FROM collection_reminder_line rl
-                          JOIN collection_strategy_step ls ON ls.id = rl.step_id
-                         WHERE rl.move_line_id = c.line_id
-                           AND ls.offset_days >= c.offset_days)
-                 ORDER BY c.partner_id, c.step_id, c.move_id, c.line_id
+                 ORDER BY c.partner_id, st.step_id, c.move_id, c.line_id
                 """,
                 strategy_of=strategy_of,
                 company=company.id,
                 now=now,
                 tz=company.partner_id.tz or "UTC",
-                open=Line._collection_open_sql(owed_only=True),
-                any_open=Line._collection_open_sql(),
+                first=first,
+                open=self.env["account.move.line"]._collection_open_sql(owed_only=True),
+                step=Strategy._line_step_sql(
+                    company, SQL("lines"), SQL("mv.local_day"), reached_only=True
+                ),
+                owed=Strategy._owed_sql(
+                    company,
+                    SQL(
+                        "SELECT partner_id FROM lines"
+                        " WHERE line_id IN (SELECT line_id FROM step)"
+                    ),
+                ),
                 partner_filter=partner_filter,
             )
         )

@@ -181,18 +181,7 @@ class CollectionStrategy(models.Model):
                  WHERE l.company_id = %(company)s AND %(open)s
                    %(move_filter)s
             ),
-            -- what each customer owes in all: credits offset invoices (as the
-            -- planner, which skips a customer whose credits cover them)
-            owed AS (
-                SELECT pc.commercial_partner_id AS partner_id,
-                       SUM(l.amount_residual) AS amount
-                  FROM account_move_line l
-                  JOIN account_move m ON m.id = l.move_id
-                  JOIN res_partner pc ON pc.id = l.partner_id
-                 WHERE l.company_id = %(company)s AND %(any_open)s
-                   AND pc.commercial_partner_id IN (SELECT partner_id FROM moves)
-                 GROUP BY pc.commercial_partner_id
-            ),
+            owed AS (%(owed)s),
             planned AS (
                 SELECT DISTINCT ON (rl.move_line_id)
                        rl.move_line_id AS line_id, r.step_id,
@@ -203,30 +192,7 @@ class CollectionStrategy(models.Model):
                    AND rl.move_line_id IN (SELECT line_id FROM moves)
                  ORDER BY rl.move_line_id, r.planned_date
             ),
-            step AS (
-                SELECT DISTINCT ON (mv.line_id)
-                       mv.line_id, st.id AS step_id,
-                       mv.due + st.offset_days AS day
-                  FROM moves mv
-                  JOIN collection_strategy s
-                    ON s.id = mv.strategy_id AND s.active
-                   AND s.company_id = %(company)s
-                  JOIN collection_strategy_step st
-                    ON st.strategy_id = s.id AND st.active
-                 WHERE mv.residual >= COALESCE(st.min_amount, 0)
-                   AND NOT EXISTS (
-                        SELECT 1
-                          FROM collection_reminder_line rl
-                          JOIN collection_strategy_step ls ON ls.id = rl.step_id
-                         WHERE rl.move_line_id = mv.line_id
-                           AND ls.offset_days >= st.offset_days)
-                 -- as the planner: the furthest step reached is due now, else
-                 -- the nearest to come
-                 ORDER BY mv.line_id, mv.due + st.offset_days > %(today)s,
-                          CASE WHEN mv.due + st.offset_days <= %(today)s
-                               THEN -st.offset_days END,
-                          mv.due + st.offset_days
-            ),
+            step AS (%(step)s),
             facts AS (
                 SELECT mv.line_id, mv.move_id, mv.partner_id,
                        mv.held OR COALESCE((SELECT o.amount FROM owed o
@@ -293,8 +259,68 @@ class CollectionStrategy(models.Model):
             company=company.id,
             today=today,
             open=self.env["account.move.line"]._collection_open_sql(owed_only=True),
-            any_open=self.env["account.move.line"]._collection_open_sql(),
+            owed=self._owed_sql(company, SQL("SELECT partner_id FROM moves")),
+            step=self._line_step_sql(company, SQL("moves"), SQL("%s::date", today)),
             move_filter=move_filter or SQL(),
+        )
+
+    @api.model
+    def _owed_sql(self, company, customers):
+        """SQL selecting ``(partner_id, amount)``: what each commercial
+        partner of ``customers`` (SQL yielding their ids) owes ``company`` in
+        all. Its credits (open credit notes, unreconciled payments: open
+        receivable lines with a negative residual) offset its invoices, so a
+        customer whose credits cover them owes nothing and hears nothing."""
+        return SQL(
+            """SELECT pc.commercial_partner_id AS partner_id,
+                      SUM(l.amount_residual) AS amount
+                 FROM account_move_line l
+                 JOIN res_partner pc ON pc.id = l.partner_id
+                WHERE l.company_id = %(company)s AND %(open)s
+                  AND pc.commercial_partner_id IN (%(customers)s)
+                GROUP BY pc.commercial_partner_id""",
+            company=company.id,
+            open=self.env["account.move.line"]._collection_open_sql(),
+            customers=customers,
+        )
+
+    @api.model
+    def _line_step_sql(self, company, lines, today, reached_only=False):
+        """SQL selecting ``(line_id, step_id, offset_days, day)``: the step each
+        row of ``lines`` (a relation with ``line_id``, ``due``, ``residual`` and
+        ``strategy_id``, read as ``mv``) takes next, on ``day``.
+
+        The one rule of the planner and of every "next": a step is taken once
+        per line, and never after a later one (a customer first reminded at 15
+        days overdue does not get the 5-day reminder as well). Of the steps
+        left, the furthest one reached by ``today`` (SQL, may read ``mv``) is
+        due now; when none is, the nearest to come (left out with
+        ``reached_only``)."""
+        day = SQL("mv.due + st.offset_days")
+        return SQL(
+            """SELECT DISTINCT ON (mv.line_id)
+                      mv.line_id, st.id AS step_id, st.offset_days, %(day)s AS day
+                 FROM %(lines)s mv
+                 JOIN collection_strategy s
+                   ON s.id = mv.strategy_id AND s.active AND s.company_id = %(company)s
+                 JOIN collection_strategy_step st
+                   ON st.strategy_id = s.id AND st.active
+                WHERE mv.residual >= COALESCE(st.min_amount, 0)
+                  %(reached)s
+                  AND NOT EXISTS (
+                       SELECT 1
+                         FROM collection_reminder_line rl
+                         JOIN collection_strategy_step ls ON ls.id = rl.step_id
+                        WHERE rl.move_line_id = mv.line_id
+                          AND ls.offset_days >= st.offset_days)
+                ORDER BY mv.line_id, %(day)s > %(today)s,
+                         CASE WHEN %(day)s <= %(today)s THEN -st.offset_days END,
+                         %(day)s""",
+            company=company.id,
+            lines=lines,
+            day=day,
+            today=today,
+            reached=SQL("AND %s <= %s", day, today) if reached_only else SQL(),
         )
 
     @api.model

@@ -210,6 +210,15 @@ class ResCompany(models.Model):
             return self.env.user
         return people.sorted("id")[:1]
 
+    def _collection_staff_user(self, partner):
+        """Who on staff hears of what ``partner`` does in this company: its
+        collector, else the collections manager (may be none)."""
+        self.ensure_one()
+        return (
+            partner.with_company(self).sudo().collection_user_id
+            or self._collection_manager()
+        )
+
     def _collection_notify(self, record, partner, summary, note=None):
         """Tell the customer's collector (else the collections manager) that the
         customer did something on the portal: a to-do on ``record``.
@@ -218,10 +227,7 @@ class ResCompany(models.Model):
         it is written in the language of the person who reads it, not in the
         customer's (the portal request's)."""
         self.ensure_one()
-        user = (
-            partner.with_company(self).sudo().collection_user_id
-            or self._collection_manager()
-        )
+        user = self._collection_staff_user(partner)
         lang = (user or self.partner_id).sudo().lang or "en_US"
         text = summary(self.with_context(lang=lang).env)
         if not user:

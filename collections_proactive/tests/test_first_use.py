@@ -416,3 +416,44 @@ class TestReceivableLineIsTheUnit(CollectionsCommon):
         Line.invalidate_model()
         self.assertEqual(old.move_line_id, self.second)
         self.assertFalse(clash.move_line_id, "left as history, the key is taken")
+
+    def test_kpis_count_each_amount_due_in_its_own_month(self):
+        """Half of the invoice fell due in March, the other half in May: March's
+        amount due is the first half, May's the second, and only what was due
+        by the month's end counts as overdue."""
+        self._cp_pay(self.invoice, amount=500, payment_date=date(2026, 3, 10))
+        self.env.flush_all()
+        with freeze_time(date(2026, 6, 30)):
+            Kpi = self.env["collection.kpi.report"]
+            Kpi.init()
+            rows = {
+                row.date: row
+                for row in Kpi.search([("company_id", "=", self.company.id)])
+            }
+        march, may = rows[date(2026, 3, 1)], rows[date(2026, 5, 1)]
+        self.assertEqual(march.due_amount, 500)
+        self.assertEqual(march.paid_by_due, 500, "the first half, paid on the 10th")
+        self.assertEqual(march.ar_end, 500)
+        self.assertEqual(march.ar_current, 500, "the second half is not due yet")
+        self.assertEqual(may.due_amount, 500)
+        self.assertEqual(may.paid_by_due, 0)
+
+    def test_one_definition_of_open(self):
+        """The invoice is open while one of its amounts due is, whichever way
+        it is asked: the method, the search and the field."""
+        Move = self.env["account.move"]
+        self.assertEqual(self.invoice._collection_open(), self.invoice)
+        self.assertIn(self.invoice, Move.search([("collection_open", "=", True)]))
+        self._cp_pay(self.invoice, amount=1000, payment_date=date(2026, 3, 10))
+        self.invoice.invalidate_recordset(["collection_open"])
+        self.assertFalse(self.invoice.collection_open)
+        self.assertFalse(self.invoice._collection_open())
+        self.assertNotIn(self.invoice, Move.search([("collection_open", "=", True)]))
+        self.assertIn(self.invoice, Move.search([("collection_open", "!=", True)]))
+        # A credit note not yet used is open too (it offsets what is owed), but
+        # it is nothing to collect.
+        refund = self._cp_invoice(
+            self.customer, 200, date(2026, 3, 5), move_type="out_refund"
+        )
+        self.assertTrue(refund.collection_open)
+        self.assertFalse(refund._collection_open())

@@ -6,11 +6,12 @@ from markupsafe import Markup
 
 def staff_env(env, company, partner=None):
     """``env`` in the language of the staff who read the note: the user's own when
-    staff writes it, else (the customer on the portal) the language of the
-    customer's collector, else the company's."""
+    staff writes it, else (the customer on the portal) that of whom
+    ``res.company._collection_notify`` tells: the customer's collector, else
+    the collections manager; else the company's."""
     if not env.user.share:
         return env
-    user = partner and partner.with_company(company).sudo().collection_user_id
+    user = partner and company.sudo()._collection_staff_user(partner)
     lang = (user and user.lang) or company.partner_id.lang or "en_US"
     return env(context=dict(env.context, lang=lang))
 

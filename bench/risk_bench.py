@@ -40,9 +40,7 @@ def naive_score(env, company, partner_ids, today):
     """What a straightforward implementation does: one customer at a time."""
     from odoo.addons.collections_proactive.tools import risk_model as rm
 
-    params = company.collection_risk_model_params or {}
-    prior = rm.Prior(**params.get("prior", {}))
-    model = rm.LogisticModel.from_dict(params["model"]) if params.get("model") else None
+    predictor = rm.Predictor(company.collection_risk_model_params)
     window_start = today - timedelta(days=company.collection_risk_window_days)
     partners = env["res.partner"].with_company(company).browse(partner_ids)
     for partner in partners:
@@ -71,12 +69,12 @@ def naive_score(env, company, partner_ids, today):
                  invoice.amount_total_signed)
             )  # fmt: skip
         s = rm.stats_from_history(rows, today, window_start)
-        p = model.predict(rm.features(s, prior)) if model else 0.0
+        p = predictor.probability(s, rm.features(s, predictor.prior))
         partner.write({"collection_risk_score": round(100 * p)})
         for invoice, row in zip(invoices, rows, strict=True):
             if row[2] is None:
-                probability, predicted = rm.predict_invoice(
-                    s, prior, model, today, row[0], row[1], row[3]
+                probability, predicted, _low, _high = rm.predict_invoice(
+                    predictor, s, today, row[0], row[1], row[3]
                 )
                 invoice.write(
                     {

@@ -1,31 +1,50 @@
-"""Check the risk model against the simplest strong baseline, on synthetic ledgers.
+"""The risk model against the two simple rules, on a real history and on synthetic
+ledgers, side by side.
 
-The hidden evaluation of the risk model freezes a real ledger at a cut-off, scores
-the invoices open then (and those issued after), and compares the probabilities
-with what happened; there, each customer's own past late rate already reaches an
-AUC of about 0.86. This script builds ledgers of that shape (100 customers, about
-2,500 invoices, a third paid late, with liquidity crunches, drifting customers and
-newcomers), runs the model exactly as the scheduled action does at the cut-off
-(``tools/risk_model.py``: training snapshots, back-test, fit, invoice prediction)
-and prints AUC / accuracy / Brier side by side with that baseline.
+The evaluation the model must pass freezes a real ledger at a cut-off, scores the
+invoices issued after it with what was known at the cut-off, and compares with what
+happened. This script does the same, running the model exactly as the scheduled
+action does at the cut-off (``tools/risk_model.py``: customer sample, training
+snapshots, back-test, calibration, fit, invoice prediction), and prints for the
+model and for both rules:
+
+- late or not: AUC, accuracy at 0.5, Brier score, expected calibration error
+  (10 equal-width bins);
+- payment date: mean absolute error in days, share within 3 and within 7 days.
+
+The rules are those any clerk computes in a spreadsheet, with the history known at
+the cut-off: (1) the customer's own past late rate (the company's for a newcomer);
+(2) issue date + the customer's median days-to-pay over its last 10 paid invoices
+(the company's median for a newcomer).
+
+Data:
+
+- ``--real DIR`` (default ``../shared/data/h2h_closed`` beside the repository):
+  ``invoices.csv`` with ``customer, invoice_date, due_date, paid_date, amount``.
+  It is read where it is, never copied into the project. When ``invoice_date`` is
+  empty (as in h2h_closed) the issue date is taken as the due date minus
+  ``--term`` days (30 by default): an assumption, printed with the figures. The
+  cut-off is the issue date at the 65% quantile, as in ``baselines.py``.
+- synthetic ledgers (``--seeds``): 100 customers, about 2,500 invoices, a third
+  paid late, with liquidity crunches, drifting customers and newcomers.
 
 Pure Python, no Odoo needed: ``python3 bench/risk_quality.py [--seeds 5]``.
 """
 
 import argparse
+import csv
 import importlib.util
 import math
 import random
 import statistics
+import time
+from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location(
-    "risk_model",
-    Path(__file__).resolve().parent.parent
-    / "collections_proactive"
-    / "tools"
-    / "risk_model.py",
+    "risk_model", ROOT / "collections_proactive" / "tools" / "risk_model.py"
 )
 rm = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(rm)
@@ -34,10 +53,18 @@ START = date(2024, 1, 1)
 CUT_OFF = date(2025, 9, 1)
 END = date(2026, 1, 1)
 WINDOW = 365
+# What the engine reads to learn (``collection.risk.scoring``): a seeded sample of
+# customers up to this many invoices.
+MAX_TRAINING_INVOICES = 8000
+
+
+# ----------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------
 
 
 def simulate(seed, customers=100, invoices_per_customer=25):
-    """{customer: [(invoice_date, due, paid_on or None, amount)]}, the full truth."""
+    """{customer: [(invoice_date, due, paid_on, amount)]}, the full truth."""
     rng = random.Random(seed)
     ledger = {}
     span = (END - START).days
@@ -85,6 +112,24 @@ def simulate(seed, customers=100, invoices_per_customer=25):
     return ledger
 
 
+def read_real(directory, term):
+    """{customer: rows} from ``invoices.csv``; the issue date is the due date
+    minus ``term`` days when the file has none. Returns (ledger, assumed)."""
+    ledger, assumed = defaultdict(list), False
+    with open(Path(directory) / "invoices.csv", newline="") as f:
+        for r in csv.DictReader(f):
+            due = date.fromisoformat(r["due_date"])
+            if r["invoice_date"]:
+                issued = date.fromisoformat(r["invoice_date"])
+            else:
+                issued, assumed = due - timedelta(days=term), True
+            amount = float(r["amount"]) if r["amount"] else 0.0
+            ledger[r["customer"]].append(
+                (issued, due, date.fromisoformat(r["paid_date"]), amount)
+            )
+    return {c: sorted(rows) for c, rows in ledger.items()}, assumed
+
+
 def as_of(rows, today):
     """What the ledger shows at ``today``: later invoices absent, later payments
     not yet made."""
@@ -95,103 +140,223 @@ def as_of(rows, today):
     ]
 
 
-def evaluate(seed):
-    truth = simulate(seed)
-    known = {c: as_of(rows, CUT_OFF) for c, rows in truth.items()}
-    prior = rm.company_prior(known, CUT_OFF, WINDOW)
-    samples = rm.training_samples(known, CUT_OFF, WINDOW, prior)
-    back = rm.backtest(samples)
-    model = rm.fit(samples) if back.get("auc", 0) >= rm.MIN_AUC else None
-    ours, baseline, labels, open_mask = [], [], [], []
-    for customer, rows in truth.items():
-        s = rm.stats_from_history(
-            known[customer], CUT_OFF, CUT_OFF - timedelta(days=WINDOW)
-        )
-        own_rate = s.late / s.settled if s.settled else prior.late_share
-        for invoice_date, due, paid_on, amount in rows:
-            if paid_on <= CUT_OFF and invoice_date <= CUT_OFF:
-                continue  # settled before the cut-off: nothing to predict
-            s_inv = s
-            if invoice_date > CUT_OFF:
-                # Issued after the cut-off: scored as a new invoice on its terms.
-                s_inv = rm.stats_from_history(
-                    known[customer]
-                    + [(CUT_OFF, due - (invoice_date - CUT_OFF), None, amount)],
-                    CUT_OFF,
-                    CUT_OFF - timedelta(days=WINDOW),
-                )
-            p, _predicted = rm.predict_invoice(
-                s_inv,
-                prior,
-                model,
-                CUT_OFF,
-                min(invoice_date, CUT_OFF),
-                due if invoice_date <= CUT_OFF else due - (invoice_date - CUT_OFF),
+def cut_off_of(truth):
+    dates = sorted(row[0] for rows in truth.values() for row in rows)
+    return dates[int(0.65 * len(dates))]
+
+
+# ----------------------------------------------------------------------------
+# The engine at the cut-off, and the two rules
+# ----------------------------------------------------------------------------
+
+
+def training_sample(known, today, window_days):
+    """The customers the engine reads to learn: a seeded shuffle, up to
+    MAX_TRAINING_INVOICES invoices over two windows."""
+    start = today - timedelta(days=2 * window_days)
+    counts = [
+        (c, sum(1 for row in rows if row[1] >= start))
+        for c, rows in sorted(known.items(), key=lambda kv: str(kv[0]))
+    ]
+    counts = [(c, n) for c, n in counts if n]
+    random.Random(1).shuffle(counts)
+    chosen, total = {}, 0
+    for customer, count in counts:
+        if total >= MAX_TRAINING_INVOICES:
+            break
+        chosen[customer] = [row for row in known[customer] if row[1] >= start]
+        total += count
+    return chosen
+
+
+def run_engine(known, today, tests, holidays=()):
+    """The model's (probability, predicted date, low, high) for each test
+    invoice ``(customer, issued, due, amount)``, and the learnt parameters."""
+    sample = training_sample(known, today, WINDOW)
+    params = rm.learn(sample, today, WINDOW, holidays=holidays)
+    window_start = today - timedelta(days=WINDOW)
+    stats = {
+        c: rm.stats_from_history(rows, today, window_start) for c, rows in known.items()
+    }
+    empty = rm.stats_from_history([], today, window_start)
+    predictor = rm.Predictor(params)
+    out = []
+    for customer, issued, due, amount in tests:
+        out.append(
+            rm.predict_invoice(
+                predictor,
+                stats.get(customer, empty),
+                today,
+                issued,
+                due,
                 amount,
+                holidays=holidays,
             )
-            ours.append(p)
-            baseline.append(own_rate)
-            labels.append(int(paid_on > due))
-            open_mask.append(invoice_date <= CUT_OFF)
-    return back, ours, baseline, labels, open_mask
+        )
+    return out, params
 
 
-def metrics(probabilities, labels):
+def run_rules(known, today, tests):
+    """Rule 1's probability and rule 2's date for each test invoice."""
+    late, dtp = {}, {}
+    all_late, all_dtp = [], []
+    for customer, rows in known.items():
+        paid = [row for row in rows if row[2] is not None]
+        if not paid:
+            continue
+        flags = [row[2] > row[1] for row in paid]
+        late[customer] = sum(flags) / len(flags)
+        all_late.extend(flags)
+        last = sorted(paid, key=lambda row: (row[2], row[0]))[-10:]
+        dtp[customer] = statistics.median((row[2] - row[0]).days for row in last)
+        all_dtp.extend((row[2] - row[0]).days for row in paid)
+    g_late = sum(all_late) / len(all_late)
+    g_dtp = statistics.median(all_dtp)
+    return [
+        (
+            late.get(customer, g_late),
+            issued + timedelta(days=round(dtp.get(customer, g_dtp))),
+        )
+        for customer, issued, _due, _amount in tests
+    ]
+
+
+# ----------------------------------------------------------------------------
+# Figures
+# ----------------------------------------------------------------------------
+
+
+def date_metrics(predicted, actual):
+    errors = [abs((p - a).days) for p, a in zip(predicted, actual, strict=True)]
+    n = len(errors)
     return (
-        rm.auc(probabilities, labels),
-        rm.accuracy(probabilities, labels),
-        rm.brier(probabilities, labels),
+        sum(errors) / n,
+        sum(e <= 3 for e in errors) / n,
+        sum(e <= 7 for e in errors) / n,
     )
+
+
+def figures(probabilities, labels, predicted, actual, low=None, high=None):
+    out = {}
+    if probabilities is not None:
+        out.update(
+            auc=rm.auc(probabilities, labels),
+            accuracy=rm.accuracy(probabilities, labels),
+            brier=rm.brier(probabilities, labels),
+            ece=rm.ece(probabilities, labels),
+        )
+    if predicted is not None:
+        out["mae"], out["within3"], out["within7"] = date_metrics(predicted, actual)
+    if low is not None:
+        inside = [lo <= a <= hi for lo, a, hi in zip(low, actual, high, strict=True)]
+        out["interval"] = sum(inside) / len(inside)
+    return out
+
+
+def evaluate(truth, today=None, holidays=()):
+    today = today or cut_off_of(truth)
+    known = {c: as_of(rows, today) for c, rows in truth.items()}
+    known = {c: rows for c, rows in known.items() if rows}
+    tests, labels, actual = [], [], []
+    for customer, rows in truth.items():
+        for issued, due, paid_on, amount in rows:
+            if issued >= today and paid_on is not None:
+                tests.append((customer, issued, due, amount))
+                labels.append(int(paid_on > due))
+                actual.append(paid_on)
+    start = time.perf_counter()
+    engine, params = run_engine(known, today, tests, holidays)
+    seconds = time.perf_counter() - start
+    rules = run_rules(known, today, tests)
+    model = figures(
+        [e[0] for e in engine],
+        labels,
+        [e[1] for e in engine],
+        actual,
+        [e[2] for e in engine],
+        [e[3] for e in engine],
+    )
+    rule1 = figures([r[0] for r in rules], labels, None, actual)
+    rule2 = figures(None, labels, [r[1] for r in rules], actual)
+    info = {
+        "cut-off": today,
+        "invoices scored": len(tests),
+        "late share": sum(labels) / len(labels),
+        "learn seconds": seconds,
+        "mode": params.get("mode"),
+        "calibration": (params.get("calibration") or {}).get("kind"),
+    }
+    return info, model, rule1, rule2
+
+
+COLUMNS = (
+    ("auc", "AUC", "{:.3f}"),
+    ("accuracy", "accuracy", "{:.3f}"),
+    ("brier", "Brier", "{:.3f}"),
+    ("ece", "ECE", "{:.3f}"),
+    ("mae", "date MAE (d)", "{:.2f}"),
+    ("within3", "within 3 d", "{:.1%}"),
+    ("within7", "within 7 d", "{:.1%}"),
+    ("interval", "in 10-90% interval", "{:.1%}"),
+)
+
+
+def print_table(title, info, model, rule1, rule2):
+    print(f"\n### {title}")
+    print(", ".join(f"{k}: {v}" for k, v in info.items() if v is not None))
+    print("| | " + " | ".join(label for _k, label, _f in COLUMNS) + " |")
+    print("|---" * (len(COLUMNS) + 1) + "|")
+    for name, values in (
+        ("model", model),
+        ("rule 1: customer's past late rate", rule1),
+        ("rule 2: median days-to-pay, last 10", rule2),
+    ):
+        cells = [
+            fmt.format(values[key]) if values.get(key) is not None else ""
+            for key, _label, fmt in COLUMNS
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
-    args = parser.parse_args()
-    table = []
-    for seed in range(args.seeds):
-        back, ours, baseline, labels, open_mask = evaluate(seed)
-        subsets = {
-            "all after cut-off": list(range(len(labels))),
-            "issued after": [i for i, o in enumerate(open_mask) if not o],
-        }
-        for name, idx in subsets.items():
-            lab = [labels[i] for i in idx]
-            row = (
-                seed,
-                name,
-                len(idx),
-                sum(lab) / len(lab),
-                *metrics([ours[i] for i in idx], lab),
-                *metrics([baseline[i] for i in idx], lab),
-                back.get("auc"),
-            )
-            table.append(row)
-    header = (
-        "seed",
-        "invoices scored",
-        "n",
-        "late share",
-        "AUC",
-        "accuracy",
-        "Brier",
-        "base AUC",
-        "base acc.",
-        "base Brier",
-        "back-test AUC",
+    parser.add_argument(
+        "--real", default=str(ROOT.parent / "shared" / "data" / "h2h_closed")
     )
-    print(" | ".join(header))
-    for row in table:
-        print(" | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
-    for name in ("all after cut-off", "issued after"):
-        rows = [r for r in table if r[1] == name]
-        print(
-            f"mean over {len(rows)} ledgers, {name}: model AUC "
-            f"{statistics.mean(r[4] for r in rows):.3f} accuracy "
-            f"{statistics.mean(r[5] for r in rows):.3f} Brier "
-            f"{statistics.mean(r[6] for r in rows):.3f} | own-late-rate baseline AUC "
-            f"{statistics.mean(r[7] for r in rows):.3f} accuracy "
-            f"{statistics.mean(r[8] for r in rows):.3f}"
+    parser.add_argument(
+        "--term",
+        type=int,
+        default=30,
+        help="days from issue to due assumed when the data has no issue date",
+    )
+    args = parser.parse_args()
+    if args.real and (Path(args.real) / "invoices.csv").exists():
+        truth, assumed = read_real(args.real, args.term)
+        title = f"real history: {args.real}"
+        if assumed:
+            title += f" (no issue dates: issue = due - {args.term} days, assumed)"
+        print_table(title, *evaluate(truth))
+    totals = defaultdict(list)
+    for seed in range(args.seeds):
+        info, *results = evaluate(simulate(seed), CUT_OFF)
+        print_table(f"synthetic ledger, seed {seed}", info, *results)
+        for name, values in zip(("model", "rule1", "rule2"), results, strict=True):
+            for key, value in values.items():
+                totals[name, key].append(value)
+    if args.seeds:
+        mean = {
+            name: {
+                key: statistics.mean(v) for (n, key), v in totals.items() if n == name
+            }
+            for name in ("model", "rule1", "rule2")
+        }
+        print_table(
+            f"synthetic ledgers, mean over {args.seeds} seeds",
+            {},
+            mean["model"],
+            mean["rule1"],
+            mean["rule2"],
         )
 
 

@@ -3,6 +3,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, format_date
 
 from ..tools.trace import log_trace, note_html
+from .account_move_line_prediction import expected_text
 from .res_partner import RISK_BANDS
 
 
@@ -15,15 +16,35 @@ class AccountMove(models.Model):
         readonly=True,
         copy=False,
         aggregator="avg",
-        help="How likely this invoice is to be paid after its due date, as a "
-        "percentage; never certain before the due date (shown only until then: "
-        "once overdue, it is late).",
+        help="How likely this invoice is to be paid in full after its due date "
+        "(its last one, with several), as a percentage; never certain before the "
+        "due date (shown only until then: once overdue, it is late). Each due "
+        "date has its own on the receivable lines.",
     )
     collection_predicted_payment_date = fields.Date(
         string="Predicted Payment Date",
         readonly=True,
         copy=False,
-        help="When this invoice is expected to be paid, from the customer's history.",
+        help="When this invoice is expected to be paid in full (its last open due "
+        "date), from the customer's recent payments.",
+    )
+    collection_predicted_date_low = fields.Date(
+        string="Expected From",
+        readonly=True,
+        copy=False,
+        help="Paid in full before this date in only one case out of ten.",
+    )
+    collection_predicted_date_high = fields.Date(
+        string="Expected By",
+        readonly=True,
+        copy=False,
+        help="Paid in full by this date in nine cases out of ten.",
+    )
+    collection_expected_text = fields.Char(
+        string="Expected Payment",
+        compute="_compute_collection_expected_text",
+        help="When this invoice is expected to be paid in full: from the date "
+        "paid before in one case out of ten to the date paid by in nine out of ten.",
     )
     collection_expected_on_time_amount = fields.Monetary(
         string="Expected by Due Date",
@@ -70,6 +91,16 @@ class AccountMove(models.Model):
         )
         for move in self:
             move.collection_open = move in lines.move_id
+
+    @api.depends_context("lang")
+    @api.depends("collection_predicted_date_low", "collection_predicted_date_high")
+    def _compute_collection_expected_text(self):
+        for move in self:
+            move.collection_expected_text = expected_text(
+                self.env,
+                move.collection_predicted_date_low,
+                move.collection_predicted_date_high,
+            )
 
     def _compute_collection_reminder_count(self):
         counts = dict(

@@ -235,13 +235,26 @@ class CollectionRiskScoring(models.AbstractModel):
                        LEAST(GREATEST(COALESCE(paid_on, %(today)s::date) - due,
                                       %(clip_low)s), %(clip_high)s) AS days
                   FROM h
-            ), s AS (
+            ), q AS (
                 SELECT *, settled AND days > 0 AS late,
                        ROW_NUMBER() OVER (
                            PARTITION BY partner_id, settled
                            ORDER BY due DESC, invoice_date DESC, amount DESC
-                       ) - 1 AS settled_rank
+                       ) - 1 AS settled_rank,
+                       ROW_NUMBER() OVER (
+                           PARTITION BY partner_id, hist AND paid_on IS NOT NULL
+                           ORDER BY paid_on DESC, due DESC, invoice_date DESC,
+                                    amount DESC
+                       ) - 1 AS paid_rank,
+                       -- days paid after the first weekday on or after the due date
+                       paid_on - (due + CASE EXTRACT(ISODOW FROM due)::int
+                                        WHEN 6 THEN 2 WHEN 7 THEN 1 ELSE 0 END)
+                           AS bd_delay
                   FROM r
+            ), s AS (
+                SELECT *, hist AND paid_on IS NOT NULL AND paid_rank < %(date_n)s
+                          AS paid_last
+                  FROM q
             )
             SELECT partner_id,
                    COUNT(*) FILTER (WHERE hist),
@@ -270,6 +283,15 @@ class CollectionRiskScoring(models.AbstractModel):
                    COALESCE(SUM(POWER(0.5, settled_rank / %(half_life)s))
                             FILTER (WHERE settled), 0),
                    %(checkpoints)s,
+                   COUNT(*) FILTER (WHERE late),
+                   COUNT(*) FILTER (WHERE settled AND settled_rank < %(last_n)s),
+                   COUNT(*) FILTER (WHERE late AND settled_rank < %(last_n)s),
+                   COUNT(*) FILTER (WHERE paid_last),
+                   PERCENTILE_CONT(%(quantiles)s::float8[]) WITHIN GROUP
+                       (ORDER BY bd_delay) FILTER (WHERE paid_last),
+                   PERCENTILE_CONT(%(quantiles)s::float8[]) WITHIN GROUP
+                       (ORDER BY paid_on - invoice_date) FILTER (WHERE paid_last),
+                   %(shifts)s,
                    -- the invoices to score, whatever their date: unpaid today
                    -- (the arrays of one group aggregate the rows in the same order)
                    ARRAY_AGG(id) FILTER (WHERE paid_on IS NULL),
@@ -288,6 +310,13 @@ class CollectionRiskScoring(models.AbstractModel):
             recent=rm.RECENT_DAYS,
             half_life=rm.RECENT_HALF_LIFE,
             checkpoints=checkpoints,
+            date_n=rm.DATE_N,
+            last_n=rm.LAST_N,
+            quantiles=list(rm.QUANTILES),
+            shifts=SQL(", ").join(
+                SQL("COUNT(*) FILTER (WHERE paid_last AND bd_delay > %s)", -j)
+                for j in range(rm.SHIFTS)
+            ),
         )
 
     def _risk_fetch_stats(self, company, today, partner_ids):
@@ -310,13 +339,23 @@ class CollectionRiskScoring(models.AbstractModel):
              overdue, oldest, n_settled, settled, late, days_late, days_on_time,
              days_late_late, recent_n, recent_settled, recent_late,
              decayed_late, decayed_weight, *rest) = row  # fmt: skip
-            unpaid_at, invoices = rest[:n_checkpoints], rest[n_checkpoints:]
+            unpaid_at, rest = rest[:n_checkpoints], rest[n_checkpoints:]
+            n_late, last_n, last_late, date_n, delay_q, dtp_q = rest[:6]
+            late_shift = rest[6 : 6 + rm.SHIFTS]
+            invoices = rest[6 + rm.SHIFTS :]
             if invoices[0]:
                 open_invoices.extend(
                     (partner_id, *invoice) for invoice in zip(*invoices, strict=True)
                 )
             stats[partner_id] = rm.CustomerStats(
                 n_settled=n_settled,
+                n_late=n_late,
+                last_n=last_n,
+                last_late=last_late,
+                date_n=date_n,
+                delay_q=[float(v) for v in delay_q or []],
+                dtp_q=[float(v) for v in dtp_q or []],
+                late_shift=list(late_shift),
                 settled=float(settled),
                 late=float(late),
                 days_late=float(days_late),
@@ -396,12 +435,8 @@ class CollectionRiskScoring(models.AbstractModel):
         if params.get("features") != list(rm.FEATURES):
             self._risk_fit(company, today, force=True)
             params = company.collection_risk_model_params
-        prior = rm.Prior(**params.get("prior", {}))
-        model = (
-            rm.LogisticModel.from_dict(params["model"])
-            if company.collection_risk_model_state == "model" and params.get("model")
-            else None
-        )
+        predictor = rm.Predictor(params)
+        holidays = self._risk_holidays(company, today)
         stats, open_invoices = self._risk_fetch_stats(company, today, partner_ids)
         empty = rm.CustomerStats(unpaid_at=dict.fromkeys(rm.CHECKPOINTS, 0.0))
         thresholds = (
@@ -413,13 +448,13 @@ class CollectionRiskScoring(models.AbstractModel):
         partner_rows = []
         for partner_id in partner_ids:
             s = stats.get(partner_id, empty)
-            score, factors = self._risk_customer_score(s, prior, model)
+            score, factors = self._risk_customer_score(s, predictor)
             partner_rows.append(
                 (
                     partner_id,
                     score,
                     self._risk_band(score, thresholds),
-                    self._risk_confidence(s, model),
+                    self._risk_confidence(s, predictor.model),
                     now,
                     json.dumps(factors),
                     company.collection_risk_run_seq,
@@ -427,11 +462,26 @@ class CollectionRiskScoring(models.AbstractModel):
             )
         self._risk_write_partners(company, partner_rows)
         bands = {row[0]: row[2] for row in partner_rows}
-        self._risk_score_invoices(open_invoices, today, stats, prior, model, bands)
+        self._risk_score_invoices(
+            open_invoices, today, stats, predictor, bands, holidays
+        )
 
     @api.model
-    def _risk_customer_score(self, s, prior, model):
+    def _risk_holidays(self, company, today):
+        """The company's holidays (those of its country), on which no payment
+        lands: a frozenset of dates around ``today``."""
+        if not company.country_id:
+            return frozenset()
+        window = company.collection_risk_window_days or 365
+        dates = self.env["collection.holiday"]._dates_by_country(
+            company.country_id, today - timedelta(days=2 * window + 31)
+        )
+        return frozenset(dates.get(company.country_id.id, ()))
+
+    @api.model
+    def _risk_customer_score(self, s, predictor):
         """Score 0-100 and the factors that explain it (code, value, points)."""
+        prior = predictor.prior
         rates = rm.customer_rates(s, prior)
         values = {
             "late_share": rates["late_share"],
@@ -443,32 +493,38 @@ class CollectionRiskScoring(models.AbstractModel):
             "credit_use": s.open / s.credit_limit if s.credit_limit else 0.0,
             "history": s.n_settled,
         }
+        model = predictor.model
         if model:
             row = rm.features(s, prior)
             # A customer always a week late is less of a risk than one always two
             # months late: the probability is weighted by how late it pays when late.
             severity = 0.6 + 0.4 * rm.clip(rates["days_late"], 0, 60) / 60
-            terms = dict(zip(rm.FEATURES, model.logit_terms(row), strict=True))
-            pushes = {
-                "late_share": terms["late_share"] + terms["late_share_unpaid_now"],
-                "avg_days_late": terms["avg_days_late"],
-                "overdue_share": terms["overdue_share"],
-                "oldest_overdue": terms["oldest_overdue"],
-                "trend": terms["trend"],
-                "broken_commitments": terms["broken_commitments"],
-                "credit_use": terms["credit_use"],
-                "history": 0.0,
-            }
+            pushes = dict.fromkeys(values, 0.0)
+            terms = model.logit_terms(row)
+            for name, term in zip(rm.FEATURES, terms, strict=True):
+                if name in rm.FACTOR_OF_FEATURE:
+                    pushes[rm.FACTOR_OF_FEATURE[name]] += term
             # Points that add up to the score: the factors' pushes applied one
             # after the other (largest first) from the base, the score of a
-            # customer whose factors are all the company's average; each
-            # factor's points are what it adds at its turn.
-            z = model.intercept + sum(terms.values()) - sum(pushes.values())
-            cumulative = base = round(100 * rm.sigmoid(z) * severity)
+            # customer whose factors are all the company's average (and whose
+            # late rate, where the score leans on rule 1, is the company's);
+            # each factor's points are what it adds at its turn.
+            z = model.intercept + sum(terms) - sum(pushes.values())
+            rate = prior.late_count
+
+            def reach(z, rate):
+                p = rm.blend(
+                    predictor.calibration(rm.sigmoid(z)), rate, predictor.weight
+                )
+                return round(100 * rm.clip(p, rm.P_FLOOR, 1 - rm.P_FLOOR) * severity)
+
+            cumulative = base = reach(z, rate)
             points = {}
             for code, push in sorted(pushes.items(), key=lambda kv: -abs(kv[1])):
                 z += push
-                reached = round(100 * rm.sigmoid(z) * severity)
+                if code == "late_share":
+                    rate = rm.rule_rate(s, prior)
+                reached = reach(z, rate)
                 points[code] = reached - cumulative
                 cumulative = reached
             score = cumulative
@@ -560,31 +616,57 @@ class CollectionRiskScoring(models.AbstractModel):
             )
         self.env["res.partner"].invalidate_model(fnames)
 
-    def _risk_score_invoices(self, open_invoices, today, stats, prior, model, bands):
-        """Late probability, predicted payment date and expected on-time amount of
-        the customers' invoices unpaid as of ``today``."""
+    def _risk_score_invoices(self, open_invoices, today, stats, predictor, bands,
+                             holidays=frozenset()):  # fmt: skip
+        """Late probability, predicted payment date with its 10-90% interval and
+        expected on-time amount of the customers' invoices unpaid as of ``today``,
+        and of each of their open receivable lines.
+
+        Per receivable line: whether that due date is paid late, and when. Per
+        invoice: the same for the invoice paid in full, i.e. its last open due
+        date (with one due date, the invoice and its line agree)."""
         empty = rm.CustomerStats(unpaid_at=dict.fromkeys(rm.CHECKPOINTS, 0.0))
-        rows = []
-        for partner_id, move_id, invoice_date, due, amount, residual in open_invoices:
-            p, predicted = rm.predict_invoice(
+        invoices = {row[1]: row for row in open_invoices}
+        lines = self.env["account.move.line"]._collection_prediction_lines(
+            list(invoices)
+        )
+        line_rows, last = [], {}
+        for line_id, move_id, maturity in lines:
+            partner_id, _move, invoice_date, due, amount, _residual = invoices[move_id]
+            p, day, low, high = rm.predict_invoice(
+                predictor,
                 stats.get(partner_id, empty),
-                prior,
-                model,
                 today,
                 invoice_date,
-                due,
+                maturity or due,
                 float(amount),
+                holidays,
             )
-            if due >= today:
-                # Before the due date nothing is certain: the probability stays
-                # within what the evidence can say.
-                p = rm.clip(p, rm.P_FLOOR, 1 - rm.P_FLOOR)
-            p = round(p, 4)
+            line_rows.append((line_id, round(p, 4), day, low, high))
+            if move_id not in last or (maturity or due) >= last[move_id][0]:
+                last[move_id] = (maturity or due, line_rows[-1])
+        rows = []
+        for partner_id, move_id, invoice_date, due, amount, residual in open_invoices:
+            if move_id in last:
+                _id, p, day, low, high = last[move_id][1]
+            else:
+                p, day, low, high = rm.predict_invoice(
+                    predictor,
+                    stats.get(partner_id, empty),
+                    today,
+                    invoice_date,
+                    due,
+                    float(amount),
+                    holidays,
+                )
+                p = round(p, 4)
             rows.append(
                 (
                     move_id,
                     p,
-                    predicted,
+                    day,
+                    low,
+                    high,
                     float(residual or amount) * (1 - p),
                     bands[partner_id],
                 )
@@ -592,13 +674,19 @@ class CollectionRiskScoring(models.AbstractModel):
         fnames = [
             "collection_late_probability",
             "collection_predicted_payment_date",
+            "collection_predicted_date_low",
+            "collection_predicted_date_high",
             "collection_expected_on_time_amount",
             "collection_risk_band",
         ]
         self.env["account.move"].flush_model(fnames)
         for page in range(0, len(rows), WRITE_PAGE):
             values = SQL(", ").join(
-                SQL("(%s::int, %s::float, %s::date, %s::numeric, %s::text)", *row)
+                SQL(
+                    "(%s::int, %s::float, %s::date, %s::date, %s::date,"
+                    " %s::numeric, %s::text)",
+                    *row,
+                )
                 for row in rows[page : page + WRITE_PAGE]
             )
             self.env.cr.execute(
@@ -606,14 +694,21 @@ class CollectionRiskScoring(models.AbstractModel):
                     """UPDATE account_move m
                           SET collection_late_probability = v.p,
                               collection_predicted_payment_date = v.predicted,
+                              collection_predicted_date_low = v.low,
+                              collection_predicted_date_high = v.high,
                               collection_expected_on_time_amount = v.expected,
                               collection_risk_band = v.band
-                         FROM (VALUES %s) AS v(id, p, predicted, expected, band)
+                         FROM (VALUES %s)
+                              AS v(id, p, predicted, low, high, expected, band)
                         WHERE m.id = v.id
                           -- unchanged rows are not rewritten (no bloat, no I/O)
                           AND (m.collection_late_probability IS DISTINCT FROM v.p
                                OR m.collection_predicted_payment_date
                                   IS DISTINCT FROM v.predicted
+                               OR m.collection_predicted_date_low
+                                  IS DISTINCT FROM v.low
+                               OR m.collection_predicted_date_high
+                                  IS DISTINCT FROM v.high
                                OR m.collection_expected_on_time_amount
                                   IS DISTINCT FROM v.expected
                                OR m.collection_risk_band IS DISTINCT FROM v.band)""",
@@ -621,6 +716,7 @@ class CollectionRiskScoring(models.AbstractModel):
                 )
             )
         self.env["account.move"].invalidate_model(fnames)
+        self.env["account.move.line"]._collection_write_predictions(line_rows)
         return len(rows)
 
     # ------------------------------------------------------------------
@@ -671,8 +767,10 @@ class CollectionRiskScoring(models.AbstractModel):
         return history
 
     def _risk_fit(self, company, today, force=False):
-        """Back-test on a time-ordered split, then fit on everything; keep the
-        model only if the back-test shows it ranks customers well enough."""
+        """Back-test on a time-ordered split (the model beside the two simple
+        rules), then fit and calibrate: see ``rm.learn``. The model scores only
+        where its back-test beats rule 1 (alone or blended with it); otherwise
+        the transparent rules do."""
         company = company.sudo()
         params = company.collection_risk_model_params or {}
         if (
@@ -682,33 +780,30 @@ class CollectionRiskScoring(models.AbstractModel):
         ):
             return
         history = self._risk_training_rows(company, today)
-        window_days = company.collection_risk_window_days
-        prior = rm.company_prior(history, today, window_days)
-        samples = rm.training_samples(history, today, window_days, prior)
-        result = rm.backtest(samples)
-        values = {
-            "collection_risk_model_date": today,
-            "collection_risk_model_samples": len(samples),
-            "collection_risk_model_auc": result.get("auc") or 0.0,
-            "collection_risk_model_accuracy": result.get("accuracy") or 0.0,
-            "collection_risk_model_brier": result.get("brier") or 0.0,
-        }
+        params = rm.learn(
+            history,
+            today,
+            company.collection_risk_window_days,
+            self._risk_holidays(company, today),
+        )
         # The feature list travels with the model: an upgrade that changes it
         # makes the stored model unusable, and the next run refits.
-        params = {"prior": prior.as_dict(), "features": list(rm.FEATURES)}
-        if result.get("auc") is not None and result["auc"] >= rm.MIN_AUC:
-            params["model"] = rm.fit(samples).to_dict()
-            values["collection_risk_model_state"] = "model"
-        else:
-            values["collection_risk_model_state"] = (
-                "thin" if result.get("auc") is None else "weak"
-            )
-        values["collection_risk_model_params"] = params
-        company.write(values)
+        final = params["backtest"].get("final", {})
+        company.write(
+            {
+                "collection_risk_model_date": today,
+                "collection_risk_model_samples": params["samples"],
+                "collection_risk_model_auc": final.get("auc") or 0.0,
+                "collection_risk_model_accuracy": final.get("accuracy") or 0.0,
+                "collection_risk_model_brier": final.get("brier") or 0.0,
+                "collection_risk_model_state": params["mode"],
+                "collection_risk_model_params": params,
+            }
+        )
         _logger.info(
             "Collections risk model for %s: %s on %s samples (AUC %s)",
             company.name,
-            values["collection_risk_model_state"],
-            len(samples),
-            result.get("auc"),
+            params["mode"],
+            params["samples"],
+            final.get("auc"),
         )

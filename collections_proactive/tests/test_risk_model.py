@@ -1,4 +1,5 @@
 import random
+from datetime import date, timedelta
 
 from odoo.tests import BaseCase, tagged
 
@@ -46,3 +47,137 @@ class TestRiskModelMath(BaseCase):
         model = rm.LogisticModel.fit(rows, labels)
         self.assertEqual(model.coef[1], 0.0)
         self.assertGreater(model.predict([6 / 7, 0.0]), model.predict([0.0, 0.0]))
+
+
+def synthetic_history(seed, customers=60, start=date(2024, 1, 1), days=600):
+    """{customer: [(invoice_date, due, paid_on, amount)]}: steady payers, late
+    payers and payers on the due date (who pay a weekend due date on Monday)."""
+    rng = random.Random(seed)
+    history = {}
+    for customer in range(customers):
+        kind = customer % 3
+        rows = []
+        for _ in range(25):
+            issued = start + timedelta(days=rng.randint(0, days))
+            due = issued + timedelta(days=rng.choice([30, 30, 45]))
+            if kind == 0:
+                paid_on = due - timedelta(days=rng.randint(0, 5))
+            elif kind == 1:
+                paid_on = due + timedelta(days=rng.randint(-2, 25))
+            else:
+                paid_on = rm.next_business_day(due)
+            rows.append((issued, due, paid_on, float(rng.randint(100, 5000))))
+        history[customer] = sorted(rows)
+    return history
+
+
+def as_of(history, today):
+    return {
+        c: [
+            (d, due, p if p <= today else None, a)
+            for d, due, p, a in rows
+            if d <= today
+        ]
+        for c, rows in history.items()
+    }
+
+
+@tagged("post_install", "-at_install")
+class TestRiskModelLearning(BaseCase):
+    """Calibration, payment-date distribution and the back-test against the rules."""
+
+    def test_percentiles_as_postgresql(self):
+        self.assertEqual(rm.percentiles([1, 2, 3, 4, 5]), [1.4, 3.0, 4.6])
+        self.assertEqual(rm.percentiles([7]), [7.0, 7.0, 7.0])
+        self.assertEqual(rm.percentiles([]), [])
+
+    def test_ece_and_reliability(self):
+        probabilities = [0.25] * 4 + [0.75] * 4
+        labels = [1, 0, 0, 0, 1, 1, 1, 0]
+        self.assertEqual(rm.ece(probabilities, labels), 0.0)
+        self.assertAlmostEqual(rm.ece([0.9] * 4, [0, 0, 0, 0]), 0.9)
+        bins = rm.reliability(probabilities, labels)
+        self.assertEqual([b[2] for b in bins], [4, 4])
+
+    def test_isotonic_calibration_is_monotone_and_never_certain(self):
+        raw = [i / 100 for i in range(100)]
+        labels = [int(i >= 50) for i in range(100)]
+        calibration = rm.Calibration.fit("isotonic", raw, labels)
+        values = [calibration(p) for p in raw]
+        self.assertEqual(values, sorted(values))
+        self.assertGreater(min(values), 0.0)
+        self.assertLess(max(values), 1.0)
+        self.assertLess(calibration(0.1), 0.05)
+        self.assertGreater(calibration(0.9), 0.95)
+        clone = rm.Calibration.from_dict(calibration.to_dict())
+        self.assertEqual(clone(0.42), calibration(0.42))
+
+    def test_platt_calibration_fixes_overconfidence(self):
+        rng = random.Random(5)
+        raw, labels = [], []
+        for _ in range(3000):
+            true = rng.random()
+            # A model that says 0.9 when the truth is 0.7: too sure.
+            raw.append(rm.sigmoid(2 * rm.logit(true)))
+            labels.append(int(rng.random() < true))
+        calibration = rm.Calibration.fit("platt", raw, labels)
+        self.assertAlmostEqual(calibration.a, 0.5, delta=0.1)
+        self.assertLess(
+            rm.ece([calibration(p) for p in raw], labels), rm.ece(raw, labels)
+        )
+
+    def test_payment_dates_follow_business_days_and_holidays(self):
+        # A customer paying on the first weekday on or after the due date.
+        rows = []
+        for i in range(10):
+            due = date(2026, 1, 5) + timedelta(days=7 * i)  # Mondays
+            rows.append((due - timedelta(days=30), due, due, 100.0))
+        today = date(2026, 4, 1)
+        s = rm.stats_from_history(rows, today, today - timedelta(days=365))
+        self.assertEqual(s.delay_q, [0.0, 0.0, 0.0])
+        prior = rm.Prior()
+        saturday = date(2026, 5, 2)
+        day, low, high = rm.payment_dates(s, prior, today, today, saturday)
+        self.assertEqual(day, date(2026, 5, 4))  # Monday
+        self.assertLessEqual(low, day)
+        self.assertLessEqual(day, high)
+        for d in (day, low, high):
+            self.assertLess(d.weekday(), 5)
+        holiday = frozenset({date(2026, 5, 4)})
+        day, _low, _high = rm.payment_dates(s, prior, today, today, saturday, holiday)
+        self.assertEqual(day, date(2026, 5, 5))
+        # A weekend due date makes such a payer late: the feature says so.
+        weekday_row = rm.features(s, prior, 30, 100.0, date(2026, 5, 4))
+        weekend_row = rm.features(s, prior, 30, 100.0, saturday)
+        index = rm.FEATURES.index("calendar_late")
+        self.assertGreater(weekend_row[index], weekday_row[index])
+
+    def test_learn_beats_or_follows_the_rules(self):
+        today = date(2025, 6, 1)
+        history = as_of(synthetic_history(1), today)
+        params = rm.learn(history, today, 365)
+        report = params["backtest"]
+        self.assertIn(params["mode"], ("model", "weak"))
+        self.assertEqual(params["features"], list(rm.FEATURES))
+        for key in ("final", "model", "rule_late", "rule_date", "reliability"):
+            self.assertTrue(report.get(key), key)
+        # The blend with rule 1 is chosen on the back-test: never worse than it.
+        self.assertLessEqual(
+            report["final"]["brier"], report["rule_late"]["brier"] + 1e-12
+        )
+        self.assertGreater(report["final"]["auc"], 0.75)
+        self.assertIn(report["calibration"], ("none", "platt", "isotonic"))
+        predictor = rm.Predictor(params)
+        s = rm.stats_from_history(history[2], today, today - timedelta(days=365))
+        p, day, low, high = rm.predict_invoice(
+            predictor, s, today, today, today + timedelta(days=30), 1000.0
+        )
+        self.assertTrue(rm.P_FLOOR <= p <= 1 - rm.P_FLOOR)
+        self.assertTrue(low <= day <= high)
+        # Overdue and unpaid: late for sure, expected in the future.
+        p, day, low, high = rm.predict_invoice(
+            predictor, s, today, today - timedelta(days=60), today - timedelta(days=5),
+            1000.0,
+        )  # fmt: skip
+        self.assertEqual(p, 1.0)
+        self.assertGreater(day, today)

@@ -4,11 +4,14 @@ from datetime import date, timedelta
 
 from freezegun import freeze_time
 
+from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
+from odoo.tools import format_date
 
 from ..tools import risk_model as rm
 from .common import CollectionsCommon
+from .test_risk_model import as_of, synthetic_history
 
 TODAY = date(2026, 6, 30)
 
@@ -140,12 +143,41 @@ class TestRiskScoring(CollectionsCommon):
         """With a learnt model the points add up to the score from a stated
         base, however saturated the score (the report was 121 points for 84)."""
         model = rm.LogisticModel(
-            coef=[2.5, 1.0, 1.5, 0.8, 0.5, 1.2, 1.0, -0.2, 0.1, 0.9, 0.3],
+            coef=[
+                2.5,
+                1.0,
+                0.6,
+                1.0,
+                1.5,
+                0.4,
+                0.2,
+                0.8,
+                0.5,
+                1.2,
+                1.0,
+                -0.2,
+                0.1,
+                0.3,
+                0.4,
+                0.9,
+                0.3,
+            ],
             intercept=-0.8,
             means=[0.3] * len(rm.FEATURES),
             scales=[0.2] * len(rm.FEATURES),
         )
+        self.assertEqual(len(model.coef), len(rm.FEATURES))
         prior = rm.Prior()
+        # Calibrated and leaning a quarter on rule 1: the points still add up.
+        predictor = rm.Predictor(
+            {
+                "mode": "model",
+                "prior": prior.as_dict(),
+                "model": model.to_dict(),
+                "calibration": {"kind": "platt", "a": 0.8, "b": -0.1},
+                "blend": 0.75,
+            }
+        )
         stats = rm.CustomerStats(
             n_settled=12,
             settled=12000,
@@ -167,11 +199,21 @@ class TestRiskScoring(CollectionsCommon):
             first_date_days=365,
             broken_commitments=2,
         )
-        score, factors = self.scoring._risk_customer_score(stats, prior, model)
+        stats.n_late = 11
+        score, factors = self.scoring._risk_customer_score(stats, predictor)
         base = [f for f in factors if f["code"] == "base"]
         self.assertEqual(len(base), 1)
         self.assertEqual(sum(f["points"] for f in factors), score)
         self.assertLessEqual(score, 100)
+        # The score is the probability the invoices get, weighted by severity.
+        rates = rm.customer_rates(stats, prior)
+        severity = 0.6 + 0.4 * rm.clip(rates["days_late"], 0, 60) / 60
+        p = predictor.probability(stats, rm.features(stats, prior))
+        self.assertEqual(score, round(100 * p * severity))
+        codes = {f["code"] for f in factors}
+        self.assertLessEqual(
+            codes, set(rm.FACTOR_OF_FEATURE.values()) | {"base", "history"}
+        )
 
     def test_sql_statistics_match_python_definition(self):
         window_start = TODAY - timedelta(days=365)
@@ -182,7 +224,11 @@ class TestRiskScoring(CollectionsCommon):
                 rm.stats_from_history(history[customer.id], TODAY, window_start)
             )
             for name, value in asdict(sql[customer.id]).items():
-                if isinstance(value, float):
+                if name in ("delay_q", "dtp_q"):
+                    self.assertEqual(len(value), len(python[name]), name)
+                    for got, want in zip(value, python[name], strict=True):
+                        self.assertAlmostEqual(got, want, 6, f"{customer.name} {name}")
+                elif isinstance(value, float):
                     self.assertAlmostEqual(
                         value, python[name], 6, f"{customer.name} {name}"
                     )
@@ -315,6 +361,109 @@ class TestRiskScoring(CollectionsCommon):
         self.assertEqual(record.state, "thin")
         self.assertEqual(record.fitted_on, TODAY)
         self.assertTrue(self.company.collection_risk_full_requested)
+
+    def test_receivable_line_predictions_and_invoice_display(self):
+        """Each due date of an invoice gets its own risk and expected date; the
+        invoice shows those of its last due date, as an interval in words."""
+        term = self.env["account.payment.term"].create(
+            {
+                "name": "Half at 30, half at 60",
+                "line_ids": [
+                    Command.create(
+                        {"value": "percent", "value_amount": 50, "nb_days": 30}
+                    ),
+                    Command.create(
+                        {"value": "percent", "value_amount": 50, "nb_days": 60}
+                    ),
+                ],
+            }
+        )
+        invoice = self.env["account.move"].create(
+            {
+                "move_type": "out_invoice",
+                "partner_id": self.chronic.id,
+                "invoice_date": TODAY - timedelta(days=3),
+                "invoice_payment_term_id": term.id,
+                "invoice_line_ids": [
+                    Command.create(
+                        {"name": "Goods", "quantity": 1, "price_unit": 1000,
+                         "tax_ids": [Command.clear()]}
+                    )
+                ],
+            }
+        )  # fmt: skip
+        invoice.action_post()
+        self._score()
+        lines = invoice.line_ids.filtered(
+            lambda line: line.display_type == "payment_term"
+        ).sorted("date_maturity")
+        self.assertEqual(len(lines), 2)
+        for line in lines:
+            self.assertTrue(rm.P_FLOOR <= line.collection_late_probability < 1)
+            self.assertTrue(
+                line.collection_predicted_date_low
+                <= line.collection_predicted_payment_date
+                <= line.collection_predicted_date_high
+            )
+            self.assertGreaterEqual(line.collection_predicted_date_low, TODAY)
+            self.assertLess(line.collection_predicted_payment_date.weekday(), 5)
+            self.assertTrue(line.collection_expected_text.startswith("expected "))
+        self.assertLess(
+            lines[0].collection_predicted_payment_date,
+            lines[1].collection_predicted_payment_date,
+        )
+        last = lines[1]
+        self.assertEqual(
+            invoice.collection_late_probability, last.collection_late_probability
+        )
+        self.assertEqual(
+            invoice.collection_predicted_payment_date,
+            last.collection_predicted_payment_date,
+        )
+        self.assertEqual(
+            invoice.collection_expected_text, last.collection_expected_text
+        )
+        high = invoice.collection_predicted_date_high
+        text = invoice.collection_expected_text
+        self.assertIn(str(high.day), text)
+        self.assertTrue(
+            format_date(self.env, high, date_format="MMM") in text
+            or format_date(self.env, high, date_format="MMMM") in text,
+            text,
+        )
+        # Paid lines are not predicted.
+        paid_lines = (
+            self.env["account.move"]
+            .search([("partner_id", "=", self.early.id)])
+            .line_ids.filtered(lambda line: line.display_type == "payment_term")
+        )
+        self.assertTrue(paid_lines)
+        self.assertFalse(any(paid_lines.mapped("collection_predicted_payment_date")))
+
+    def test_backtest_wizard_shows_model_beside_rules(self):
+        history = as_of(synthetic_history(2), TODAY)
+        params = rm.learn(history, TODAY, 365)
+        self.company.collection_risk_model_params = params
+        wizard = (
+            self.env["collection.risk.backtest"]
+            .with_user(self.collections_manager)
+            .create({})
+        )
+        html = str(wizard.comparison_html)
+        for text in (
+            "Customer&#39;s past late rate",
+            "Median days-to-pay, last 10 invoices",
+            "Calibration error",
+            "Within 7 days",
+            f"{params['backtest']['final']['auc']:.2f}",
+            f"{params['backtest']['rule_late']['auc']:.2f}",
+        ):
+            self.assertIn(text, html)
+        chart = str(wizard.reliability_html)
+        self.assertIn("Risk announced", chart)
+        self.assertEqual(
+            chart.count("<tr>"), len(params["backtest"]["reliability"]) + 1
+        )
 
     def test_backtest_wizard_other_company_refused(self):
         other = self.setup_other_company(name="Not Mine")["company"]

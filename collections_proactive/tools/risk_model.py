@@ -1,4 +1,5 @@
-"""Pure-Python risk model: customer statistics, features, logistic regression, metrics.
+"""Pure-Python risk model: customer statistics, features, logistic regression,
+calibration, payment-date distribution, metrics.
 
 The scoring engine (``collection.risk.scoring``) computes the same customer
 statistics two ways: with SQL aggregates for today's scores, and from raw invoice
@@ -7,8 +8,24 @@ sees exactly one definition of every feature.
 
 An invoice is *settled* at a date ``t`` once its outcome is known: paid in full by
 ``t``, or still unpaid after its due date (then it is late for sure).
+
+What the engine learns (:func:`learn`) and how it is checked:
+
+- a ridge logistic regression on snapshots of the company's own invoices, fitted on
+  the older part of the history and *calibrated* (Platt or isotonic, whichever the
+  back-test prefers) on the latest part, so that "30%" means 3 in 10;
+- a back-test on a time-ordered split that puts the model beside the two rules a
+  clerk computes (the customer's own past late rate; issue date + its median
+  days-to-pay over the last 10 invoices). When the rule does better on the
+  company's own history, the probability leans on it (a blend whose weight the
+  back-test picks, down to the rule alone), and so does the payment date;
+- a payment-date *distribution* per customer (10th, 50th and 90th percentile of
+  its recent delays, shrunk toward the company's for a short history), anchored on
+  the due date or on the issue date, whichever the customer's record follows more
+  tightly, and moved to the next business day (weekends, the company's holidays).
 """
 
+import bisect
 import math
 import random
 from dataclasses import dataclass, field
@@ -19,6 +36,14 @@ RECENT_DAYS = 90
 # The latest settled invoices weigh most in the recent late share: the weight halves
 # every RECENT_HALF_LIFE invoices back.
 RECENT_HALF_LIFE = 2.0
+# The late share of the last LAST_N settled invoices.
+LAST_N = 10
+# The payment-date distribution reads the customer's last DATE_N paid invoices
+# (as rule 2 does).
+DATE_N = 10
+QUANTILES = (0.1, 0.5, 0.9)
+# Pseudo-invoices of the company's distribution mixed into a customer's own.
+DATE_SHRINK = 2.0
 # Days before the due date at which still-unpaid invoices are looked at again.
 CHECKPOINTS = (10, 3)
 # Pseudo-invoices of company average mixed into a customer's own rates: a customer
@@ -30,26 +55,59 @@ MIN_TRAINING_SAMPLES = 200
 MIN_CLASS_SAMPLES = 30
 MIN_AUC = 0.70
 # A pure-Python fit costs samples x features^2 per iteration: cap the samples.
-MAX_FIT_SAMPLES = 8000
+MAX_FIT_SAMPLES = 6000
+# A customer with thousands of invoices would fill the training set: at most this
+# many snapshot invoices per customer, spread over its history.
+MAX_SNAPSHOTS_PER_CUSTOMER = 120
 # An overdue invoice whose expected payment date has passed is expected next week.
 OVERDUE_HORIZON_DAYS = 7
+# The issue date anchors the payment date only when the customer's days after
+# issue spread this much less than its days after the due date.
+ANCHOR_MARGIN = 2
+# Saturday and Sunday: no payment lands on them.
+WEEKEND = (5, 6)
+# Due dates on up to SHIFTS - 1 closed days in a row are told apart.
+SHIFTS = 4
 
 # How much history a customer has is not a feature: shrinkage toward the company
 # average already accounts for it, and as a feature it mostly learns how old the
 # ledger is. It sets the confidence level instead.
 FEATURES = (
     "late_share",
+    "late_count",
+    "last_late",
     "late_share_unpaid_now",
     "avg_days_late",
+    "median_delay",
+    "delay_spread",
     "trend",
     "recent_late",
     "overdue_share",
     "oldest_overdue",
     "days_to_due",
     "amount_ratio",
+    "due_closed",
+    "calendar_late",
     "broken_commitments",
     "credit_use",
 )
+# Which explained factor each feature's push belongs to (the customer's score);
+# what is about the invoice rather than the customer goes to the base.
+FACTOR_OF_FEATURE = {
+    "late_share": "late_share",
+    "late_count": "late_share",
+    "last_late": "trend",
+    "late_share_unpaid_now": "late_share",
+    "avg_days_late": "avg_days_late",
+    "median_delay": "avg_days_late",
+    "delay_spread": "avg_days_late",
+    "trend": "trend",
+    "recent_late": "trend",
+    "overdue_share": "overdue_share",
+    "oldest_overdue": "oldest_overdue",
+    "broken_commitments": "broken_commitments",
+    "credit_use": "credit_use",
+}
 
 
 @dataclass
@@ -57,6 +115,7 @@ class CustomerStats:
     """What a customer's history says at a reference date (see module docstring)."""
 
     n_settled: int = 0
+    n_late: int = 0  # settled late, by count
     settled: float = 0.0  # amount of settled invoices
     late: float = 0.0  # amount of those settled late
     days_late: float = 0.0  # amount-weighted sum of (clipped) days late, settled
@@ -67,6 +126,8 @@ class CustomerStats:
     recent_late: float = 0.0
     decayed_late: float = 0.0  # settled invoices, latest first, weights halving
     decayed_weight: float = 0.0
+    last_n: int = 0  # the last LAST_N settled invoices
+    last_late: int = 0  # of which late
     unpaid_at: dict = field(default_factory=dict)  # checkpoint -> settled amount
     open: float = 0.0  # amount not paid at the reference date
     overdue: float = 0.0
@@ -77,6 +138,14 @@ class CustomerStats:
     first_date_days: int = 0  # days from the first invoice to the reference date
     broken_commitments: int = 0
     credit_limit: float = 0.0
+    # The last DATE_N paid invoices: how many, and the 10/50/90th percentiles of
+    # their days paid after due, and after issue.
+    date_n: int = 0
+    delay_q: list = field(default_factory=list)
+    dtp_q: list = field(default_factory=list)
+    # Of those, how many were paid more than 0, -1, -2, -3 days after the first
+    # weekday on or after their due date.
+    late_shift: list = field(default_factory=lambda: [0] * SHIFTS)
 
     @property
     def on_time(self):
@@ -88,10 +157,14 @@ class Prior:
     """Company-wide averages a customer's own figures shrink toward."""
 
     late_share: float = 0.3
+    late_count: float = 0.3
     avg_days_late: float = 5.0
     days_on_time: float = -2.0
     days_late: float = 20.0
     term: float = 30.0
+    delay_q: list = field(default_factory=lambda: [-3.0, 0.0, 15.0])
+    dtp_q: list = field(default_factory=lambda: [20.0, 30.0, 45.0])
+    late_shift: list = field(default_factory=lambda: [0.3, 0.4, 0.5, 0.6])
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -103,6 +176,27 @@ def clip(value, low, high):
 
 def shrink(own, weight, prior, strength=SHRINK):
     return (own * weight + prior * strength) / (weight + strength)
+
+
+def logit(p, eps=0.01):
+    p = clip(p, eps, 1 - eps)
+    return math.log(p / (1 - p))
+
+
+def percentiles(values, quantiles=QUANTILES):
+    """Linear-interpolation percentiles, as PostgreSQL's ``percentile_cont``."""
+    ordered = sorted(values)
+    if not ordered:
+        return []
+    out = []
+    for q in quantiles:
+        position = q * (len(ordered) - 1)
+        low = math.floor(position)
+        high = math.ceil(position)
+        out.append(
+            float(ordered[low] + (position - low) * (ordered[high] - ordered[low]))
+        )
+    return out
 
 
 def stats_from_history(rows, ref, window_start, broken=0, credit_limit=0.0):
@@ -117,6 +211,7 @@ def stats_from_history(rows, ref, window_start, broken=0, credit_limit=0.0):
     s.unpaid_at = dict.fromkeys(CHECKPOINTS, 0.0)
     first = None
     settled = []
+    paid = []
     for invoice_date, due, paid_on, amount in rows:
         if invoice_date > ref:
             continue
@@ -133,6 +228,10 @@ def stats_from_history(rows, ref, window_start, broken=0, credit_limit=0.0):
             if due < ref:
                 s.overdue += amount
                 s.oldest_overdue = max(s.oldest_overdue, (ref - due).days)
+        else:
+            paid.append(
+                (paid_on, due, invoice_date, amount, (paid_on - invoice_date).days)
+            )
         if paid_on is None and due >= ref:
             continue
         # settled
@@ -140,6 +239,7 @@ def stats_from_history(rows, ref, window_start, broken=0, credit_limit=0.0):
         late_days = clip(late_days, *DAYS_LATE_CLIP)
         is_late = late_days > 0
         s.n_settled += 1
+        s.n_late += is_late
         settled.append((due, invoice_date, amount, is_late))
         s.settled += amount
         s.days_late += amount * late_days
@@ -161,7 +261,24 @@ def stats_from_history(rows, ref, window_start, broken=0, credit_limit=0.0):
         weight = 0.5 ** (rank / RECENT_HALF_LIFE)
         s.decayed_weight += weight
         s.decayed_late += weight if is_late else 0.0
+        if rank < LAST_N:
+            s.last_n += 1
+            s.last_late += is_late
+    paid.sort(reverse=True)
+    last = paid[:DATE_N]
+    s.date_n = len(last)
+    delays = [(p[0] - weekday_on_or_after(p[1])).days for p in last]
+    s.delay_q = percentiles(delays)
+    s.dtp_q = percentiles([p[4] for p in last])
+    s.late_shift = [sum(d > -j for d in delays) for j in range(SHIFTS)]
     return s
+
+
+def weekday_on_or_after(day):
+    """The due date as payers see it: a Saturday or Sunday moves to Monday (the
+    SQL twin does the same; company holidays only shift new due dates)."""
+    weekday = day.weekday()
+    return day + timedelta(days=7 - weekday) if weekday in WEEKEND else day
 
 
 def _rate(part, whole, n, prior):
@@ -172,6 +289,7 @@ def _rate(part, whole, n, prior):
 def customer_rates(s, prior):
     """Shrunk figures shared by the features, the explanation and the rules."""
     late_share = _rate(s.late, s.settled, s.n_settled, prior.late_share)
+    late_count = _rate(s.n_late, s.n_settled, s.n_settled, prior.late_count)
     avg_days = shrink(
         s.days_late / s.settled if s.settled > 0 else prior.avg_days_late,
         s.n_settled,
@@ -182,6 +300,7 @@ def customer_rates(s, prior):
     n_on_time = s.n_settled - n_late
     return {
         "late_share": late_share,
+        "late_count": late_count,
         "avg_days_late": avg_days,
         "trend": recent - late_share,
         "overdue_share": s.overdue / s.open if s.open > 0 else 0.0,
@@ -201,7 +320,26 @@ def customer_rates(s, prior):
     }
 
 
-def features(s, prior, days_to_due=None, amount=None):
+def shrunk_quantiles(own, n, prior, strength=DATE_SHRINK):
+    if not own:
+        return list(prior)
+    return [shrink(o, n, p, strength) for o, p in zip(own, prior, strict=True)]
+
+
+def is_business_day(day, holidays=()):
+    return day.weekday() not in WEEKEND and day not in holidays
+
+
+def next_business_day(day, holidays=()):
+    """``day`` itself when it is a business day, else the next one."""
+    for _ in range(30):
+        if is_business_day(day, holidays):
+            return day
+        day += timedelta(days=1)
+    return day
+
+
+def features(s, prior, days_to_due=None, amount=None, due=None, holidays=()):
     """Feature vector of an invoice ``days_to_due`` days before its due date.
 
     Without an invoice (``days_to_due`` None) it describes a new invoice on the
@@ -231,19 +369,79 @@ def features(s, prior, days_to_due=None, amount=None):
         rates["late_share"],
         strength=1.0,
     )
+    last_late = _rate(s.last_late, s.last_n, s.last_n, rates["late_count"])
+    delay_q = shrunk_quantiles(s.delay_q, s.date_n, prior.delay_q)
+    # A due date on a weekend or holiday is paid, at best, the next business day:
+    # late by the calendar alone.
+    due_closed = (next_business_day(due, holidays) - due).days if due else 0
+    # How often the customer's last payments, moved onto this due date (counted
+    # from its first business day), would have come after it.
+    shift = min(due_closed, SHIFTS - 1)
+    calendar_late = shrink(
+        s.late_shift[shift] / s.date_n if s.date_n else 0.0,
+        s.date_n,
+        prior.late_shift[shift],
+    )
     return [
         rates["late_share"],
+        logit(rates["late_count"]),
+        logit(last_late),
         late_now,
         clip(rates["avg_days_late"], *DAYS_LATE_CLIP) / 30.0,
+        clip(delay_q[1], *DAYS_LATE_CLIP) / 30.0,
+        clip(delay_q[2] - delay_q[0], 0, 120) / 30.0,
         rates["trend"],
         recent_late,
         rates["overdue_share"],
         min(s.oldest_overdue, 180) / 90.0,
         clip(days_to_due, 0, 90) / 30.0,
         amount_ratio,
+        min(due_closed, 4),
+        logit(calendar_late),
         min(s.broken_commitments, 5),
         min(s.open / s.credit_limit, 2.0) if s.credit_limit > 0 else 0.0,
     ]
+
+
+def payment_dates(s, prior, today, invoice_date, due, holidays=(), rule=False):
+    """Predicted payment date and its 10th-90th percentile interval.
+
+    The customer's last paid invoices give its delays after the due date and after
+    the issue date; the distribution follows whichever anchor its record keeps more
+    tightly (a customer paying 45 days after issue whatever the terms, or on the
+    due date whatever the issue), shrunk toward the company's for a short record,
+    and every date moves to the next business day. ``rule``: rule 2 instead
+    (issue date + median days-to-pay, no shrinking), when the back-test found it
+    better on the company's history.
+    """
+    if rule:
+        dtp = s.dtp_q[1] if s.dtp_q else prior.dtp_q[1]
+        day = invoice_date + timedelta(days=round(dtp))
+        low = high = day
+    else:
+        delay_q = shrunk_quantiles(s.delay_q, s.date_n, prior.delay_q)
+        dtp_q = shrunk_quantiles(s.dtp_q, s.date_n, prior.dtp_q)
+        if dtp_q[2] - dtp_q[0] + ANCHOR_MARGIN < delay_q[2] - delay_q[0]:
+            # A later due date than usual (a second installment) is not paid
+            # before it is due.
+            usual = s.term_sum / s.n_invoices if s.n_invoices else prior.term
+            extra = max((due - invoice_date).days - usual, 0)
+            anchor, q = invoice_date + timedelta(days=round(extra)), dtp_q
+        else:
+            anchor, q = weekday_on_or_after(due), delay_q
+        low, day, high = (
+            next_business_day(anchor + timedelta(days=round(v)), holidays) for v in q
+        )
+    start = max(today, invoice_date)
+    if day < start:
+        # Not paid by the date it was expected: soon, but not in the past.
+        day = next_business_day(
+            start + timedelta(days=OVERDUE_HORIZON_DAYS if due < today else 0),
+            holidays,
+        )
+    low = min(max(low, start), day)
+    high = max(high, day)
+    return day, low, high
 
 
 # ----------------------------------------------------------------------------
@@ -352,12 +550,106 @@ class LogisticModel:
 
 
 # ----------------------------------------------------------------------------
+# Calibration: Platt scaling or isotonic regression on a later window
+# ----------------------------------------------------------------------------
+
+
+class Calibration:
+    """Maps the regression's raw probability to a calibrated one.
+
+    ``platt``: a logistic curve on the raw log-odds. ``isotonic``: a monotone step
+    curve (pool adjacent violators), each step's rate smoothed as (late + 1) /
+    (n + 2), interpolated between steps: never 0 nor 1, and bounded by how many
+    invoices back each step. ``none``: the raw probability.
+    """
+
+    def __init__(self, kind="none", a=1.0, b=0.0, xs=None, ys=None):
+        self.kind = kind
+        self.a, self.b = a, b
+        self.xs, self.ys = xs or [], ys or []
+
+    @classmethod
+    def fit(cls, kind, raw, labels):
+        if kind == "platt":
+            model = LogisticModel.fit([[logit(p, 1e-6)] for p in raw], labels, 0.01)
+            return cls("platt", model.coef[0] / model.scales[0],
+                       model.intercept - model.coef[0] * model.means[0]
+                       / model.scales[0])  # fmt: skip
+        if kind == "isotonic":
+            blocks = []  # [sum of scores, late, n]
+            for p, y in sorted(zip(raw, labels, strict=True)):
+                blocks.append([p, y, 1])
+                while len(blocks) > 1 and (
+                    blocks[-2][1] * blocks[-1][2] >= blocks[-1][1] * blocks[-2][2]
+                ):
+                    last = blocks.pop()
+                    for i in range(3):
+                        blocks[-1][i] += last[i]
+            return cls(
+                "isotonic",
+                xs=[b[0] / b[2] for b in blocks],
+                ys=[(b[1] + 1) / (b[2] + 2) for b in blocks],
+            )
+        return cls("none")
+
+    def __call__(self, p):
+        if self.kind == "platt":
+            return sigmoid(self.a * logit(p, 1e-6) + self.b)
+        if self.kind == "isotonic" and self.xs:
+            i = bisect.bisect_left(self.xs, p)
+            if i == 0:
+                return self.ys[0]
+            if i >= len(self.xs):
+                return self.ys[-1]
+            x0, x1 = self.xs[i - 1], self.xs[i]
+            f = (p - x0) / (x1 - x0) if x1 > x0 else 1.0
+            return self.ys[i - 1] + f * (self.ys[i] - self.ys[i - 1])
+        return p
+
+    def to_dict(self):
+        return {"kind": self.kind, "a": self.a, "b": self.b, "xs": self.xs,
+                "ys": self.ys}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(**(data or {}))
+
+
+# ----------------------------------------------------------------------------
 # Learning: labelled snapshots, company prior, back-test, fit
 # ----------------------------------------------------------------------------
 
 
-def training_samples(history, today, window_days, prior):
-    """Labelled snapshots ``(t, known_on, features, late)``, features as of t.
+@dataclass
+class Sample:
+    """A labelled snapshot: features as of ``t``, outcome known on ``known_on``.
+    ``rule``: rule 1's probability then; ``dates``: for the snapshot on the
+    issue date, (model date, low, high, rule 2's date, actual paid date)."""
+
+    t: object
+    known_on: object
+    row: list
+    late: int
+    rule: float
+    dates: tuple = None
+
+
+def rule_rate(s, prior):
+    """Rule 1: the customer's own past late rate (the company's for a newcomer)."""
+    return s.n_late / s.n_settled if s.n_settled else prior.late_count
+
+
+def _snapshot_rows(rows):
+    """At most MAX_SNAPSHOTS_PER_CUSTOMER of a customer's invoices, spread evenly
+    over its history (a deterministic choice)."""
+    if len(rows) <= MAX_SNAPSHOTS_PER_CUSTOMER:
+        return range(len(rows))
+    step = len(rows) / MAX_SNAPSHOTS_PER_CUSTOMER
+    return sorted({int(i * step) for i in range(MAX_SNAPSHOTS_PER_CUSTOMER)})
+
+
+def training_samples(history, today, window_days, prior, holidays=()):
+    """Labelled snapshots (:class:`Sample`), features as of their date, sorted.
 
     ``history``: {customer: [(invoice_date, due, paid_on, amount)]}, ``paid_on`` as
     known today. Each invoice whose outcome is known today gives a snapshot on its
@@ -367,7 +659,9 @@ def training_samples(history, today, window_days, prior):
     """
     samples = []
     for rows in history.values():
-        for index, (invoice_date, due, paid_on, amount) in enumerate(rows):
+        rows = sorted(rows, key=lambda row: (row[0], row[1]))
+        for index in _snapshot_rows(rows):
+            invoice_date, due, paid_on, amount = rows[index]
             if paid_on is None and due >= today:
                 continue  # outcome unknown yet
             late = paid_on is None or paid_on > due
@@ -377,25 +671,36 @@ def training_samples(history, today, window_days, prior):
                 t = due - timedelta(days=checkpoint)
                 if t > invoice_date and (paid_on is None or paid_on > t):
                     points.append(t)
-            as_open = list(rows)
+            # Rows issued after the snapshot never count: stop the scan there.
+            end = bisect.bisect_right(rows, points[-1], key=lambda row: row[0])
+            as_open = rows[:end]
             as_open[index] = (invoice_date, due, None, amount)
             for t in points:
                 s = stats_from_history(as_open, t, t - timedelta(days=window_days))
-                row = features(s, prior, (due - t).days, amount)
-                samples.append((t, known_on, row, int(late)))
-    samples.sort(key=lambda sample: sample[0])
+                row = features(s, prior, (due - t).days, amount, due, holidays)
+                dates = None
+                if t == invoice_date and paid_on is not None:
+                    dates = (
+                        *payment_dates(s, prior, t, invoice_date, due, holidays),
+                        payment_dates(s, prior, t, invoice_date, due, rule=True)[0],
+                        paid_on,
+                    )
+                samples.append(
+                    Sample(t, known_on, row, int(late), rule_rate(s, prior), dates)
+                )
+    samples.sort(key=lambda sample: sample.t)
     return samples
 
 
 def company_prior(history, today, window_days):
+    window_start = today - timedelta(days=window_days)
     s = stats_from_history(
-        [r for rows in history.values() for r in rows],
-        today,
-        today - timedelta(days=window_days),
+        [r for rows in history.values() for r in rows], today, window_start
     )
     prior = Prior()
     if s.settled > 0:
         prior.late_share = s.late / s.settled
+        prior.late_count = s.n_late / s.n_settled
         prior.avg_days_late = s.days_late / s.settled
     if s.on_time > 0:
         prior.days_on_time = s.days_late_on_time / s.on_time
@@ -403,6 +708,19 @@ def company_prior(history, today, window_days):
         prior.days_late = s.days_late_late / s.late
     if s.n_invoices:
         prior.term = s.term_sum / s.n_invoices
+    paid = [
+        (paid_on, due, invoice_date)
+        for rows in history.values()
+        for invoice_date, due, paid_on, _amount in rows
+        if paid_on and paid_on <= today and due >= window_start
+    ]
+    if paid:
+        delays = [(p - weekday_on_or_after(due)).days for p, due, _d in paid]
+        prior.delay_q = percentiles(delays)
+        prior.dtp_q = percentiles([(p - d).days for p, _due, d in paid])
+        prior.late_shift = [
+            sum(d > -j for d in delays) / len(delays) for j in range(SHIFTS)
+        ]
     return prior
 
 
@@ -411,60 +729,203 @@ def fit(samples, size=MAX_FIT_SAMPLES):
     model)."""
     if len(samples) > size:
         samples = random.Random(len(samples)).sample(samples, size)
-    return LogisticModel.fit([s[2] for s in samples], [s[3] for s in samples])
+    return LogisticModel.fit([s.row for s in samples], [s.late for s in samples])
+
+
+def _split(samples, share):
+    return samples[min(int(len(samples) * share), len(samples) - 1)].t
+
+
+def _usable(train):
+    positives = sum(s.late for s in train)
+    return (
+        len(train) >= MIN_TRAINING_SAMPLES
+        and min(positives, len(train) - positives) >= MIN_CLASS_SAMPLES
+    )
+
+
+BLEND_WEIGHTS = (1.0, 0.75, 0.5, 0.25, 0.0)
+
+
+def blend(p_model, p_rule, weight):
+    return weight * p_model + (1 - weight) * p_rule
 
 
 def backtest(samples):
-    """Train on the first 70% of snapshots in time, test on the rest; a training
-    snapshot counts only if its outcome was known at the split. Empty when there
-    is too little to say anything."""
+    """The model beside the rules on the latest 30% of the history.
+
+    The regression learns from the first 50% (what was known then), is calibrated
+    on the next 20% (Platt or isotonic, whichever predicts the last 30% better),
+    and predicts the last 30%, as do the rules. The probability leans on rule 1
+    by the weight (1: model alone ... 0: rule alone) with the lowest Brier score
+    there; the payment date follows the model or rule 2, whichever is closer.
+    Empty when there is too little to say anything."""
     if len(samples) < MIN_TRAINING_SAMPLES:
         return {}
-    split = samples[int(len(samples) * 0.7)][0]
-    train = [s for s in samples if s[0] < split and s[1] <= split]
-    test = [s for s in samples if s[0] >= split]
-    positives = sum(s[3] for s in train)
+    a, b = _split(samples, 0.5), _split(samples, 0.7)
+    train = [s for s in samples if s.t < a and s.known_on <= a]
+    calib = [s for s in samples if a <= s.t < b and s.known_on <= b]
+    test = [s for s in samples if s.t >= b]
     if (
-        len(train) < MIN_TRAINING_SAMPLES
-        or min(positives, len(train) - positives) < MIN_CLASS_SAMPLES
-        or len({s[3] for s in test}) < 2
+        not _usable(train)
+        or len(calib) < MIN_CLASS_SAMPLES
+        or len({s.late for s in test}) < 2
     ):
         return {}
     model = fit(train)
-    probabilities = [model.predict(s[2]) for s in test]
-    labels = [s[3] for s in test]
-    return {
-        "auc": auc(probabilities, labels),
-        "accuracy": accuracy(probabilities, labels),
-        "brier": brier(probabilities, labels),
+    raw_calib = [model.predict(s.row) for s in calib]
+    raw_test = [model.predict(s.row) for s in test]
+    labels = [s.late for s in test]
+    best = None
+    for kind in ("none", "platt", "isotonic"):
+        if kind != "none" and len({s.late for s in calib}) < 2:
+            continue
+        calibration = Calibration.fit(kind, raw_calib, [s.late for s in calib])
+        probabilities = [calibration(p) for p in raw_test]
+        loss = log_loss(probabilities, labels)
+        if best is None or loss < best[0] - 1e-4:
+            best = (loss, kind, probabilities)
+    _loss, kind, p_model = best
+    p_rule = [s.rule for s in test]
+    weight = min(
+        BLEND_WEIGHTS,
+        key=lambda w: brier(
+            [blend(m, r, w) for m, r in zip(p_model, p_rule, strict=True)], labels
+        ),
+    )
+    p_final = [blend(m, r, weight) for m, r in zip(p_model, p_rule, strict=True)]
+    dated = [s.dates for s in test if s.dates]
+    report = {
+        "calibration": kind,
+        "blend": weight,
         "train": len(train),
+        "calibrated_on": len(calib),
         "test": len(test),
+        "late_share": sum(labels) / len(labels),
+        "model": classifier_figures(p_model, labels),
+        "final": classifier_figures(p_final, labels),
+        "rule_late": classifier_figures(p_rule, labels),
+        "reliability": reliability(p_final, labels),
+        "dated": len(dated),
     }
+    if dated:
+        report["model"].update(
+            date_figures([d[0] for d in dated], [d[4] for d in dated])
+        )
+        report["rule_date"] = date_figures([d[3] for d in dated], [d[4] for d in dated])
+        inside = [d[1] <= d[4] <= d[2] for d in dated]
+        report["model"]["interval"] = sum(inside) / len(inside)
+        report["date_rule"] = report["rule_date"]["mae"] < report["model"]["mae"]
+    return report
+
+
+def learn(history, today, window_days, holidays=()):
+    """Everything the engine needs to score, as a JSON-able dict: the company
+    prior, the back-test and, when the history is enough, the calibrated model.
+
+    The model used in production is fitted on all but the latest 25% of the
+    snapshots and calibrated on that latest 25% (the calibration kind and the
+    blend with rule 1 are the back-test's)."""
+    prior = company_prior(history, today, window_days)
+    samples = training_samples(history, today, window_days, prior, holidays)
+    report = backtest(samples)
+    params = {
+        "prior": prior.as_dict(),
+        "features": list(FEATURES),
+        "samples": len(samples),
+        "backtest": _jsonable(report),
+        "mode": "thin",
+    }
+    if not report:
+        return params
+    params["date_rule"] = bool(report.get("date_rule"))
+    if report["blend"] == 0 or report["model"]["auc"] < MIN_AUC:
+        params["mode"] = "weak"
+        return params
+    c = _split(samples, 0.75)
+    train = [s for s in samples if s.t < c and s.known_on <= c]
+    calib = [s for s in samples if s.t >= c]
+    if not _usable(train) or len({s.late for s in calib}) < 2:
+        train, calib = samples, []
+    model = fit(train)
+    calibration = Calibration.fit(
+        report["calibration"] if calib else "none",
+        [model.predict(s.row) for s in calib],
+        [s.late for s in calib],
+    )
+    params.update(
+        mode="model",
+        model=model.to_dict(),
+        calibration=calibration.to_dict(),
+        blend=report["blend"],
+    )
+    return params
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class Predictor:
+    """The learnt parameters, ready to score (see :func:`learn`)."""
+
+    def __init__(self, params):
+        params = params or {}
+        self.prior = Prior(**params.get("prior", {}))
+        self.mode = params.get("mode", "thin")
+        self.model = (
+            LogisticModel.from_dict(params["model"])
+            if self.mode == "model" and params.get("model")
+            else None
+        )
+        self.calibration = Calibration.from_dict(params.get("calibration"))
+        self.weight = params.get("blend", 1.0) if self.model else 0.0
+        self.date_rule = bool(params.get("date_rule"))
+
+    def probability(self, s, row, z=None):
+        """Late probability before the due date, from the features ``row`` (or
+        the log-odds ``z`` of the regression)."""
+        if not self.model:
+            # No model: the transparent rule (thin: the shrunk late share, as close
+            # to the due date as it is; weak: rule 1, which beat the model).
+            p = row[3] if self.mode == "thin" else rule_rate(s, self.prior)
+        else:
+            if z is None:
+                z = self.model.intercept + sum(self.model.logit_terms(row))
+            p = blend(self.calibration(sigmoid(z)), rule_rate(s, self.prior),
+                      self.weight)  # fmt: skip
+        return clip(p, P_FLOOR, 1 - P_FLOOR)
 
 
 # No probability before the due date is shown as certain.
 P_FLOOR = 0.02
 
 
-def predict_invoice(s, prior, model, today, invoice_date, due, amount):
-    """Late probability and predicted payment date of an invoice unpaid today.
-
-    Without a model, the customer's shrunk late share (conditioned on how close the
-    due date is) is the probability: the transparent fallback.
-    """
-    rates = customer_rates(s, prior)
+def predict_invoice(
+    predictor, s, today, invoice_date, due, amount, holidays=(), row=None
+):
+    """Late probability, predicted payment date and its 10-90% interval of an
+    invoice (or receivable line) unpaid today: ``(p, date, low, high)``."""
+    if not isinstance(predictor, Predictor):
+        predictor = Predictor(predictor)
     start = max(today, invoice_date)
     days_to_due = (due - start).days
+    rule = predictor.date_rule
+    day, low, high = payment_dates(
+        s, predictor.prior, today, invoice_date, due, holidays, rule=rule
+    )
     if days_to_due < 0:
         # Already past due and unpaid: late is a fact, not a probability.
-        predicted = due + timedelta(days=round(rates["days_late"]))
-        if predicted <= today:
-            predicted = today + timedelta(days=OVERDUE_HORIZON_DAYS)
-        return 1.0, predicted
-    row = features(s, prior, days_to_due, amount)
-    p = model.predict(row) if model else row[1]
-    delay = (1 - p) * rates["days_on_time"] + p * max(rates["days_late"], 1)
-    return p, max(due + timedelta(days=round(delay)), start)
+        return 1.0, day, low, high
+    if row is None:
+        row = features(s, predictor.prior, days_to_due, amount, due, holidays)
+    return predictor.probability(s, row), day, low, high
 
 
 # ----------------------------------------------------------------------------
@@ -539,3 +1000,60 @@ def brier(probabilities, labels):
     return sum((p - y) ** 2 for p, y in zip(probabilities, labels, strict=True)) / len(
         labels
     )
+
+
+def log_loss(probabilities, labels):
+    eps = 1e-6
+    return -sum(
+        math.log(clip(p, eps, 1 - eps)) if y else math.log(clip(1 - p, eps, 1 - eps))
+        for p, y in zip(probabilities, labels, strict=True)
+    ) / max(len(labels), 1)
+
+
+def reliability(probabilities, labels, bins=10):
+    """Per equal-width bin of predicted probability: [low, high, invoices, mean
+    predicted, observed late share] (bins without invoices left out)."""
+    counts = [[0, 0.0, 0] for _ in range(bins)]
+    for p, y in zip(probabilities, labels, strict=True):
+        cell = counts[min(int(p * bins), bins - 1)]
+        cell[0] += 1
+        cell[1] += p
+        cell[2] += y
+    return [
+        [i / bins, (i + 1) / bins, n, total / n, late / n]
+        for i, (n, total, late) in enumerate(counts)
+        if n
+    ]
+
+
+def ece(probabilities, labels, bins=10):
+    """Expected calibration error: the invoice-weighted gap between predicted and
+    observed late share over equal-width bins."""
+    if not labels:
+        return None
+    return sum(
+        n * abs(mean - observed)
+        for _lo, _hi, n, mean, observed in reliability(probabilities, labels, bins)
+    ) / len(labels)
+
+
+def classifier_figures(probabilities, labels):
+    return {
+        "auc": auc(probabilities, labels),
+        "accuracy": accuracy(probabilities, labels),
+        "brier": brier(probabilities, labels),
+        "ece": ece(probabilities, labels),
+    }
+
+
+def date_figures(predicted, actual):
+    """Mean absolute error in days, share within 3 and within 7 days."""
+    errors = [abs((p - a).days) for p, a in zip(predicted, actual, strict=True)]
+    n = len(errors)
+    if not n:
+        return {}
+    return {
+        "mae": sum(errors) / n,
+        "within3": sum(e <= 3 for e in errors) / n,
+        "within7": sum(e <= 7 for e in errors) / n,
+    }

@@ -21,6 +21,7 @@
         "data/ir_cron_data.xml",
         "data/mail_template_data.xml",
         "data/sms_template_data.xml",
+        "data/mail_template_lifecycle_data.xml",
         "data/installment_template_data.xml",
         "data/collection_stage_data.xml",
         "data/collection_strategy_data.xml",

@@ -107,6 +107,7 @@ class CollectionReminder(models.Model):
     activity_id = fields.Many2one("mail.activity", readonly=True, ondelete="set null")
 
     @api.depends(
+        "kind",
         "line_ids.move_line_id.reconciled",
         "line_ids.move_line_id.amount_residual",
         "line_ids.move_id.collection_followup_hold",
@@ -126,6 +127,15 @@ class CollectionReminder(models.Model):
                     installment.plan_id.invoice_ids._collection_open()
                 )
                 reminder.amount_total = installment.amount - installment.paid_amount
+                continue
+            if reminder.kind == "thanks":
+                # What the customer paid: the thank-you lists it.
+                lines = reminder.line_ids.move_line_id.filtered("reconciled")
+                reminder.due_line_ids = lines.sorted(
+                    lambda line: (line.date_maturity, line.move_id.id, line.id)
+                )
+                reminder.invoice_ids = lines.move_id
+                reminder.amount_total = sum(lines.mapped("balance"))
                 continue
             lines = reminder._open_due_lines().filtered(
                 lambda line: not line.move_id.collection_followup_hold
@@ -195,13 +205,8 @@ class CollectionReminder(models.Model):
 
     def _open_due_lines(self):
         """The reminder's amounts due (receivable lines) still open."""
-        return self.line_ids.move_line_id.filtered(
-            lambda line: (
-                line.parent_state == "posted"
-                and not line.reconciled
-                and line.company_currency_id.compare_amounts(line.amount_residual, 0)
-                > 0
-            )
+        return self.line_ids.move_line_id.filtered_domain(
+            self.env["account.move.line"]._collection_open_domain(owed_only=True)
         )
 
     def _open_invoices(self):

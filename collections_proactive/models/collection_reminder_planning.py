@@ -31,7 +31,10 @@ class CollectionReminderPlanning(models.Model):
         now = fields.Datetime.now()
         created = self.browse()
         for company in (companies or self.env["res.company"].search([])).sudo():
-            rows = self._plan_candidates(company, now, partners)
+            first = self._first_offsets(company)
+            rows = self._plan_candidates(company, now, partners, first)
+            if "paid" in first:
+                rows += self._plan_thanks(company, now, partners)
             if rows:
                 created |= self._plan_create(company, rows, now)
             created |= self._plan_installments(company, now, partners)
@@ -58,7 +61,25 @@ class CollectionReminderPlanning(models.Model):
             default=mapping.get("default"),
         )
 
-    def _plan_candidates(self, company, now, partners=None):
+    @api.model
+    def _first_offsets(self, company):
+        """``{date counted from: earliest offset}`` of the company's active
+        steps: a line due (or invoiced) later than today minus it, a day more
+        for time zones ahead of UTC, reaches no step today and is not looked
+        at."""
+        self.env.cr.execute(
+            SQL(
+                """SELECT st.offset_from, MIN(st.offset_days)
+                     FROM collection_strategy_step st
+                     JOIN collection_strategy s ON s.id = st.strategy_id
+                    WHERE s.company_id = %s AND s.active AND st.active
+                    GROUP BY st.offset_from""",
+                company.id,
+            )
+        )
+        return dict(self.env.cr.fetchall())
+
+    def _plan_candidates(self, company, now, partners=None, first=None):
         """The open receivable lines of customer invoices whose next step is due
         today in the customer's time zone, each on its own due date: one row
         ``(line, invoice, customer, step, residual, hold, customer hold,
@@ -66,21 +87,22 @@ class CollectionReminderPlanning(models.Model):
         strategy_of = self._strategy_sql(company)
         if strategy_of is None:
             return []
-        # The earliest offset of any active step of the company: a line due
-        # later than today minus it (a day more for time zones ahead of UTC)
-        # reaches no step today, and is not looked at.
-        self.env.cr.execute(
-            SQL(
-                """SELECT MIN(st.offset_days)
-                     FROM collection_strategy_step st
-                     JOIN collection_strategy s ON s.id = st.strategy_id
-                    WHERE s.company_id = %s AND s.active AND st.active""",
-                company.id,
-            )
-        )
-        first = self.env.cr.fetchone()[0]
-        if first is None:
+        first = {
+            anchor: offset
+            for anchor, offset in (first or self._first_offsets(company)).items()
+            if anchor != "paid"
+        }
+        if not first:
             return []
+        reachable = SQL(" OR ").join(
+            SQL(
+                "%s <= %s::date + 1 - %s",
+                SQL("m.invoice_date" if anchor == "invoice" else "l.date_maturity"),
+                now,
+                offset,
+            )
+            for anchor, offset in first.items()
+        )
         partner_filter = (
             SQL("AND m.commercial_partner_id = ANY(%s)", partners.ids)
             if partners
@@ -95,6 +117,7 @@ class CollectionReminderPlanning(models.Model):
                     SELECT l.id AS line_id, m.id AS move_id,
                            m.commercial_partner_id AS partner_id,
                            l.date_maturity AS due,
+                           m.invoice_date AS issued,
                            l.amount_residual AS residual,
                            m.collection_followup_hold AS hold,
                            p.collection_no_followup AS partner_hold,
@@ -105,8 +128,7 @@ class CollectionReminderPlanning(models.Model):
                       JOIN account_move m ON m.id = l.move_id
                       JOIN res_partner p ON p.id = m.commercial_partner_id
                      WHERE l.company_id = %(company)s AND %(open)s
-                       -- not yet reached by the earliest step: nothing to plan
-                       AND l.date_maturity <= %(now)s::date + 1 - %(first)s
+                       AND (%(reachable)s)
                        %(partner_filter)s
                 ),
                 step AS (%(step)s),
@@ -133,7 +155,7 @@ class CollectionReminderPlanning(models.Model):
                 company=company.id,
                 now=now,
                 tz=company.partner_id.tz or "UTC",
-                first=first,
+                reachable=reachable,
                 open=self.env["account.move.line"]._collection_open_sql(owed_only=True),
                 step=Strategy._line_step_sql(
                     company, SQL("lines"), SQL("mv.local_day"), reached_only=True
@@ -145,6 +167,74 @@ class CollectionReminderPlanning(models.Model):
                         " WHERE line_id IN (SELECT line_id FROM step)"
                     ),
                 ),
+                partner_filter=partner_filter,
+            )
+        )
+        return self.env.cr.fetchall()
+
+    def _plan_thanks(self, company, now, partners=None):
+        """The amounts due paid in the last 30 days, that a reminder asked for,
+        whose thank-you step (counted from the payment) is reached: rows as
+        ``_plan_candidates`` gives. Each line is thanked once per step (the
+        reminder lines' unique key); a customer on no follow-up is skipped."""
+        strategy_of = self._strategy_sql(company)
+        if strategy_of is None:
+            return []
+        partner_filter = (
+            SQL("AND m.commercial_partner_id = ANY(%s)", partners.ids)
+            if partners
+            else SQL()
+        )
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH paid AS (
+                    SELECT l.id AS line_id, m.id AS move_id,
+                           m.commercial_partner_id AS partner_id,
+                           p.collection_no_followup AS partner_hold,
+                           %(strategy_of)s AS strategy_id,
+                           (SELECT MAX(apr.max_date)
+                              FROM account_partial_reconcile apr
+                             WHERE apr.debit_move_id = l.id) AS paid_on,
+                           (%(now)s::timestamp AT TIME ZONE 'UTC' AT TIME ZONE
+                            COALESCE(NULLIF(p.tz, ''), %(tz)s))::date AS local_day
+                      FROM account_move_line l
+                      JOIN account_move m ON m.id = l.move_id
+                      JOIN res_partner p ON p.id = m.commercial_partner_id
+                     WHERE l.company_id = %(company)s AND l.reconciled
+                       AND l.id IN (
+                           SELECT apr.debit_move_id
+                             FROM account_partial_reconcile apr
+                            WHERE apr.max_date >= %(now)s::date - 32)
+                       AND l.display_type = 'payment_term'
+                       AND m.move_type = 'out_invoice' AND m.state = 'posted'
+                       %(partner_filter)s
+                       AND EXISTS (
+                           SELECT 1
+                             FROM collection_reminder_line rl
+                             JOIN collection_reminder r ON r.id = rl.reminder_id
+                            WHERE rl.move_line_id = l.id AND r.state = 'sent'
+                              AND r.kind IN ('notice', 'due', 'overdue'))
+                )
+                SELECT c.line_id, c.move_id, c.partner_id, st.id, 0, NULL,
+                       COALESCE(c.partner_hold, FALSE), FALSE, FALSE, FALSE
+                  FROM paid c
+                  JOIN collection_strategy s
+                    ON s.id = c.strategy_id AND s.active AND s.company_id = %(company)s
+                  JOIN collection_strategy_step st
+                    ON st.strategy_id = s.id AND st.active AND st.offset_from = 'paid'
+                 WHERE c.paid_on >= c.local_day - 30
+                   AND c.paid_on + st.offset_days <= c.local_day
+                   AND NOT EXISTS (
+                        SELECT 1 FROM collection_reminder_line rl
+                         WHERE rl.move_line_id = c.line_id AND rl.step_id = st.id)
+                 ORDER BY c.partner_id, st.id, c.move_id, c.line_id
+                """,
+                strategy_of=strategy_of,
+                company=company.id,
+                now=now,
+                tz=company.partner_id.tz or "UTC",
                 partner_filter=partner_filter,
             )
         )

@@ -418,6 +418,7 @@ class CollectionReminderSending(models.Model):
         later step speaks for them). One query for the batch."""
         if not self:
             return set()
+        Strategy = self.env["collection.strategy"]
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
@@ -429,13 +430,19 @@ class CollectionReminderSending(models.Model):
                           SELECT 1
                             FROM collection_reminder_line l
                             JOIN account_move_line ml ON ml.id = l.move_line_id
+                            JOIN LATERAL (
+                                SELECT ml.date_maturity AS due,
+                                       am.invoice_date AS issued
+                                  FROM account_move am WHERE am.id = ml.move_id
+                            ) mv ON TRUE
                             JOIN collection_reminder_line l2
                               ON l2.move_line_id = l.move_line_id
                             JOIN collection_strategy_step st2 ON st2.id = l2.step_id
                             JOIN collection_reminder r2 ON r2.id = l2.reminder_id
                            WHERE l.reminder_id = r.id
                              AND NOT ml.reconciled AND ml.amount_residual > 0
-                             AND st2.offset_days > st.offset_days
+                             AND st.offset_from != 'paid' AND st2.offset_from != 'paid'
+                             AND %s > %s
                              AND r2.state IN ('planned', 'sent'))
                     UNION
                    SELECT r.id
@@ -451,6 +458,8 @@ class CollectionReminderSending(models.Model):
                              AND st2.offset_days > st.offset_days
                              AND r2.state IN ('planned', 'sent'))""",
                 self.ids,
+                Strategy._step_day_sql("st2"),
+                Strategy._step_day_sql("st"),
                 self.ids,
             )
         )
@@ -501,11 +510,12 @@ class CollectionReminderSending(models.Model):
         counts at once in its contacts so that the next reminders of the customer
         respect the policy."""
         self.ensure_one()
-        verdict = (
-            self._installment_verdict(facts)
-            if self.installment_id
-            else self._invoice_verdict(facts)
-        )
+        if self.installment_id:
+            verdict = self._installment_verdict(facts)
+        elif self.kind == "thanks":
+            verdict = self._thanks_verdict()
+        else:
+            verdict = self._invoice_verdict(facts)
         if verdict:
             return verdict, None
         pause = facts["paused"].get((self.partner_id.id, self.company_id.id))
@@ -557,6 +567,18 @@ class CollectionReminderSending(models.Model):
             return {
                 "state": "skipped",
                 "reason": self.env._("Covered by a promise to pay"),
+            }
+        return None
+
+    def _thanks_verdict(self):
+        """Why this thank-you no longer goes out, or None: what it thanks for
+        must still be paid (not a payment undone since)."""
+        if self.partner_id.collection_no_followup:
+            return {"state": "skipped", "reason": self.env._("Follow-up put on hold")}
+        if not self.line_ids.move_line_id.filtered("reconciled"):
+            return {
+                "state": "cancelled",
+                "reason": self.env._("The payment was undone before sending"),
             }
         return None
 

@@ -12,6 +12,8 @@ SHIPPED_TEMPLATES = (
     "collections_proactive.mail_template_reminder_notice",
     "collections_proactive.mail_template_reminder_due",
     "collections_proactive.mail_template_reminder_overdue",
+    "collections_proactive.mail_template_reminder_issued",
+    "collections_proactive.mail_template_reminder_thanks",
     "collections_proactive.sms_template_reminder_notice",
     "collections_proactive.sms_template_reminder_due",
     "collections_proactive.sms_template_reminder_overdue",
@@ -20,6 +22,8 @@ SHIPPED_TEMPLATES = (
     "collections_proactive.sms_template_installment_due",
     "mail.mail_activity_data_call",
 )
+# An "invoice issued" step not sent within this many days of its day is dropped.
+ISSUED_STALE_DAYS = 7
 APPLIES_TO = [
     ("invoices", "Invoices"),
     ("installments", "Payment Plan Installments"),
@@ -78,6 +82,38 @@ class CollectionStrategy(models.Model):
         "collection.strategy.step", "strategy_id", string="Steps"
     )
     step_count = fields.Integer(compute="_compute_step_count")
+    thank_you = fields.Boolean(
+        string="Thank Customers Who Pay",
+        compute="_compute_thank_you",
+        inverse="_inverse_thank_you",
+        help="A thank-you email the day after a customer who was reminded pays. It "
+        "counts as a written contact under the contact policy.",
+    )
+
+    @api.depends("step_ids.offset_from")
+    def _compute_thank_you(self):
+        for strategy in self:
+            strategy.thank_you = "paid" in strategy.step_ids.mapped("offset_from")
+
+    def _inverse_thank_you(self):
+        for strategy in self:
+            steps = strategy.with_context(active_test=False).step_ids.filtered(
+                lambda step: step.offset_from == "paid"
+            )
+            if strategy.thank_you and not steps:
+                steps.create(
+                    {
+                        "strategy_id": strategy.id,
+                        "name": self.env._("Thank you after payment"),
+                        "offset_from": "paid",
+                        "offset_days": 1,
+                        "mail_template_id": self.env.ref(
+                            "collections_proactive.mail_template_reminder_thanks"
+                        ).id,
+                    }
+                )
+            else:
+                steps.active = strategy.thank_you
 
     @api.depends("step_ids")
     def _compute_step_count(self):
@@ -171,6 +207,7 @@ class CollectionStrategy(models.Model):
                 SELECT l.id AS line_id, m.id AS move_id,
                        m.commercial_partner_id AS partner_id,
                        l.date_maturity AS due,
+                       m.invoice_date AS issued,
                        l.amount_residual AS residual,
                        m.collection_followup_hold IS NOT NULL
                            OR COALESCE(p.collection_no_followup, FALSE) AS held,
@@ -285,41 +322,70 @@ class CollectionStrategy(models.Model):
         )
 
     @api.model
+    def _step_day_sql(self, step="st", line="mv"):
+        """SQL of the day ``step`` (a collection_strategy_step) falls on for
+        ``line`` (a relation with ``due`` and ``issued``, the invoice date)."""
+        step, line = SQL.identifier(step), SQL.identifier(line)
+        return SQL(
+            "(CASE %(step)s.offset_from WHEN 'invoice' THEN %(line)s.issued"
+            " ELSE %(line)s.due END + %(step)s.offset_days)",
+            step=step,
+            line=line,
+        )
+
+    @api.model
     def _line_step_sql(self, company, lines, today, reached_only=False):
-        """SQL selecting ``(line_id, step_id, offset_days, day)``: the step each
-        row of ``lines`` (a relation with ``line_id``, ``due``, ``residual`` and
-        ``strategy_id``, read as ``mv``) takes next, on ``day``.
+        """SQL selecting ``(line_id, step_id, day)``: the step each row of
+        ``lines`` (a relation with ``line_id``, ``partner_id``, ``due``,
+        ``issued``, ``residual`` and ``strategy_id``, read as ``mv``) takes
+        next, on ``day``.
 
         The one rule of the planner and of every "next": a step is taken once
-        per line, and never after a later one (a customer first reminded at 15
-        days overdue does not get the 5-day reminder as well). Of the steps
-        left, the furthest one reached by ``today`` (SQL, may read ``mv``) is
+        per amount due, and never after a later one (a customer first reminded
+        at 15 days overdue does not get the 5-day reminder as well). Of the
+        steps left, the one reached last by ``today`` (SQL, may read ``mv``) is
         due now; when none is, the nearest to come (left out with
-        ``reached_only``)."""
-        day = SQL("mv.due + st.offset_days")
+        ``reached_only``). Steps counted from a payment are not for open
+        amounts: ``_plan_thanks`` plans them."""
+        day = self._step_day_sql()
         return SQL(
             """SELECT DISTINCT ON (mv.line_id)
-                      mv.line_id, st.id AS step_id, st.offset_days, %(day)s AS day
+                      mv.line_id, st.id AS step_id, %(day)s AS day
                  FROM %(lines)s mv
                  JOIN collection_strategy s
                    ON s.id = mv.strategy_id AND s.active AND s.company_id = %(company)s
                  JOIN collection_strategy_step st
                    ON st.strategy_id = s.id AND st.active
+                  AND st.offset_from != 'paid'
                 WHERE mv.residual >= COALESCE(st.min_amount, 0)
                   %(reached)s
+                  -- the welcome of an invoice is for the days after it is
+                  -- issued: not sent weeks late (after an upgrade, say)
+                  AND (st.offset_from != 'invoice'
+                       OR %(day)s >= %(today)s - %(stale)s)
+                  AND (NOT COALESCE(st.new_customers_only, FALSE) OR NOT EXISTS (
+                       SELECT 1
+                         FROM account_move o
+                        WHERE o.commercial_partner_id = mv.partner_id
+                          AND o.company_id = %(company)s
+                          AND o.move_type = 'out_invoice' AND o.state = 'posted'
+                          AND o.invoice_date < mv.issued - 90))
                   AND NOT EXISTS (
                        SELECT 1
                          FROM collection_reminder_line rl
                          JOIN collection_strategy_step ls ON ls.id = rl.step_id
                         WHERE rl.move_line_id = mv.line_id
-                          AND ls.offset_days >= st.offset_days)
+                          AND ls.offset_from != 'paid'
+                          AND %(sent_day)s >= %(day)s)
                 ORDER BY mv.line_id, %(day)s > %(today)s,
-                         CASE WHEN %(day)s <= %(today)s THEN -st.offset_days END,
-                         %(day)s""",
+                         CASE WHEN %(day)s <= %(today)s THEN %(day)s END DESC,
+                         %(day)s, st.id""",
             company=company.id,
             lines=lines,
             day=day,
+            sent_day=self._step_day_sql("ls"),
             today=today,
+            stale=ISSUED_STALE_DAYS,
             reached=SQL("AND %s <= %s", day, today) if reached_only else SQL(),
         )
 
@@ -341,6 +407,8 @@ class CollectionStrategy(models.Model):
         notice = ref("collections_proactive.mail_template_reminder_notice").id
         due_mail = ref("collections_proactive.mail_template_reminder_due").id
         overdue = ref("collections_proactive.mail_template_reminder_overdue").id
+        issued = ref("collections_proactive.mail_template_reminder_issued").id
+        thanks = ref("collections_proactive.mail_template_reminder_thanks").id
         sms_notice = ref("collections_proactive.sms_template_reminder_notice").id
         sms_due = ref("collections_proactive.sms_template_reminder_due").id
         sms_overdue = ref("collections_proactive.sms_template_reminder_overdue").id
@@ -360,6 +428,27 @@ class CollectionStrategy(models.Model):
         def step(offset, name, **values):
             return {"offset_days": offset, "name": name, **values}
 
+        def issued_step(new_customers_only):
+            return step(
+                0,
+                self.env._("Invoice issued: new customers")
+                if new_customers_only
+                else self.env._("Invoice issued"),
+                offset_from="invoice",
+                new_customers_only=new_customers_only,
+                mail_template_id=issued,
+            )
+
+        def thanks_step():
+            # Optional: shipped switched off, a manager turns it on per strategy.
+            return step(
+                1,
+                self.env._("Thank you after payment"),
+                offset_from="paid",
+                mail_template_id=thanks,
+                active=False,
+            )
+
         def call_step(offset, name, summary):
             return step(
                 offset,
@@ -375,6 +464,7 @@ class CollectionStrategy(models.Model):
                 {"band_low": True, "is_default": True},
                 self.env._("Paid by the due date with one friendly notice."),
                 [
+                    issued_step(new_customers_only=True),
                     step(
                         -3,
                         self.env._("Notice 3 days before due"),
@@ -385,6 +475,7 @@ class CollectionStrategy(models.Model):
                         self.env._("Reminder 5 days overdue"),
                         mail_template_id=overdue,
                     ),
+                    thanks_step(),
                 ],
             ),
             (
@@ -392,6 +483,7 @@ class CollectionStrategy(models.Model):
                 {"band_medium": True},
                 self.env._("Paid by the due date; no invoice past 15 days overdue."),
                 [
+                    issued_step(new_customers_only=True),
                     step(
                         -5,
                         self.env._("Notice 5 days before due"),
@@ -408,6 +500,7 @@ class CollectionStrategy(models.Model):
                         self.env._("Call 12 days overdue"),
                         self.env._("Call about overdue invoices"),
                     ),
+                    thanks_step(),
                 ],
             ),
             (
@@ -415,6 +508,7 @@ class CollectionStrategy(models.Model):
                 {"band_high": True},
                 self.env._("A payment date agreed before the invoice is overdue."),
                 [
+                    issued_step(new_customers_only=False),
                     step(
                         -7,
                         self.env._("Notice 7 days before due"),
@@ -437,6 +531,7 @@ class CollectionStrategy(models.Model):
                         self.env._("Call 15 days overdue"),
                         self.env._("Offer a payment plan"),
                     ),
+                    thanks_step(),
                 ],
             ),
             (
@@ -444,6 +539,7 @@ class CollectionStrategy(models.Model):
                 {"band_critical": True},
                 self.env._("A promise or a payment plan before the debt turns bad."),
                 [
+                    issued_step(new_customers_only=False),
                     step(
                         -10,
                         self.env._("Notice 10 days before due"),
@@ -489,6 +585,7 @@ class CollectionStrategy(models.Model):
                         letter=True,
                         case_stage_id=escalated,
                     ),
+                    thanks_step(),
                 ],
             ),
             (
@@ -575,7 +672,9 @@ class CollectionStrategy(models.Model):
                 name, _values, goal, steps = ladders[index]
                 strategy.update_field_translations("name", {lang: name})
                 strategy.update_field_translations("goal", {lang: goal})
-                for record, values in zip(strategy.step_ids, steps, strict=True):
+                # Created in the order of the ladder, the switched off ones too.
+                records = strategy.with_context(active_test=False).step_ids
+                for record, values in zip(records.sorted("id"), steps, strict=True):
                     record.update_field_translations("name", {lang: values["name"]})
                     if values.get("activity_summary"):
                         record.update_field_translations(

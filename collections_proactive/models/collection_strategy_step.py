@@ -3,12 +3,13 @@ from odoo.exceptions import ValidationError
 
 
 class CollectionStrategyStep(models.Model):
-    """One rung of a strategy: on the day ``offset_days`` from the due date, send
-    these messages and schedule this activity, once per customer and invoice set."""
+    """One rung of a strategy: on the day ``offset_days`` from the amount's due
+    date (or from its invoice's date, or from the day it was paid), send these
+    messages and schedule this activity, once per amount due."""
 
     _name = "collection.strategy.step"
     _description = "Collection Strategy Step"
-    _order = "strategy_id, offset_days, id"
+    _order = "strategy_id, offset_rank, offset_days, id"
     _check_company_auto = True
 
     name = fields.Char(required=True, translate=True)
@@ -18,13 +19,40 @@ class CollectionStrategyStep(models.Model):
     company_id = fields.Many2one(related="strategy_id.company_id", store=True)
     active = fields.Boolean(default=True)
     offset_days = fields.Integer(
-        string="Days from Due Date",
+        string="Days",
         required=True,
-        help="Negative: before the due date (a notice, not a demand); 0: on the due "
-        "date; positive: days overdue.",
+        help="Days from the date the step counts from. From the due date: "
+        "negative is before it (a notice, not a demand), 0 on the due date, "
+        "positive days overdue. From the invoice date: 0 is the day it is issued.",
+    )
+    offset_from = fields.Selection(
+        [
+            ("due", "Due Date"),
+            ("invoice", "Invoice Date"),
+            ("paid", "Payment"),
+        ],
+        string="Counted From",
+        required=True,
+        default="due",
+        help="Due Date: each amount due on its own date. Invoice Date: from the "
+        "day the invoice is issued (a welcome message with its due dates). "
+        "Payment: after a customer who was reminded pays (a thank-you).",
+    )
+    # Steps listed in the order a customer meets them: at the invoice, around
+    # the due date, after the payment.
+    offset_rank = fields.Integer(compute="_compute_kind", store=True)
+    new_customers_only = fields.Boolean(
+        help="Only for customers whose first invoice is less than 90 days older "
+        "than this one.",
     )
     kind = fields.Selection(
-        [("notice", "Pre-due notice"), ("due", "Due date"), ("overdue", "Overdue")],
+        [
+            ("issued", "Invoice issued"),
+            ("notice", "Pre-due notice"),
+            ("due", "Due date"),
+            ("overdue", "Overdue"),
+            ("thanks", "Thank you"),
+        ],
         compute="_compute_kind",
         store=True,
     )
@@ -72,21 +100,54 @@ class CollectionStrategyStep(models.Model):
     _sql_constraints = [
         (
             "strategy_offset_unique",
-            "UNIQUE(strategy_id, offset_days)",
-            "A strategy has at most one step per day offset.",
+            "UNIQUE(strategy_id, offset_from, offset_days)",
+            "A strategy has at most one step per day, counted from the same date.",
         ),
     ]
 
-    @api.depends("offset_days")
+    @api.depends("offset_days", "offset_from")
     def _compute_kind(self):
         for step in self:
-            step.kind = (
-                "notice"
-                if step.offset_days < 0
-                else "due"
-                if step.offset_days == 0
-                else "overdue"
-            )
+            step.offset_rank = {"invoice": 0, "due": 1, "paid": 2}[step.offset_from]
+            if step.offset_from == "invoice":
+                step.kind = "issued"
+            elif step.offset_from == "paid":
+                step.kind = "thanks"
+            elif step.offset_days < 0:
+                step.kind = "notice"
+            else:
+                step.kind = "due" if step.offset_days == 0 else "overdue"
+
+    @api.constrains("offset_from", "offset_days", "activity_type_id", "letter")
+    def _check_offset(self):
+        for step in self:
+            if step.offset_from != "due" and step.offset_days < 0:
+                raise ValidationError(
+                    self.env._(
+                        "Step %(step)s cannot go before the invoice is issued or "
+                        "paid: give it 0 days or more.",
+                        step=step.display_name,
+                    )
+                )
+            if (
+                step.offset_from != "due"
+                and step.strategy_id.applies_to == "installments"
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "Step %(step)s: the steps of installments count from the "
+                        "installment's date.",
+                        step=step.display_name,
+                    )
+                )
+            if step.offset_from == "paid" and (step.activity_type_id or step.letter):
+                raise ValidationError(
+                    self.env._(
+                        "Step %(step)s thanks a customer who paid: an email or an "
+                        "SMS, not a call or a letter.",
+                        step=step.display_name,
+                    )
+                )
 
     @api.constrains("mail_template_id", "sms_template_id", "activity_type_id", "letter")
     def _check_has_action(self):

@@ -20,3 +20,4 @@ from . import test_aging_overview
 from . import test_first_use
 from . import test_first_use_portal
 from . import test_traces
+from . import test_lifecycle_steps

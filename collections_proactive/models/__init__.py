@@ -32,4 +32,7 @@ from . import collection_payment_plan_agreement
 from . import collection_payment_plan_installment
 from . import payment_transaction
 from . import collection_kpi_report
+from . import res_partner_risk_watch
+from . import collection_risk_alert
+from . import collection_manager_digest
 from . import mail_mail

@@ -43,6 +43,60 @@ class CollectionCaseSync(models.Model):
         }
 
     @api.model
+    def _open_for_alerts(self, partners, company):
+        """The open cases of ``partners`` in ``company``, opened at the
+        *Upcoming* stage for those that owe something and have none: an early
+        warning is worked on the case, before anything is overdue."""
+        upcoming = self.env["collection.stage"]._for_role("upcoming", company)
+        if upcoming and partners:
+            self.env.flush_all()
+            self.env.cr.execute(
+                SQL(
+                    """
+                    INSERT INTO collection_case
+                           (partner_id, company_id, stage_id, state, user_id,
+                            opened_date, create_uid, create_date, write_uid,
+                            write_date)
+                    SELECT p.id, %(company)s, %(stage)s, 'open',
+                           (p.collection_user_id->>%(key)s)::int,
+                           %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
+                      FROM res_partner p
+                     WHERE p.id = ANY(%(partners)s)
+                       AND EXISTS (
+                            SELECT 1
+                              FROM account_move_line l
+                              JOIN account_move m ON m.id = l.move_id
+                             WHERE m.commercial_partner_id = p.id
+                               AND l.company_id = %(company)s AND %(open)s)
+                    ON CONFLICT (partner_id, company_id) WHERE state = 'open'
+                    DO NOTHING
+                    RETURNING id
+                    """,
+                    company=company.id,
+                    stage=upcoming.id,
+                    key=str(company.id),
+                    now=fields.Datetime.now(),
+                    uid=self.env.uid,
+                    partners=partners.ids,
+                    open=self.env["account.move.line"]._collection_open_sql(
+                        owed_only=True
+                    ),
+                )
+            )
+            opened = self.browse([row[0] for row in self.env.cr.fetchall()])
+            if opened:
+                # Their figures and next step, as any case has them.
+                self.invalidate_model()
+                self._sync_cases(company, opened.partner_id)
+        return self.search(
+            [
+                ("partner_id", "in", partners.ids),
+                ("company_id", "=", company.id),
+                ("state", "=", "open"),
+            ]
+        )
+
+    @api.model
     def _advance(self, partners, company, stage):
         """Move the open cases of ``partners`` in ``company`` to ``stage``, only
         forward: a reminder never pulls a case back from Escalated."""

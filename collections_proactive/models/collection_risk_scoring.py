@@ -162,6 +162,8 @@ class CollectionRiskScoring(models.AbstractModel):
         if company.collection_risk_run_full:
             values["collection_risk_last_full_run"] = company.collection_risk_run_start
         company.write(values)
+        # The run's bands, trends and predictions are in: what changed is told.
+        self.env["collection.risk.alert"]._raise_alerts(company, today)
 
     # ------------------------------------------------------------------
     # SQL: payment history

@@ -118,6 +118,28 @@ class ResCompany(models.Model):
         "look at.",
     )
 
+    # Early warnings (see collection.risk.alert) and the managers' digest.
+    collection_alert_enabled = fields.Boolean(
+        string="Early Warnings",
+        default=True,
+        help="Tell a customer's collector, with an activity on its case, when its "
+        "risk band worsens, its lateness trend turns, a promise or plan is broken, "
+        "or an amount not yet due is likely to be paid late.",
+    )
+    collection_alert_probability = fields.Float(
+        string="Warn From Late Probability",
+        default=0.6,
+        help="An amount not yet due whose late probability reaches this share "
+        "raises an early warning (0.6 is 60%).",
+    )
+    collection_digest_enabled = fields.Boolean(
+        string="Weekly Digest",
+        default=True,
+        help="Every week, each collections manager gets an email: risks that rose, "
+        "what falls due and how likely it is paid, expected cash-in, broken "
+        "commitments and each collector's load.",
+    )
+
     # Cases and the board (see collection.case._sync_cases).
     collection_case_horizon_days = fields.Integer(
         string="Upcoming Horizon (days)",

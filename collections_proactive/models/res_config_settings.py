@@ -52,6 +52,15 @@ class ResConfigSettings(models.TransientModel):
     collection_case_horizon_days = fields.Integer(
         related="company_id.collection_case_horizon_days", readonly=False
     )
+    collection_alert_enabled = fields.Boolean(
+        related="company_id.collection_alert_enabled", readonly=False
+    )
+    collection_alert_probability = fields.Float(
+        related="company_id.collection_alert_probability", readonly=False
+    )
+    collection_digest_enabled = fields.Boolean(
+        related="company_id.collection_digest_enabled", readonly=False
+    )
     collection_promise_max_days = fields.Integer(
         related="company_id.collection_promise_max_days", readonly=False
     )

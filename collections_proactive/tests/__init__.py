@@ -21,3 +21,4 @@ from . import test_first_use
 from . import test_first_use_portal
 from . import test_traces
 from . import test_lifecycle_steps
+from . import test_risk_alerts

@@ -263,7 +263,8 @@ class CollectionRiskAlert(models.Model):
                 UPDATE res_partner p
                    SET collection_alert_band =
                            COALESCE(p.collection_alert_band, '{}'::jsonb)
-                           || jsonb_build_object(%(key)s, p.collection_risk_band->>%(key)s),
+                           || jsonb_build_object(
+                                  %(key)s, p.collection_risk_band->>%(key)s),
                        collection_alert_trend =
                            COALESCE(p.collection_alert_trend, '{}'::jsonb)
                            || jsonb_build_object(%(key)s, %(trend)s >= %(turn)s)

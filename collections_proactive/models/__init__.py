@@ -35,4 +35,5 @@ from . import collection_kpi_report
 from . import res_partner_risk_watch
 from . import collection_risk_alert
 from . import collection_manager_digest
+from . import collection_target
 from . import mail_mail

@@ -193,7 +193,18 @@ class CollectionManagerDigest(models.Model):
             ["__count", "amount_overdue:sum"],
             order="amount_overdue:sum desc",
         )
+        targets = (
+            self.env["collection.target"]
+            .sudo()
+            .search(
+                [
+                    ("company_id", "=", company.id),
+                    ("month", "=", today.replace(day=1)),
+                ]
+            )
+        )
         return {
+            "targets": targets,
             "risen": risen,
             "broken": broken,
             "due": [(key, *due.get(key, (0, 0.0))) for _bound, key in BUCKETS],

@@ -22,3 +22,4 @@ from . import test_first_use_portal
 from . import test_traces
 from . import test_lifecycle_steps
 from . import test_risk_alerts
+from . import test_targets

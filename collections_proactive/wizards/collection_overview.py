@@ -68,6 +68,13 @@ class CollectionOverview(models.TransientModel):
         compute="_compute_figures", string="Plan Adherence (%)", digits=(16, 1)
     )
     period = fields.Char(compute="_compute_figures")
+    target_ids = fields.Many2many(
+        "collection.target",
+        compute="_compute_figures",
+        string="Targets This Month",
+        help="The collectors' targets of the month against what they reached (a "
+        "collector sees its own).",
+    )
 
     @api.depends("date")
     @api.depends_context("lang")
@@ -85,6 +92,12 @@ class CollectionOverview(models.TransientModel):
                 **case_values,
                 **self._aging_figures(as_of or today),
                 **self._kpi_figures(as_of or today),
+                "target_ids": self.env["collection.target"].search(
+                    [
+                        *self._company_domain(),
+                        ("month", "=", (as_of or today).replace(day=1)),
+                    ]
+                ),
             }
             self.filtered(lambda overview, as_of=as_of: overview.date == as_of).update(
                 values

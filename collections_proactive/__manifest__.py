@@ -39,6 +39,7 @@
         "views/collection_promise_views.xml",
         "views/collection_risk_alert_views.xml",
         "views/collection_target_views.xml",
+        "views/collection_offer_templates.xml",
         "views/collection_manager_digest_templates.xml",
         "wizards/collection_payment_plan_wizard_views.xml",
         "views/collection_payment_plan_views.xml",

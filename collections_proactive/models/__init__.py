@@ -16,6 +16,7 @@ from . import collection_reminder_email
 from . import collection_reminder_sms
 from . import collection_reminder_letter
 from . import collection_reminder_call
+from . import collection_reminder_offer
 from . import collection_reminder_line
 from . import collection_holiday
 from . import collection_demo_loader

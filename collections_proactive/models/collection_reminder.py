@@ -1,8 +1,12 @@
 import logging
+from datetime import date, timedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 
 _logger = logging.getLogger(__name__)
+
+# Days the choices link of a message keeps working after its last due date.
+OFFER_DAYS = 30
 
 CHANNELS = [("email", "Email"), ("sms", "SMS"), ("call", "Call"), ("letter", "Letter")]
 
@@ -101,6 +105,13 @@ class CollectionReminder(models.Model):
     pay_url = fields.Char(compute="_compute_links", string="Payment Link")
     optout_email_url = fields.Char(compute="_compute_links")
     optout_sms_url = fields.Char(compute="_compute_links")
+    offer_url = fields.Char(
+        compute="_compute_links",
+        string="Choices Link",
+        help="A link, no login needed, where the customer chooses to pay now, turn "
+        "on automatic payment, promise a date or ask for a payment plan for the "
+        "amounts of this message. It expires 30 days after the last due date.",
+    )
     message_id = fields.Many2one(
         "mail.message", readonly=True, ondelete="set null", index="btree_not_null"
     )
@@ -198,10 +209,67 @@ class CollectionReminder(models.Model):
                     )
                 )[:1].move_id
                 reminder.pay_url = first and base + first.sudo().get_portal_url()
+            reminder.offer_url = (
+                not reminder.installment_id
+                and reminder.id
+                and reminder._offer_url()
+            )
             for channel in partner.COLLECTION_OPTOUT_FIELDS:
                 reminder[f"optout_{channel}_url"] = partner._collection_optout_url(
                     channel
                 )
+
+    # ------------------------------------------------------------------
+    # The choices link (offers before the default, and every demand)
+    # ------------------------------------------------------------------
+
+    def _offer_expires(self):
+        """Until when the choices link works: 30 days after the last amount of
+        the message falls due (``YYYYMMDD``)."""
+        self.ensure_one()
+        last = max(
+            self.line_ids.mapped("date_maturity") or [self.planned_date.date()]
+        )
+        return (last + timedelta(days=OFFER_DAYS)).strftime("%Y%m%d")
+
+    def _offer_token(self, expires):
+        """The signature binding the link to this message, its customer and its
+        expiry: the one place it is computed."""
+        self.ensure_one()
+        return tools.hmac(
+            self.env(su=True),
+            "collections_proactive-offer",
+            (self.id, self.partner_id.id, expires),
+        )
+
+    def _offer_url(self):
+        self.ensure_one()
+        expires = self._offer_expires()
+        return (
+            f"{self.partner_id.get_base_url()}/collections/offer/{self.id}/"
+            f"{expires}/{self._offer_token(expires)}"
+        )
+
+    def _offer_check(self, expires, token, today):
+        """``"ok"``, ``"expired"`` or ``"invalid"`` for the link
+        ``/collections/offer/<id>/<expires>/<token>``: a wrong token, a wrong
+        expiry and a message that does not exist are the same ``"invalid"``,
+        so that the link reveals nothing."""
+        if not (
+            self
+            and not self.installment_id
+            and isinstance(token, str)
+            and token.isascii()
+            and isinstance(expires, str)
+            and expires.isascii()
+            and tools.consteq(self._offer_token(expires), token)
+        ):
+            return "invalid"
+        try:
+            until = date(int(expires[:4]), int(expires[4:6]), int(expires[6:8]))
+        except ValueError:
+            return "invalid"
+        return "ok" if today <= until else "expired"
 
     def _open_due_lines(self):
         """The reminder's amounts due (receivable lines) still open."""

@@ -119,6 +119,7 @@ class CollectionReminderPlanning(models.Model):
                            l.date_maturity AS due,
                            m.invoice_date AS issued,
                            l.amount_residual AS residual,
+                           l.collection_late_probability AS late_p,
                            m.collection_followup_hold AS hold,
                            p.collection_no_followup AS partner_hold,
                            %(strategy_of)s AS strategy_id,

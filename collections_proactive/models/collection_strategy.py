@@ -209,6 +209,7 @@ class CollectionStrategy(models.Model):
                        l.date_maturity AS due,
                        m.invoice_date AS issued,
                        l.amount_residual AS residual,
+                       l.collection_late_probability AS late_p,
                        m.collection_followup_hold IS NOT NULL
                            OR COALESCE(p.collection_no_followup, FALSE) AS held,
                        %(strategy_of)s AS strategy_id
@@ -337,7 +338,8 @@ class CollectionStrategy(models.Model):
     def _line_step_sql(self, company, lines, today, reached_only=False):
         """SQL selecting ``(line_id, step_id, day)``: the step each row of
         ``lines`` (a relation with ``line_id``, ``partner_id``, ``due``,
-        ``issued``, ``residual`` and ``strategy_id``, read as ``mv``) takes
+        ``issued``, ``residual``, ``late_p`` and ``strategy_id``, read as ``mv``)
+        takes
         next, on ``day``.
 
         The one rule of the planner and of every "next": a step is taken once
@@ -359,6 +361,9 @@ class CollectionStrategy(models.Model):
                   AND st.offset_from != 'paid'
                 WHERE mv.residual >= COALESCE(st.min_amount, 0)
                   %(reached)s
+                  -- an offer is for the amounts likely to be paid late
+                  AND (NOT COALESCE(st.is_offer, FALSE)
+                       OR COALESCE(mv.late_p, 0) >= st.offer_min_probability)
                   -- the welcome of an invoice is for the days after it is
                   -- issued: not sent weeks late (after an upgrade, say)
                   AND (st.offset_from != 'invoice'

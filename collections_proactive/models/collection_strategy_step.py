@@ -41,6 +41,17 @@ class CollectionStrategyStep(models.Model):
     # Steps listed in the order a customer meets them: at the invoice, around
     # the due date, after the payment.
     offset_rank = fields.Integer(compute="_compute_kind", store=True)
+    is_offer = fields.Boolean(
+        string="Offer Before Due",
+        help="Sent before the due date only for the amounts likely to be paid late: "
+        "a link, no login needed, where the customer chooses to pay now, turn on "
+        "automatic payment, promise a date or ask for a payment plan.",
+    )
+    offer_min_probability = fields.Float(
+        string="Offer From Late Risk",
+        default=0.5,
+        help="The amount's late probability from which the offer goes (0.5 is 50%).",
+    )
     new_customers_only = fields.Boolean(
         help="Only for customers whose first invoice is less than 90 days older "
         "than this one.",
@@ -48,6 +59,7 @@ class CollectionStrategyStep(models.Model):
     kind = fields.Selection(
         [
             ("issued", "Invoice issued"),
+            ("offer", "Offer before due"),
             ("notice", "Pre-due notice"),
             ("due", "Due date"),
             ("overdue", "Overdue"),
@@ -105,7 +117,7 @@ class CollectionStrategyStep(models.Model):
         ),
     ]
 
-    @api.depends("offset_days", "offset_from")
+    @api.depends("offset_days", "offset_from", "is_offer")
     def _compute_kind(self):
         for step in self:
             step.offset_rank = {"invoice": 0, "due": 1, "paid": 2}[step.offset_from]
@@ -113,14 +125,34 @@ class CollectionStrategyStep(models.Model):
                 step.kind = "issued"
             elif step.offset_from == "paid":
                 step.kind = "thanks"
+            elif step.is_offer:
+                step.kind = "offer"
             elif step.offset_days < 0:
                 step.kind = "notice"
             else:
                 step.kind = "due" if step.offset_days == 0 else "overdue"
 
-    @api.constrains("offset_from", "offset_days", "activity_type_id", "letter")
+    @api.constrains(
+        "offset_from", "offset_days", "activity_type_id", "letter", "is_offer"
+    )
     def _check_offset(self):
         for step in self:
+            if step.is_offer and (step.offset_from != "due" or step.offset_days >= 0):
+                raise ValidationError(
+                    self.env._(
+                        "Step %(step)s is an offer before the default: it counts "
+                        "from the due date and goes before it (negative days).",
+                        step=step.display_name,
+                    )
+                )
+            if step.is_offer and not 0 <= step.offer_min_probability <= 1:
+                raise ValidationError(
+                    self.env._(
+                        "Step %(step)s: the late risk of an offer is between 0% and "
+                        "100%.",
+                        step=step.display_name,
+                    )
+                )
             if step.offset_from != "due" and step.offset_days < 0:
                 raise ValidationError(
                     self.env._(

@@ -1,7 +1,10 @@
 import logging
 from datetime import date, timedelta
 
+import psycopg2
+
 from odoo import api, fields, models, tools
+from odoo.tools import mute_logger
 
 _logger = logging.getLogger(__name__)
 
@@ -210,9 +213,7 @@ class CollectionReminder(models.Model):
                 )[:1].move_id
                 reminder.pay_url = first and base + first.sudo().get_portal_url()
             reminder.offer_url = (
-                not reminder.installment_id
-                and reminder.id
-                and reminder._offer_url()
+                not reminder.installment_id and reminder.id and reminder._offer_url()
             )
             for channel in partner.COLLECTION_OPTOUT_FIELDS:
                 reminder[f"optout_{channel}_url"] = partner._collection_optout_url(
@@ -227,9 +228,7 @@ class CollectionReminder(models.Model):
         """Until when the choices link works: 30 days after the last amount of
         the message falls due (``YYYYMMDD``)."""
         self.ensure_one()
-        last = max(
-            self.line_ids.mapped("date_maturity") or [self.planned_date.date()]
-        )
+        last = max(self.line_ids.mapped("date_maturity") or [self.planned_date.date()])
         return (last + timedelta(days=OFFER_DAYS)).strftime("%Y%m%d")
 
     def _offer_token(self, expires):
@@ -270,6 +269,24 @@ class CollectionReminder(models.Model):
         except ValueError:
             return "invalid"
         return "ok" if today <= until else "expired"
+
+    def _in_halves(self, items, execute):
+        """Run ``execute(items)`` in a savepoint and return the items left to
+        another worker. Something another worker committed after this transaction
+        began is a serialization failure at REPEATABLE READ, not a conflict: the
+        items are then tried again in halves, so that only the ones the other
+        worker wrote (or is writing) are left, not the whole lot."""
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
+                execute(items)
+            return []
+        except psycopg2.errors.SerializationFailure:
+            if len(items) == 1:
+                return list(items)
+            half = len(items) // 2
+            return self._in_halves(items[:half], execute) + self._in_halves(
+                items[half:], execute
+            )
 
     def _open_due_lines(self):
         """The reminder's amounts due (receivable lines) still open."""

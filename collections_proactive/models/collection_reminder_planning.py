@@ -1,9 +1,7 @@
 from collections import defaultdict
 
-import psycopg2
-
 from odoo import api, fields, models
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 # The reminder engine logs under one name, that of collection_reminder.py.
 from .collection_reminder import _logger
@@ -12,10 +10,15 @@ WRITE_PAGE = 5000
 ANALYZE_AFTER = 5000
 
 
-class CollectionReminderPlanning(models.Model):
-    """Planning: which invoice or installment reaches which step, exactly once."""
+class CollectionReminderPlanner(models.AbstractModel):
+    """The planning service: which amount due or installment reaches which
+    step today, written once per line, step and channel (the reminder lines'
+    unique key) however many workers plan at once. The sender
+    (``collection.reminder._cron_send_reminders``) calls it at the start of
+    each run; *Send now* and the customer's form for one customer."""
 
-    _inherit = "collection.reminder"
+    _name = "collection.reminder.planner"
+    _description = "Collection Reminder Planner"
 
     # ------------------------------------------------------------------
     # Planning: which invoice reaches which step today
@@ -29,7 +32,7 @@ class CollectionReminderPlanning(models.Model):
         # and writes the log, whoever triggers it.
         self = self.sudo()  # noqa: PLW0642
         now = fields.Datetime.now()
-        created = self.browse()
+        created = self.env["collection.reminder"].browse()
         for company in (companies or self.env["res.company"].search([])).sudo():
             first = self._first_offsets(company)
             rows = self._plan_candidates(company, now, partners, first)
@@ -247,13 +250,13 @@ class CollectionReminderPlanning(models.Model):
         step and channel (the partial unique index keeps it once)."""
         strategy = self.env["collection.strategy"]._installment_strategy(company)
         if not strategy.step_ids:
-            return self.browse()
+            return self.env["collection.reminder"].browse()
         plans = self.env["collection.payment.plan"].search(
             [("company_id", "=", company.id), ("state", "=", "active")]
             + ([("partner_id", "in", partners.ids)] if partners else [])
         )
         if not plans:
-            return self.browse()
+            return self.env["collection.reminder"].browse()
         # What the installments' paid amounts say decides what is planned: the
         # payments since the last check count.
         plans._allocate_payments()
@@ -304,7 +307,7 @@ class CollectionReminderPlanning(models.Model):
         )
         rows = self.env.cr.fetchall()
         if not rows:
-            return self.browse()
+            return self.env["collection.reminder"].browse()
         steps = self.env["collection.strategy.step"].browse({row[1] for row in rows})
         channels = {step.id: step._channels() for step in steps}
         kinds = {step.id: step.kind for step in steps}
@@ -331,7 +334,7 @@ class CollectionReminderPlanning(models.Model):
             for channel in channels[step_id]
         ]
         if not values:
-            return self.browse()
+            return self.env["collection.reminder"].browse()
         ids = []
 
         def insert(page):
@@ -353,13 +356,13 @@ class CollectionReminderPlanning(models.Model):
 
         # As for invoice lines: one another planner committed after this
         # transaction began is left to it, and to the next run.
-        left = self._in_halves(values, insert)
+        left = self.env["collection.reminder"]._in_halves(values, insert)
         if left:
             _logger.info(
                 "%s installment reminders were planned by another worker", len(left)
             )
-        self.invalidate_model()
-        return self.browse(ids)
+        self.env["collection.reminder"].invalidate_model()
+        return self.env["collection.reminder"].browse(ids)
 
     def _plan_create(self, company, rows, now):
         steps = self.env["collection.strategy.step"].browse({row[3] for row in rows})
@@ -405,7 +408,7 @@ class CollectionReminderPlanning(models.Model):
         left with no line of its own is removed. Returns the reminders kept.
         """
         if not reminders:
-            return self.browse()
+            return self.env["collection.reminder"].browse()
         steps = self.env["collection.strategy.step"].browse({r[1] for r in reminders})
         step_info = {step.id: (step.strategy_id.id, step.kind) for step in steps}
         uid = self.env.uid
@@ -471,26 +474,10 @@ class CollectionReminderPlanning(models.Model):
                 SQL("DELETE FROM collection_reminder WHERE id = ANY(%s)", lost)
             )
         self.env["collection.reminder.line"].invalidate_model()
-        self.invalidate_model()
-        return self.browse([reminder_id for reminder_id in ids if reminder_id in kept])
-
-    def _in_halves(self, items, execute):
-        """Run ``execute(items)`` in a savepoint and return the items left to
-        another worker. Something another worker committed after this transaction
-        began is a serialization failure at REPEATABLE READ, not a conflict: the
-        items are then tried again in halves, so that only the ones the other
-        worker wrote (or is writing) are left, not the whole lot."""
-        try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
-                execute(items)
-            return []
-        except psycopg2.errors.SerializationFailure:
-            if len(items) == 1:
-                return list(items)
-            half = len(items) // 2
-            return self._in_halves(items[:half], execute) + self._in_halves(
-                items[half:], execute
-            )
+        self.env["collection.reminder"].invalidate_model()
+        return self.env["collection.reminder"].browse(
+            [reminder_id for reminder_id in ids if reminder_id in kept]
+        )
 
     def _insert_lines(self, company, lines, uid, now, kept):
         """Insert these reminder lines, adding to ``kept`` the reminders that got
@@ -525,4 +512,4 @@ class CollectionReminderPlanning(models.Model):
             )
             kept.update(row[0] for row in self.env.cr.fetchall())
 
-        return len(self._in_halves(lines, insert))
+        return len(self.env["collection.reminder"]._in_halves(lines, insert))

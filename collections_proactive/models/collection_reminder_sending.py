@@ -53,7 +53,7 @@ class CollectionReminderSending(models.Model):
         reminders are due (``_notify_progress``)."""
         if not self._continues_cron_run():
             self._sync_delivery_failures()
-            self._plan_reminders()
+            self.env["collection.reminder.planner"]._plan_reminders()
             try:
                 with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
                     self.env["collection.case"]._sync_cases()

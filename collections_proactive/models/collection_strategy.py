@@ -198,7 +198,7 @@ class CollectionStrategy(models.Model):
         else the nearest to come), both held back to the end of a pause of
         the customer's case (``paused`` tells it). The case board, the invoice
         and the preview of *Send now* all read it."""
-        strategy_of = self.env["collection.reminder"]._strategy_sql(company)
+        strategy_of = self.env["collection.reminder.planner"]._strategy_sql(company)
         if strategy_of is None:
             strategy_of = SQL("NULL::int")
         return SQL(

@@ -160,7 +160,7 @@ class TestReminders(CollectionsCommon, SMSCase):
                 }
             )
         # A second planner racing the first creates nothing and raises nothing.
-        again = self.Reminder._insert_exactly_once(
+        again = self.env["collection.reminder.planner"]._insert_exactly_once(
             self.company,
             [
                 (
@@ -642,7 +642,9 @@ class TestReminders(CollectionsCommon, SMSCase):
                 self._cp_invoice(partner, amount, date(2026, 2, 18), DUE)
             customers.append(partner)
         with freeze_time(datetime(2026, 3, 17, 13, 0)):
-            planned = self.Reminder._plan_reminders(companies=self.company)
+            planned = self.env["collection.reminder.planner"]._plan_reminders(
+                companies=self.company
+            )
             self.assertEqual(len(planned), 13, "one per customer, Cliente Uno too")
             counts = []
             # The first batch (an email and an SMS) fills Odoo's caches (views,

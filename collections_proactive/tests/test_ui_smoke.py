@@ -31,7 +31,7 @@ class TestUiSmoke(HttpCase):
         )
         cls.company = cls.env.ref("collections_proactive.demo_company")
         cls.env["collection.risk.scoring"]._compute_risk(companies=cls.company)
-        cls.env["collection.reminder"]._plan_reminders(companies=cls.company)
+        cls.env["collection.reminder.planner"]._plan_reminders(companies=cls.company)
         cls.customer = cls.env.ref("collections_proactive.demo_customer_chronic_01")
         cls.invoice = cls.env["account.move"].search(
             [("partner_id", "=", cls.customer.id), ("payment_state", "=", "not_paid")],

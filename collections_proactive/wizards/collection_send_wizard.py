@@ -65,7 +65,9 @@ class CollectionSendWizard(models.TransientModel):
         channels = dict(reminders._fields["channel"]._description_selection(self.env))
         sendable = self._sendable_domain(self.partner_id, company)
         with self.env.cr.savepoint() as savepoint:
-            reminders._plan_reminders(companies=company, partners=self.partner_id)
+            reminders.env["collection.reminder.planner"]._plan_reminders(
+                companies=company, partners=self.partner_id
+            )
             candidates = reminders.search(
                 [
                     ("partner_id", "=", self.partner_id.id),

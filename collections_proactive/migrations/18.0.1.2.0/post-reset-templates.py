@@ -26,5 +26,5 @@ def migrate(cr, version):
         if not template or not template.template_fs:
             continue
         body = template.with_context(lang="en_US").body_html or ""
-        if hashlib.md5(str(body).encode()).hexdigest() == digest:  # noqa: S324
+        if hashlib.md5(str(body).encode()).hexdigest() == digest:
             template.reset_template()

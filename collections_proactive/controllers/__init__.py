@@ -2,3 +2,4 @@ from . import main
 from . import portal
 from . import payment
 from . import offer
+from . import statement

@@ -23,3 +23,4 @@ from . import test_traces
 from . import test_lifecycle_steps
 from . import test_risk_alerts
 from . import test_targets
+from . import test_statement

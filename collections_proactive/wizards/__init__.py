@@ -6,3 +6,4 @@ from . import collection_overview
 from . import collection_aging_wizard
 from . import collection_payment_plan_accept
 from . import collection_payment_plan_decline
+from . import collection_statement_wizard

@@ -1,0 +1,129 @@
+from datetime import date
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import Form, new_test_user, tagged
+from odoo.tools import mute_logger
+
+from .common import CollectionsCommon, PortalCommon
+
+
+@tagged("post_install", "-at_install")
+class TestStatement(CollectionsCommon):
+    """The customer statement: opening balance, the period's documents with
+    the running balance, the open items and their aging at the period's end."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.user.groups_id |= cls.env.ref(
+            "collections_proactive.group_collections_user"
+        )
+        cls.customer = cls._cp_customer("Cliente Estado")
+        cls.first = cls._cp_invoice(
+            cls.customer, 1000, date(2026, 1, 5), date(2026, 1, 10)
+        )
+        cls.refund = cls._cp_invoice(
+            cls.customer, 200, date(2026, 2, 1), move_type="out_refund"
+        )
+        cls._cp_pay(cls.first, amount=300, payment_date=date(2026, 2, 15))
+        cls.second = cls._cp_invoice(
+            cls.customer, 500, date(2026, 3, 1), date(2026, 3, 31)
+        )
+        # After the period: not on the statement, nor in its open items.
+        cls._cp_pay(cls.second, payment_date=date(2026, 3, 20))
+        cls.Report = cls.env["report.collections_proactive.report_customer_statement"]
+
+    def _values(self, **data):
+        return self.Report._get_report_values(
+            self.customer.ids,
+            {"date_from": "2026-02-01", "date_to": "2026-03-15", **data},
+        )["statements"][self.customer.id]
+
+    def test_balances_and_open_items(self):
+        st = self._values()
+        self.assertEqual(st["opening"], 1000)
+        self.assertEqual(
+            [(m["debit"], m["credit"], m["balance"]) for m in st["moves"]],
+            [(0, 200, 800), (0, 300, 500), (500, 0, 1000)],
+        )
+        self.assertEqual(st["closing"], 1000)
+        self.assertEqual(
+            sorted((item["amount"], item["days_overdue"]) for item in st["open_items"]),
+            [(-200, 42), (500, 0), (700, 64)],
+        )
+        self.assertEqual(st["aging"]["61_90"], 700)
+        self.assertEqual(st["aging"]["current"], 500)
+        self.assertEqual(st["total_due"], 1000, "what is open adds up to the balance")
+        self.assertEqual(st["overdue"], 700)
+
+    def test_bad_period_and_access(self):
+        with self.assertRaises(UserError):
+            self._values(date_from="2026-04-01")
+        with self.assertRaises(UserError):
+            self._values(date_to="not a date")
+        clerk = new_test_user(self.env, login="cp_clerk", groups="base.group_user")
+        with self.assertRaises(AccessError):
+            self.Report.with_user(clerk)._get_report_values(self.customer.ids, {})
+
+    def test_print_and_send_from_the_customer(self):
+        wizard = Form(
+            self.env["collection.statement.wizard"].with_context(
+                active_model="res.partner", active_id=self.customer.id
+            )
+        )
+        wizard.date_from = date(2026, 2, 1)
+        wizard.date_to = date(2026, 3, 15)
+        wizard = wizard.save()
+        action = wizard.action_print()
+        self.assertEqual(
+            action["report_name"], "collections_proactive.report_customer_statement"
+        )
+        self.assertEqual(action["data"]["date_from"], "2026-02-01")
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html(
+                "collections_proactive.action_report_customer_statement",
+                self.customer.ids,
+                data=action["data"],
+            )[0]
+            .decode()
+        )
+        self.assertIn("Opening balance", html)
+        self.assertIn(self.first.name, html)
+        composer = wizard.action_send()
+        self.assertEqual(composer["res_model"], "mail.compose.message")
+        attachment = self.env["ir.attachment"].browse(
+            composer["context"]["default_attachment_ids"][0][2]
+        )
+        self.assertEqual(attachment.mimetype, "application/pdf")
+
+
+@tagged("post_install", "-at_install")
+class TestStatementPortal(PortalCommon):
+    def test_my_statement(self):
+        self.authenticate("cp_portal", "cp_portal")
+        page = self.url_open("/my/statement")
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("Download PDF", page.text)
+        today = self.today.isoformat()
+        pdf = self.url_open(f"/my/statement/pdf?date_from=2020-01-01&date_to={today}")
+        self.assertEqual(pdf.status_code, 200)
+        self.assertEqual(pdf.headers["Content-Type"], "application/pdf")
+        # In tests Odoo renders the HTML the PDF is made of.
+        self.assertIn(self.overdue[0].name, pdf.text)
+        self.assertNotIn(self.other_invoice.name, pdf.text)
+        bad = self.url_open("/my/statement/pdf?date_from=2026-05-01&date_to=2026-01-01")
+        self.assertEqual(bad.status_code, 400)
+        self.assertEqual(
+            self.url_open("/my/statement/pdf?date_from=x").status_code, 400
+        )
+
+    def test_no_one_elses_statement(self):
+        self.authenticate("cp_portal", "cp_portal")
+        with mute_logger("odoo.http"):
+            response = self.url_open(
+                "/report/pdf/collections_proactive.report_customer_statement/"
+                f"{self.other.id}"
+            )
+        self.assertNotEqual(response.status_code, 200)
+        self.assertNotIn(self.other_invoice.name, response.text)

@@ -183,6 +183,11 @@ class AccountMove(models.Model):
             )
         if status == "promise":
             return env._("Promised for %(date)s: no reminder meanwhile", date=when)
+        if status == "autopay":
+            return env._(
+                "Automatic debit on %(date)s, with a notice a few days before",
+                date=when,
+            )
         if status in ("planned", "step"):
             step = env["collection.strategy.step"].sudo().browse(step_id)
             if paused:

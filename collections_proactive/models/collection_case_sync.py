@@ -350,7 +350,7 @@ class CollectionCaseSync(models.Model):
                 next_check AS (
                     SELECT partner_id, MIN(day) AS day
                       FROM nxt
-                     WHERE status IN ('promise', 'plan')
+                     WHERE status IN ('promise', 'plan', 'autopay')
                      GROUP BY partner_id
                 ),
                 figures AS (

@@ -133,6 +133,8 @@ class CollectionReminderPlanner(models.AbstractModel):
                       JOIN res_partner p ON p.id = m.commercial_partner_id
                      WHERE l.company_id = %(company)s AND %(open)s
                        AND (%(reachable)s)
+                       -- paid by automatic debit: the debit notice instead
+                       AND l.id NOT IN (%(autopay)s)
                        %(partner_filter)s
                 ),
                 step AS (%(step)s),
@@ -160,6 +162,7 @@ class CollectionReminderPlanner(models.AbstractModel):
                 now=now,
                 tz=company.partner_id.tz or "UTC",
                 reachable=reachable,
+                autopay=self.env["collection.autopay"]._covered_lines_sql(company, now),
                 open=self.env["account.move.line"]._collection_open_sql(owed_only=True),
                 step=Strategy._line_step_sql(
                     company, SQL("lines"), SQL("mv.local_day"), reached_only=True

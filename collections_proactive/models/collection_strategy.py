@@ -193,6 +193,7 @@ class CollectionStrategy(models.Model):
         what it owes: nothing), ``plan`` (in an active plan: its next
         unpaid installment's date, ``ref_id`` the plan), ``promise`` (an open
         promise within its grace days: its date, ``ref_id`` the promise),
+        ``autopay`` (paid by automatic debit on its due date),
         ``planned`` (a reminder already planned: its step and date),
         ``step`` (the strategy's next step: the furthest one reached if due,
         else the nearest to come), both held back to the end of a pause of
@@ -248,6 +249,7 @@ class CollectionStrategy(models.Model):
                          WHERE pm.move_id = mv.move_id AND pr.state = 'open'
                            AND pr.grace_until >= %(today)s
                          ORDER BY pr.promised_date LIMIT 1) AS promise_id,
+                       mv.line_id IN (%(autopay)s) AS autopay,
                        (SELECT c.paused_until
                           FROM collection_case c
                          WHERE c.partner_id = mv.partner_id
@@ -264,11 +266,12 @@ class CollectionStrategy(models.Model):
                         WHEN f.held THEN 'covered'
                         WHEN f.plan_id IS NOT NULL THEN 'plan'
                         WHEN f.promise_id IS NOT NULL THEN 'promise'
+                        WHEN f.autopay THEN 'autopay'
                         WHEN f.planned_step IS NOT NULL THEN 'planned'
                         WHEN f.next_step IS NOT NULL THEN 'step'
                    END AS status,
                    CASE WHEN f.held OR f.plan_id IS NOT NULL
-                             OR f.promise_id IS NOT NULL THEN NULL
+                             OR f.promise_id IS NOT NULL OR f.autopay THEN NULL
                         ELSE COALESCE(f.planned_step, f.next_step)
                    END AS step_id,
                    CASE WHEN f.held THEN NULL
@@ -280,6 +283,8 @@ class CollectionStrategy(models.Model):
                         WHEN f.promise_id IS NOT NULL THEN (
                             SELECT pr.promised_date FROM collection_promise pr
                              WHERE pr.id = f.promise_id)
+                        WHEN f.autopay THEN (SELECT mv.due FROM moves mv
+                                              WHERE mv.line_id = f.line_id)
                         WHEN COALESCE(f.planned_step, f.next_step) IS NULL
                         THEN NULL
                         -- a step already reached goes out with the next run
@@ -298,6 +303,7 @@ class CollectionStrategy(models.Model):
             today=today,
             open=self.env["account.move.line"]._collection_open_sql(owed_only=True),
             owed=self._owed_sql(company, SQL("SELECT partner_id FROM moves")),
+            autopay=self.env["collection.autopay"]._covered_lines_sql(company),
             step=self._line_step_sql(company, SQL("moves"), SQL("%s::date", today)),
             move_filter=move_filter or SQL(),
         )

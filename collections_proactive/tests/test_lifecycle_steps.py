@@ -86,7 +86,7 @@ class TestLifecycleSteps(CollectionsCommon):
         )
         body = str(self._mails().body_html)
         self.assertIn("installment 3 of 3", body)
-        self.assertIn("/my/autopay", body, "the autopay invitation")
+        self.assertIn("/my/autopay", body, "the automatic debit invitation")
         self.assertNotIn("past their due date", body)
         # Run again, and the day after: nothing twice.
         self.assertEqual(self._run(datetime(2026, 3, 2, 18)), reminders)

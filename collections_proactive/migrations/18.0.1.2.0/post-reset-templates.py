@@ -6,6 +6,9 @@ from odoo import SUPERUSER_ID, api
 # template still exactly so was not rewritten by its company, and takes the
 # new version (the link to the customer's choices).
 SHIPPED_1_1_0 = {
+    "collections_proactive.mail_template_reminder_notice": (
+        "b65e38c5b62627aa65ae109515e301c8"
+    ),
     "collections_proactive.mail_template_reminder_due": (
         "81bb3fd415c9df8d5d1affc530dad46c"
     ),
@@ -16,8 +19,9 @@ SHIPPED_1_1_0 = {
 
 
 def migrate(cr, version):
-    """The due-date and overdue emails link to the customer's choices (pay
-    now, automatic payment, a date, a plan). They are kept on update
+    """The reminder emails invite the customer to automatic payment, and the
+    due-date and overdue ones link to its choices (pay now, automatic
+    payment, a date, a plan). They are kept on update
     (``noupdate``): those still as shipped are reset from the module's files,
     in every installed language; a rewritten one is left as it is."""
     env = api.Environment(cr, SUPERUSER_ID, {})

@@ -24,3 +24,4 @@ from . import test_lifecycle_steps
 from . import test_risk_alerts
 from . import test_targets
 from . import test_statement
+from . import test_offer

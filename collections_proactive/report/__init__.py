@@ -1,3 +1,4 @@
 from . import report_payment_plan
 from . import report_collection_letter
 from . import collection_aging_report
+from . import collection_cash_forecast

@@ -26,9 +26,15 @@ Data:
   ``--term`` days (30 by default): an assumption, printed with the figures. The
   cut-off is the issue date at the 65% quantile, as in ``baselines.py``.
 - synthetic ledgers (``--seeds``): 100 customers, about 2,500 invoices, a third
-  paid late, with liquidity crunches, drifting customers and newcomers.
+  paid late, with liquidity crunches, drifting customers and newcomers;
+- synthetic payer habits (``--seeds``): 100 customers paying on a weekly check
+  run, a monthly run (month end or a fixed day), a constant lag after issue or
+  after the due date, or drifting, terms varying per invoice, one payment in ten
+  a surprise: whether the date model finds regularities real payers show.
 
 Pure Python, no Odoo needed: ``python3 bench/risk_quality.py [--seeds 5]``.
+``--sklearn`` adds scikit-learn's learners on the same features and snapshots
+(run it with a Python that has scikit-learn, e.g. ``$VENV/bin/python``).
 """
 
 import argparse
@@ -110,6 +116,66 @@ def simulate(seed, customers=100, invoices_per_customer=25):
             rows.append((invoice_date, due, paid_on, float(amount)))
         ledger[customer] = sorted(rows)
     return ledger
+
+
+def simulate_habits(seed, customers=100, invoices_per_customer=30):
+    """A ledger of payers with the regularities real B2B payers show, to see
+    whether the payment-date model finds them: a weekly check run, a monthly
+    payment run (month end or a fixed day), a constant lag after the issue date
+    whatever the terms, a constant lag after the due date, a drift; terms vary
+    per invoice, and one payment in ten is a surprise (weeks late)."""
+    rng = random.Random(1000 + seed)
+    ledger = {}
+    span = (END - START).days
+    for customer in range(customers):
+        habit = rng.choice(
+            ["due_lag", "issue_lag", "check_run", "month_end", "fixed_day", "drift"]
+        )
+        lag = rng.choice([-5, -2, 0, 0, 2, 5, 10, 15])
+        issue_lag = rng.randint(20, 60)
+        weekday = rng.choice([0, 1, 3, 4])
+        fixed_day = rng.choice([5, 10, 15, 20, 25])
+        terms = rng.sample([15, 30, 30, 45, 60], 2)
+        base_amount = math.exp(rng.gauss(12, 1))
+        first = START + timedelta(days=rng.randint(0, 300) if rng.random() < 0.2 else 0)
+        rows = []
+        for _ in range(max(3, int(rng.gauss(invoices_per_customer, 8)))):
+            invoice_date = first + timedelta(
+                days=rng.randint(0, max((END - first).days, 1))
+            )
+            due = invoice_date + timedelta(days=rng.choice(terms))
+            noise = round(rng.gauss(0, 1.5))
+            if habit == "issue_lag":
+                paid_on = invoice_date + timedelta(days=issue_lag + noise)
+            else:
+                drift = lag
+                if habit == "drift":
+                    drift += round(15 * (invoice_date - START).days / span)
+                paid_on = due + timedelta(days=drift + noise)
+                if habit == "check_run":
+                    paid_on += timedelta(days=(weekday - paid_on.weekday()) % 7)
+                elif habit == "month_end":
+                    paid_on = _month_end(paid_on)
+                elif habit == "fixed_day":
+                    run = paid_on.replace(day=fixed_day)
+                    if run < paid_on:
+                        run = _month_end(paid_on) + timedelta(days=fixed_day)
+                    paid_on = run
+            if rng.random() < 0.1:
+                paid_on += timedelta(days=round(rng.expovariate(1 / 20)))
+            while paid_on.weekday() >= 5:
+                paid_on -= (
+                    timedelta(days=1) if habit == "month_end" else -timedelta(days=1)
+                )
+            amount = round(base_amount * math.exp(rng.gauss(0, 0.5)))
+            rows.append((invoice_date, due, paid_on, float(amount)))
+        ledger[customer] = sorted(rows)
+    return ledger
+
+
+def _month_end(day):
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
 
 
 def read_real(directory, term):
@@ -196,6 +262,58 @@ def run_engine(known, today, tests, holidays=()):
     return out, params
 
 
+def run_sklearn(known, today, tests):
+    """The same features and training snapshots as the engine, learnt by
+    scikit-learn instead: gradient-boosted trees, and a logistic regression
+    calibrated by cross-validation. {name: [probability per test invoice]}."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    sample = training_sample(known, today, WINDOW)
+    prior = rm.company_prior(sample, today, WINDOW)
+    samples = rm.training_samples(sample, today, WINDOW, prior)
+    rows = [s.row for s in samples]
+    labels = [s.late for s in samples]
+    window_start = today - timedelta(days=WINDOW)
+    stats = {
+        c: rm.stats_from_history(rows_, today, window_start)
+        for c, rows_ in known.items()
+    }
+    empty = rm.stats_from_history([], today, window_start)
+    test_rows = [
+        rm.features(
+            stats.get(c, empty),
+            prior,
+            (due - max(today, issued)).days,
+            amount,
+            due,
+        )
+        for c, issued, due, amount in tests
+    ]
+    learners = {
+        "sklearn HistGradientBoosting": HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.05, random_state=0
+        ),
+        "sklearn LogisticRegression + CalibratedClassifierCV": CalibratedClassifierCV(
+            make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500)),
+            method="isotonic",
+            cv=5,
+        ),
+    }
+    out = {}
+    for name, learner in learners.items():
+        start = time.perf_counter()
+        learner.fit(rows, labels)
+        out[name] = (
+            [float(p) for p in learner.predict_proba(test_rows)[:, 1]],
+            time.perf_counter() - start,
+        )
+    return out
+
+
 def run_rules(known, today, tests):
     """Rule 1's probability and rule 2's date for each test invoice."""
     late, dtp = {}, {}
@@ -253,7 +371,7 @@ def figures(probabilities, labels, predicted, actual, low=None, high=None):
     return out
 
 
-def evaluate(truth, today=None, holidays=()):
+def evaluate(truth, today=None, holidays=(), sklearn=False):
     today = today or cut_off_of(truth)
     known = {c: as_of(rows, today) for c, rows in truth.items()}
     known = {c: rows for c, rows in known.items() if rows}
@@ -277,6 +395,17 @@ def evaluate(truth, today=None, holidays=()):
         [e[3] for e in engine],
     )
     rule1 = figures([r[0] for r in rules], labels, None, actual)
+    extra = []
+    if sklearn:
+        for name, (probabilities, fit_seconds) in run_sklearn(
+            known, today, tests
+        ).items():
+            extra.append(
+                (
+                    f"{name} (fit {fit_seconds:.1f} s)",
+                    figures(probabilities, labels, None, actual),
+                )
+            )
     rule2 = figures(None, labels, [r[1] for r in rules], actual)
     info = {
         "cut-off": today,
@@ -286,6 +415,7 @@ def evaluate(truth, today=None, holidays=()):
         "mode": params.get("mode"),
         "calibration": (params.get("calibration") or {}).get("kind"),
     }
+    info["extra"] = extra
     return info, model, rule1, rule2
 
 
@@ -302,6 +432,8 @@ COLUMNS = (
 
 
 def print_table(title, info, model, rule1, rule2):
+    info = dict(info)
+    extra = info.pop("extra", [])
     print(f"\n### {title}")
     print(", ".join(f"{k}: {v}" for k, v in info.items() if v is not None))
     print("| | " + " | ".join(label for _k, label, _f in COLUMNS) + " |")
@@ -310,6 +442,7 @@ def print_table(title, info, model, rule1, rule2):
         ("model", model),
         ("rule 1: customer's past late rate", rule1),
         ("rule 2: median days-to-pay, last 10", rule2),
+        *extra,
     ):
         cells = [
             fmt.format(values[key]) if values.get(key) is not None else ""
@@ -330,34 +463,57 @@ def main():
         default=30,
         help="days from issue to due assumed when the data has no issue date",
     )
+    parser.add_argument(
+        "--verbose", action="store_true", help="one table per synthetic seed too"
+    )
+    parser.add_argument(
+        "--sklearn",
+        action="store_true",
+        help="also scikit-learn's HistGradientBoostingClassifier and calibrated"
+        " LogisticRegression on the same features and snapshots (needs"
+        " scikit-learn in the Python running this)",
+    )
     args = parser.parse_args()
     if args.real and (Path(args.real) / "invoices.csv").exists():
         truth, assumed = read_real(args.real, args.term)
         title = f"real history: {args.real}"
         if assumed:
             title += f" (no issue dates: issue = due - {args.term} days, assumed)"
-        print_table(title, *evaluate(truth))
-    totals = defaultdict(list)
-    for seed in range(args.seeds):
-        info, *results = evaluate(simulate(seed), CUT_OFF)
-        print_table(f"synthetic ledger, seed {seed}", info, *results)
-        for name, values in zip(("model", "rule1", "rule2"), results, strict=True):
-            for key, value in values.items():
-                totals[name, key].append(value)
-    if args.seeds:
-        mean = {
-            name: {
-                key: statistics.mean(v) for (n, key), v in totals.items() if n == name
+        print_table(title, *evaluate(truth, sklearn=args.sklearn))
+    for label, simulator in (
+        ("synthetic ledger", simulate),
+        ("synthetic payer habits", simulate_habits),
+    ):
+        totals, names = defaultdict(list), ["model", "rule1", "rule2"]
+        for seed in range(args.seeds):
+            info, *results = evaluate(simulator(seed), CUT_OFF, sklearn=args.sklearn)
+            if args.verbose:
+                print_table(f"{label}, seed {seed}", info, *results)
+            extra = [(name.split(" (fit")[0], values) for name, values in info["extra"]]
+            for name, values in zip(names[:3], results, strict=True):
+                for key, value in values.items():
+                    totals[name, key].append(value)
+            for name, values in extra:
+                if name not in names:
+                    names.append(name)
+                for key, value in values.items():
+                    totals[name, key].append(value)
+        if args.seeds:
+            mean = {
+                name: {
+                    key: statistics.mean(v)
+                    for (n, key), v in totals.items()
+                    if n == name
+                }
+                for name in names
             }
-            for name in ("model", "rule1", "rule2")
-        }
-        print_table(
-            f"synthetic ledgers, mean over {args.seeds} seeds",
-            {},
-            mean["model"],
-            mean["rule1"],
-            mean["rule2"],
-        )
+            print_table(
+                f"{label}, mean over {args.seeds} seeds",
+                {"extra": [(name, mean[name]) for name in names[3:]]},
+                mean["model"],
+                mean["rule1"],
+                mean["rule2"],
+            )
 
 
 if __name__ == "__main__":

@@ -294,6 +294,8 @@ class CollectionRiskScoring(models.AbstractModel):
                    PERCENTILE_CONT(%(quantiles)s::float8[]) WITHIN GROUP
                        (ORDER BY paid_on - invoice_date) FILTER (WHERE paid_last),
                    %(shifts)s,
+                   -- the last paid invoices, latest first, for the date model
+                   %(paid_rows)s,
                    -- the invoices to score, whatever their date: unpaid today
                    -- (the arrays of one group aggregate the rows in the same order)
                    ARRAY_AGG(id) FILTER (WHERE paid_on IS NULL),
@@ -315,6 +317,16 @@ class CollectionRiskScoring(models.AbstractModel):
             date_n=rm.DATE_N,
             last_n=rm.LAST_N,
             quantiles=list(rm.QUANTILES),
+            paid_rows=SQL(", ").join(
+                SQL(
+                    "ARRAY_AGG(%s ORDER BY paid_rank)"
+                    " FILTER (WHERE hist AND paid_on IS NOT NULL"
+                    " AND paid_rank < %s)",
+                    SQL.identifier(column),
+                    rm.DATE_HIST,
+                )
+                for column in ("invoice_date", "due", "paid_on", "amount")
+            ),
             shifts=SQL(", ").join(
                 SQL("COUNT(*) FILTER (WHERE paid_last AND bd_delay > %s)", -j)
                 for j in range(rm.SHIFTS)
@@ -344,7 +356,8 @@ class CollectionRiskScoring(models.AbstractModel):
             unpaid_at, rest = rest[:n_checkpoints], rest[n_checkpoints:]
             n_late, last_n, last_late, date_n, delay_q, dtp_q = rest[:6]
             late_shift = rest[6 : 6 + rm.SHIFTS]
-            invoices = rest[6 + rm.SHIFTS :]
+            paid_rows = rest[6 + rm.SHIFTS : 10 + rm.SHIFTS]
+            invoices = rest[10 + rm.SHIFTS :]
             if invoices[0]:
                 open_invoices.extend(
                     (partner_id, *invoice) for invoice in zip(*invoices, strict=True)
@@ -358,6 +371,12 @@ class CollectionRiskScoring(models.AbstractModel):
                 delay_q=[float(v) for v in delay_q or []],
                 dtp_q=[float(v) for v in dtp_q or []],
                 late_shift=list(late_shift),
+                paid_rows=[
+                    (invoice_date, due, paid_on, float(amount))
+                    for invoice_date, due, paid_on, amount in zip(
+                        *(column or [] for column in paid_rows), strict=True
+                    )
+                ],
                 settled=float(settled),
                 late=float(late),
                 days_late=float(days_late),

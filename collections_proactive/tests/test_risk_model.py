@@ -152,6 +152,65 @@ class TestRiskModelLearning(BaseCase):
         index = rm.FEATURES.index("calendar_late")
         self.assertGreater(weekend_row[index], weekday_row[index])
 
+    def test_payment_date_finds_check_run_and_month_end(self):
+        """A weekly check run (every Thursday, whatever the due date) and a
+        month-end run are found on the customer's own record; an erratic payer
+        keeps the company's predictor."""
+        prior = rm.Prior(date_default="due", resid_q=[-3.0, 5.0])
+        today = date(2026, 9, 1)
+        thursday, month_end = [], []
+        for i in range(24):
+            issued = date(2026, 1, 2) + timedelta(days=9 * i)
+            due = issued + timedelta(days=30)
+            paid = due + timedelta(days=(3 - due.weekday()) % 7)
+            thursday.append((issued, due, paid, 100.0))
+            run = rm.month_end(due)
+            while run.weekday() >= 5:
+                run -= timedelta(days=1)
+            month_end.append((issued, due, run, 100.0))
+        window = today - timedelta(days=365)
+        s = rm.stats_from_history(thursday, today, window)
+        self.assertEqual(len(s.paid_rows), rm.DATE_HIST)
+        self.assertIn(rm.date_choice(s, prior)[0], ("weekday",))
+        due = date(2026, 10, 5)  # a Monday: paid on Thursday 8 October
+        day, low, high = rm.payment_dates(s, prior, today, due - timedelta(30), due)
+        self.assertEqual(day, date(2026, 10, 8))
+        self.assertTrue(low <= day <= high)
+        s = rm.stats_from_history(month_end, today, window)
+        self.assertIn(rm.date_choice(s, prior)[0], ("monthday",))
+        day, _low, _high = rm.payment_dates(
+            s, prior, today, date(2026, 9, 10), date(2026, 10, 10)
+        )
+        self.assertEqual(day, date(2026, 10, 30))  # last business day of October
+        rng = random.Random(5)
+        erratic = [
+            (issued, due, due + timedelta(days=rng.randint(-10, 25)), 100.0)
+            for issued, due, _paid, _a in thursday
+        ]
+        s = rm.stats_from_history(erratic, today, window)
+        choice, residuals = rm.date_choice(s, prior)
+        self.assertEqual(choice, "due")
+        # An erratic payer gets a wide interval.
+        low_q, high_q = rm.residual_band(residuals, prior)
+        self.assertGreater(high_q - low_q, 10)
+
+    def test_interval_scale_holds_eight_in_ten(self):
+        day = date(2026, 3, 2)
+        # Errors spread from -6 to +6 days; the raw band says +-2.
+        dated = [
+            (day, day, day, day, day + timedelta(days=e), -2.0, 2.0)
+            for e in range(-6, 7)
+            for _ in range(3)
+        ]
+        scale = rm.interval_scale(dated)
+        inside = sum(rm.within_band(d, scale) for d in dated) / len(dated)
+        self.assertGreaterEqual(inside, rm.INTERVAL_COVERAGE)
+        smaller = rm.INTERVAL_SCALES[rm.INTERVAL_SCALES.index(scale) - 1]
+        self.assertLess(
+            sum(rm.within_band(d, smaller) for d in dated) / len(dated),
+            rm.INTERVAL_COVERAGE,
+        )
+
     def test_learn_beats_or_follows_the_rules(self):
         today = date(2025, 6, 1)
         history = as_of(synthetic_history(1), today)

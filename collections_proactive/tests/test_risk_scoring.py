@@ -440,6 +440,70 @@ class TestRiskScoring(CollectionsCommon):
         self.assertTrue(paid_lines)
         self.assertFalse(any(paid_lines.mapped("collection_predicted_payment_date")))
 
+    def test_cash_forecast_spreads_each_line_over_its_weeks(self):
+        """The weekly cash-in forecast spreads what is due on each open line over
+        the weeks between its expected-from and expected-by dates, all of it."""
+        self._score()
+        forecast = self.env["collection.cash.forecast"].sudo()
+        lines = self.env["account.move.line"].search(
+            [
+                ("partner_id", "in", self.customers.ids),
+                ("display_type", "=", "payment_term"),
+                ("reconciled", "=", False),
+                ("amount_residual", ">", 0),
+                ("parent_state", "=", "posted"),
+            ]
+        )
+        self.assertTrue(lines)
+        # A wide interval over several weeks: written as the scoring writes it.
+        wide = lines[0]
+        low = date(2026, 7, 6)  # a Monday
+        self.env["account.move.line"]._collection_write_predictions(
+            [(wide.id, 0.5, low + timedelta(days=10), low, low + timedelta(days=40))]
+        )
+        rows = forecast.search([("move_line_id", "in", lines.ids)])
+        by_line = {}
+        for row in rows:
+            by_line.setdefault(row.move_line_id, forecast)
+            by_line[row.move_line_id] |= row
+        self.assertEqual(set(by_line), set(lines))
+        for line, weeks in by_line.items():
+            self.assertAlmostEqual(
+                sum(weeks.mapped("amount")), line.amount_residual, 2, line.name
+            )
+            self.assertAlmostEqual(sum(weeks.mapped("probability")), 1.0, 6)
+            first = line.collection_predicted_date_low or line.date_maturity
+            last = line.collection_predicted_date_high or line.date_maturity
+            for week in weeks:
+                self.assertEqual(week.week.weekday(), 0)
+                self.assertGreater(week.week + timedelta(days=7), first)
+                self.assertLessEqual(week.week, last)
+                self.assertGreaterEqual(week.amount, 0)
+        weeks = by_line[wide].sorted("week")
+        self.assertEqual(len(weeks), 6)  # 6 July to 15 August
+        self.assertEqual(weeks[0].week, low)
+        # A tenth at each end; half by the expected date (in the second week).
+        self.assertAlmostEqual(
+            sum(weeks[:2].mapped("probability")), 0.5 + 0.4 * 3 / 30, 6
+        )
+        self.assertGreater(weeks[0].probability, 0.1)
+        self.assertGreater(weeks[-1].probability, 0.1)
+        # A collector sees the rows of the companies selected, no others.
+        other = self.setup_other_company(name="Forecast Elsewhere")["company"]
+        self.collector.company_ids |= other
+        as_collector = self.env["collection.cash.forecast"].with_user(self.collector)
+        domain = [("move_line_id", "in", lines.ids)]
+        self.assertEqual(
+            len(as_collector.with_company(self.company).search(domain)), len(rows)
+        )
+        self.assertFalse(
+            as_collector.with_context(allowed_company_ids=other.ids).search(domain)
+        )
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "collections_proactive.account_move_action_forecast"
+        )
+        self.assertEqual(action["res_model"], "collection.cash.forecast")
+
     def test_backtest_wizard_shows_model_beside_rules(self):
         history = as_of(synthetic_history(2), TODAY)
         params = rm.learn(history, TODAY, 365)

@@ -42,8 +42,16 @@ LAST_N = 10
 # (as rule 2 does).
 DATE_N = 10
 QUANTILES = (0.1, 0.5, 0.9)
+# The payment-date model reads the last DATE_HIST paid invoices of a customer
+# (weekday and day-of-month habits need more than ten), and picks its predictor
+# on the latest DATE_BACKTEST of them, each predicted from those paid before.
+DATE_HIST = 20
+DATE_BACKTEST = 8
+# A customer needs this many paid invoices before its own back-test picks its
+# predictor; below, the company's choice applies.
+DATE_MIN_OWN = 4
 # Pseudo-invoices of the company's distribution mixed into a customer's own.
-DATE_SHRINK = 2.0
+DATE_SHRINK = 1.0
 # Days before the due date at which still-unpaid invoices are looked at again.
 CHECKPOINTS = (10, 3)
 # Pseudo-invoices of company average mixed into a customer's own rates: a customer
@@ -146,6 +154,11 @@ class CustomerStats:
     # Of those, how many were paid more than 0, -1, -2, -3 days after the first
     # weekday on or after their due date.
     late_shift: list = field(default_factory=lambda: [0] * SHIFTS)
+    # The last DATE_HIST paid invoices, latest first: (invoice_date, due, paid_on,
+    # amount), which the payment-date model reads (see :class:`DateModel`).
+    paid_rows: list = field(default_factory=list)
+    # (predictor, back-test residuals) once :func:`date_choice` has read them.
+    date_model: tuple = None
 
     @property
     def on_time(self):
@@ -165,6 +178,10 @@ class Prior:
     delay_q: list = field(default_factory=lambda: [-3.0, 0.0, 15.0])
     dtp_q: list = field(default_factory=lambda: [20.0, 30.0, 45.0])
     late_shift: list = field(default_factory=lambda: [0.3, 0.4, 0.5, 0.6])
+    # The payment-date predictor of a customer with a short record, and the 10th
+    # and 90th percentile of the date errors (see :func:`date_choice`).
+    date_default: str = "due"
+    resid_q: list = field(default_factory=lambda: [-3.0, 5.0])
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -271,6 +288,7 @@ def stats_from_history(rows, ref, window_start, broken=0, credit_limit=0.0):
     s.delay_q = percentiles(delays)
     s.dtp_q = percentiles([p[4] for p in last])
     s.late_shift = [sum(d > -j for d in delays) for j in range(SHIFTS)]
+    s.paid_rows = [(p[2], p[1], p[0], p[3]) for p in paid[:DATE_HIST]]
     return s
 
 
@@ -403,14 +421,213 @@ def features(s, prior, days_to_due=None, amount=None, due=None, holidays=()):
     ]
 
 
-def payment_dates(s, prior, today, invoice_date, due, holidays=(), rule=False):
+# ----------------------------------------------------------------------------
+# Payment date: candidate predictors, each customer's picked by its own record
+# ----------------------------------------------------------------------------
+
+# What each predictor says, for an invoice issued on ``invoice_date`` and due on
+# ``due``, from the customer's paid invoices before it:
+# - ``due``: the first weekday on or after the due date + the median delay after
+#   it (a customer paying on the due date, or a week after it, whatever the terms);
+# - ``issue``: the issue date + the median days-to-pay (rule 2; a customer paying
+#   45 days after issue whatever the terms);
+# - ``recent``: the due date + the median of the last 3 delays (a trend);
+# - ``weekday``: the first day on or after the due date of the weekday the
+#   customer pays on most (a weekly check run) + the median delay after it;
+# - ``monthday``: the same with the day of the month it pays on most, or the last
+#   business day of the month (a monthly payment run).
+DATE_PREDICTORS = ("due", "issue", "recent", "weekday", "monthday")
+# A customer's own back-test picks another predictor than the company's only when
+# it is better by this many days on average and by this share of the error (a
+# few invoices tell little, of an erratic payer even less).
+DATE_MARGIN = 1.0
+DATE_GAIN = 0.25
+# A weekday or day-of-month habit needs this many payments on it, and this share
+# of the customer's payments (by chance a fifth fall on any weekday).
+HABIT_MIN = 3
+WEEKDAY_SHARE = 0.5
+MONTHDAY_SHARE = 0.3
+# Paid this many days or fewer before the last day of the month: a month-end run.
+MONTH_END_DAYS = 2
+
+
+def median(values):
+    ordered = sorted(values)
+    n = len(ordered)
+    if not n:
+        return None
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def month_end(day):
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+def monthday_key(day):
+    """0 for a month-end run, else the day of the month."""
+    if (day + timedelta(days=MONTH_END_DAYS + 1)).month != day.month:
+        return 0
+    return day.day
+
+
+def _monthday_dates(day, key, holidays):
+    """The run dates of the months around ``day``: the last business day of the
+    month (``key`` 0) or that day of the month, moved to a business day."""
+    first = day.replace(day=1)
+    months = (
+        (first - timedelta(days=1)).replace(day=1),
+        first,
+        month_end(day) + timedelta(days=1),
+    )
+    out = []
+    for month in months:
+        if key == 0:
+            run = month_end(month)
+            for _ in range(10):
+                if is_business_day(run, holidays):
+                    break
+                run -= timedelta(days=1)
+        else:
+            run = next_business_day(
+                month.replace(day=min(key, month_end(month).day)), holidays
+            )
+        out.append(run)
+    return out
+
+
+def _weekday_run(day, weekday, _holidays=()):
+    """The first ``weekday`` on or after ``day``."""
+    return day + timedelta(days=(weekday - day.weekday()) % 7)
+
+
+def _monthday_run(day, key, holidays=()):
+    """The first run date (see :func:`_monthday_dates`) on or after ``day``."""
+    return min(run for run in _monthday_dates(day, key, holidays) if run >= day)
+
+
+def _habit(values, share):
+    """The most frequent value if it occurs at least HABIT_MIN times and makes
+    ``share`` of ``values``, else None."""
+    counts = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    if not counts:
+        return None
+    best = max(counts, key=lambda value: (counts[value], -value))
+    if counts[best] < max(HABIT_MIN, share * len(values)):
+        return None
+    return best
+
+
+def date_candidates(past, prior, invoice_date, due, holidays=(), names=None):
+    """{predictor: date} for an invoice, from ``past``: the customer's paid
+    invoices ``(invoice_date, due, paid_on, amount)``, oldest first. A short
+    record leans on the company's figures (``prior``)."""
+    last = past[-DATE_N:]
+    n = len(last)
+    delays = [(paid - weekday_on_or_after(d)).days for _i, d, paid, _a in last]
+    dtps = [(paid - i).days for i, _d, paid, _a in last]
+    delay = shrink(median(delays) if n else 0.0, n, prior.delay_q[1], DATE_SHRINK)
+    dtp = shrink(median(dtps) if n else 0.0, n, prior.dtp_q[1], DATE_SHRINK)
+    # A later due date than usual (a second installment) is not paid before it is
+    # due: the issue-anchored dates move by the extra days.
+    usual = sum((d - i).days for i, d, _p, _a in last) / n if n else prior.term
+    extra = max((due - invoice_date).days - usual, 0)
+    bdue = weekday_on_or_after(due)
+    out = {
+        "due": next_business_day(bdue + timedelta(days=round(delay)), holidays),
+        "issue": next_business_day(
+            invoice_date + timedelta(days=round(dtp + extra)), holidays
+        ),
+    }
+    if names is not None and not any(name not in ("due", "issue") for name in names):
+        return out
+    recent = delays[-3:]
+    out["recent"] = (
+        next_business_day(bdue + timedelta(days=round(median(recent))), holidays)
+        if len(recent) == 3
+        else out["due"]
+    )
+    history = past[-DATE_HIST:]
+    weekday = _habit([paid.weekday() for _i, _d, paid, _a in history], WEEKDAY_SHARE)
+    key = _habit([monthday_key(paid) for _i, _d, paid, _a in history], MONTHDAY_SHARE)
+    for name, habit, run in (
+        ("weekday", weekday, _weekday_run),
+        ("monthday", key, _monthday_run),
+    ):
+        if habit is None or not n:
+            out[name] = out["due"]
+            continue
+        wait = median(
+            [(paid - run(d, habit, holidays)).days for _i, d, paid, _a in last]
+        )
+        out[name] = run(due, habit, holidays) + timedelta(days=round(wait))
+        if round(wait):
+            out[name] = next_business_day(out[name], holidays)
+    return out
+
+
+def date_backtest(s, prior, holidays=()):
+    """{predictor: [actual - predicted, in days]} on the customer's latest
+    DATE_BACKTEST paid invoices, each predicted from those paid before it."""
+    chrono = s.paid_rows[::-1]
+    errors = {name: [] for name in DATE_PREDICTORS}
+    for j in range(max(len(chrono) - DATE_BACKTEST, 1), len(chrono)):
+        invoice_date, due, paid_on, _amount = chrono[j]
+        candidates = date_candidates(chrono[:j], prior, invoice_date, due, holidays)
+        for name, day in candidates.items():
+            errors[name].append((paid_on - day).days)
+    return errors
+
+
+def date_choice(s, prior, holidays=()):
+    """The customer's predictor and its back-test residuals: the company's
+    (``prior.date_default``) unless the customer's own record prefers another by
+    DATE_MARGIN days on average. Cached on ``s``."""
+    cached = s.date_model
+    if cached is not None:
+        return cached
+    choice, residuals = prior.date_default, []
+    if len(s.paid_rows) >= DATE_MIN_OWN:
+        errors = date_backtest(s, prior, holidays)
+        mae = {
+            name: sum(abs(e) for e in values) / len(values)
+            for name, values in errors.items()
+            if values
+        }
+        if mae:
+            best = min(mae, key=mae.get)
+            if (
+                mae[best] + DATE_MARGIN > mae[choice]
+                or mae[best] > (1 - DATE_GAIN) * mae[choice]
+            ):
+                best = choice
+            choice, residuals = best, errors[best]
+    s.date_model = (choice, residuals)
+    return s.date_model
+
+
+def residual_band(residuals, prior):
+    """10th and 90th percentile of a customer's date errors, shrunk toward the
+    company's (``prior.resid_q``)."""
+    if not residuals:
+        return list(prior.resid_q)
+    own = percentiles(residuals, (0.1, 0.9))
+    return shrunk_quantiles(own, len(residuals), prior.resid_q, SHRINK)
+
+
+def payment_dates(
+    s, prior, today, invoice_date, due, holidays=(), rule=False, scale=1.0
+):
     """Predicted payment date and its 10th-90th percentile interval.
 
-    The customer's last paid invoices give its delays after the due date and after
-    the issue date; the distribution follows whichever anchor its record keeps more
-    tightly (a customer paying 45 days after issue whatever the terms, or on the
-    due date whatever the issue), shrunk toward the company's for a short record,
-    and every date moves to the next business day. ``rule``: rule 2 instead
+    The date comes from the predictor that did best on the customer's own latest
+    payments (see :data:`DATE_PREDICTORS`), the company's for a short record;
+    the interval from that predictor's errors there, shrunk toward the company's
+    and widened by ``scale``, the factor with which the company's back-test holds
+    8 payments in 10. Every date is a business day. ``rule``: rule 2 instead
     (issue date + median days-to-pay, no shrinking), when the back-test found it
     better on the company's history.
     """
@@ -419,26 +636,25 @@ def payment_dates(s, prior, today, invoice_date, due, holidays=(), rule=False):
         day = invoice_date + timedelta(days=round(dtp))
         low = high = day
     else:
-        delay_q = shrunk_quantiles(s.delay_q, s.date_n, prior.delay_q)
-        dtp_q = shrunk_quantiles(s.dtp_q, s.date_n, prior.dtp_q)
-        if dtp_q[2] - dtp_q[0] + ANCHOR_MARGIN < delay_q[2] - delay_q[0]:
-            # A later due date than usual (a second installment) is not paid
-            # before it is due.
-            usual = s.term_sum / s.n_invoices if s.n_invoices else prior.term
-            extra = max((due - invoice_date).days - usual, 0)
-            anchor, q = invoice_date + timedelta(days=round(extra)), dtp_q
-        else:
-            anchor, q = weekday_on_or_after(due), delay_q
-        low, day, high = (
-            next_business_day(anchor + timedelta(days=round(v)), holidays) for v in q
+        choice, residuals = date_choice(s, prior, holidays)
+        day = date_candidates(
+            s.paid_rows[::-1], prior, invoice_date, due, holidays, names=(choice,)
+        )[choice]
+        q_low, q_high = residual_band(residuals, prior)
+        low = next_business_day(
+            day + timedelta(days=math.floor(scale * q_low)), holidays
+        )
+        high = next_business_day(
+            day + timedelta(days=math.ceil(scale * q_high)), holidays
         )
     start = max(today, invoice_date)
     if day < start:
         # Not paid by the date it was expected: soon, but not in the past.
-        day = next_business_day(
+        shift = (next_business_day(
             start + timedelta(days=OVERDUE_HORIZON_DAYS if due < today else 0),
             holidays,
-        )
+        ) - day)  # fmt: skip
+        day, low, high = day + shift, low + shift, high + shift
     low = min(max(low, start), day)
     high = max(high, day)
     return day, low, high
@@ -624,7 +840,8 @@ class Calibration:
 class Sample:
     """A labelled snapshot: features as of ``t``, outcome known on ``known_on``.
     ``rule``: rule 1's probability then; ``dates``: for the snapshot on the
-    issue date, (model date, low, high, rule 2's date, actual paid date)."""
+    issue date, (model date, low, high, rule 2's date, actual paid date, and the
+    10th and 90th percentile of the date error before widening)."""
 
     t: object
     known_on: object
@@ -680,10 +897,12 @@ def training_samples(history, today, window_days, prior, holidays=()):
                 row = features(s, prior, (due - t).days, amount, due, holidays)
                 dates = None
                 if t == invoice_date and paid_on is not None:
+                    _choice, residuals = date_choice(s, prior, holidays)
                     dates = (
                         *payment_dates(s, prior, t, invoice_date, due, holidays),
                         payment_dates(s, prior, t, invoice_date, due, rule=True)[0],
                         paid_on,
+                        *residual_band(residuals, prior),
                     )
                 samples.append(
                     Sample(t, known_on, row, int(late), rule_rate(s, prior), dates)
@@ -692,7 +911,7 @@ def training_samples(history, today, window_days, prior, holidays=()):
     return samples
 
 
-def company_prior(history, today, window_days):
+def company_prior(history, today, window_days, holidays=()):
     window_start = today - timedelta(days=window_days)
     s = stats_from_history(
         [r for rows in history.values() for r in rows], today, window_start
@@ -721,7 +940,34 @@ def company_prior(history, today, window_days):
         prior.late_shift = [
             sum(d > -j for d in delays) / len(delays) for j in range(SHIFTS)
         ]
+    date_prior(prior, history, today, window_start, holidays)
     return prior
+
+
+def date_prior(prior, history, today, window_start, holidays=()):
+    """The company's payment-date predictor (the one with the lowest error over
+    all customers' own back-tests) and the spread of the errors of each
+    customer's chosen predictor, the interval of a customer with a short record."""
+    customers = []
+    for rows in history.values():
+        s = stats_from_history(rows, today, window_start)
+        if len(s.paid_rows) >= 2:
+            customers.append((s, date_backtest(s, prior, holidays)))
+    totals = {name: [0, 0] for name in DATE_PREDICTORS}
+    for _s, errors in customers:
+        for name, values in errors.items():
+            totals[name][0] += sum(abs(e) for e in values)
+            totals[name][1] += len(values)
+    scored = {name: a / n for name, (a, n) in totals.items() if n}
+    if not scored:
+        return
+    prior.date_default = min(scored, key=lambda name: (scored[name], name != "due"))
+    residuals = []
+    for s, _errors in customers:
+        s.date_model = None
+        residuals.extend(date_choice(s, prior, holidays)[1])
+    if len(residuals) >= 20:
+        prior.resid_q = percentiles(residuals, (0.1, 0.9))
 
 
 def fit(samples, size=MAX_FIT_SAMPLES):
@@ -813,10 +1059,35 @@ def backtest(samples):
             date_figures([d[0] for d in dated], [d[4] for d in dated])
         )
         report["rule_date"] = date_figures([d[3] for d in dated], [d[4] for d in dated])
-        inside = [d[1] <= d[4] <= d[2] for d in dated]
+        scale = interval_scale([s.dates for s in calib if s.dates] or dated)
+        inside = [within_band(d, scale) for d in dated]
+        report["interval_scale"] = scale
         report["model"]["interval"] = sum(inside) / len(inside)
         report["date_rule"] = report["rule_date"]["mae"] < report["model"]["mae"]
     return report
+
+
+# The interval is widened (or narrowed) by the first of these factors with which
+# it holds INTERVAL_COVERAGE of the back-test's payments.
+INTERVAL_SCALES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
+INTERVAL_COVERAGE = 0.8
+
+
+def within_band(dates, scale):
+    day, _low, _high, _rule, paid_on, q_low, q_high = dates
+    offset = (paid_on - day).days
+    return math.floor(scale * q_low) <= offset <= math.ceil(scale * q_high)
+
+
+def interval_scale(dated):
+    """The smallest factor of INTERVAL_SCALES that makes the 10-90% interval hold
+    8 payments in 10 of ``dated`` (Sample.dates), the largest if none does."""
+    if not dated:
+        return 1.0
+    for scale in INTERVAL_SCALES:
+        if sum(within_band(d, scale) for d in dated) >= INTERVAL_COVERAGE * len(dated):
+            return scale
+    return INTERVAL_SCALES[-1]
 
 
 def learn(history, today, window_days, holidays=()):
@@ -826,7 +1097,7 @@ def learn(history, today, window_days, holidays=()):
     The model used in production is fitted on all but the latest 25% of the
     snapshots and calibrated on that latest 25% (the calibration kind and the
     blend with rule 1 are the back-test's)."""
-    prior = company_prior(history, today, window_days)
+    prior = company_prior(history, today, window_days, holidays)
     samples = training_samples(history, today, window_days, prior, holidays)
     report = backtest(samples)
     params = {
@@ -839,6 +1110,11 @@ def learn(history, today, window_days, holidays=()):
     if not report:
         return params
     params["date_rule"] = bool(report.get("date_rule"))
+    # The interval's width as the latest half of the history calls for it.
+    half = _split(samples, 0.5)
+    params["interval_scale"] = interval_scale(
+        [s.dates for s in samples if s.dates and s.t >= half]
+    )
     if report["blend"] == 0 or report["model"]["auc"] < MIN_AUC:
         params["mode"] = "weak"
         return params
@@ -887,6 +1163,7 @@ class Predictor:
         self.calibration = Calibration.from_dict(params.get("calibration"))
         self.weight = params.get("blend", 1.0) if self.model else 0.0
         self.date_rule = bool(params.get("date_rule"))
+        self.interval_scale = params.get("interval_scale", 1.0)
 
     def probability(self, s, row, z=None):
         """Late probability before the due date, from the features ``row`` (or
@@ -918,7 +1195,14 @@ def predict_invoice(
     days_to_due = (due - start).days
     rule = predictor.date_rule
     day, low, high = payment_dates(
-        s, predictor.prior, today, invoice_date, due, holidays, rule=rule
+        s,
+        predictor.prior,
+        today,
+        invoice_date,
+        due,
+        holidays,
+        rule=rule,
+        scale=predictor.interval_scale,
     )
     if days_to_due < 0:
         # Already past due and unpaid: late is a fact, not a probability.

@@ -25,3 +25,4 @@ from . import test_risk_alerts
 from . import test_targets
 from . import test_statement
 from . import test_offer
+from . import test_fuzz_preventive

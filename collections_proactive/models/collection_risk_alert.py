@@ -88,9 +88,15 @@ class CollectionRiskAlert(models.Model):
         remember each customer's band and trend for the next run. The first
         run only remembers. Returns the alerts created."""
         self = self.sudo()  # noqa: PLW0642
+        company = company.sudo()
         if not company.collection_alert_enabled:
             return self.browse()
         self.env.flush_all()
+        if not company.collection_alert_since:
+            # The first run: what is already so is not news.
+            self._remember(company)
+            company.collection_alert_since = fields.Datetime.now()
+            return self.browse()
         found = self._alert_bands(company) + self._alert_broken(company, today)
         lines = self._alert_lines(company, today)
         self._remember(company)
@@ -235,6 +241,9 @@ class CollectionRiskAlert(models.Model):
                  WHERE l.company_id = %(company)s AND %(open)s
                    AND l.date_maturity >= %(today)s
                    AND l.collection_late_probability >= %(threshold)s
+                   -- invoiced since the warnings began: older amounts were
+                   -- already there, not news
+                   AND l.create_date >= %(since)s
                    AND m.collection_followup_hold IS NULL
                    AND NOT EXISTS (
                         SELECT 1 FROM collection_risk_alert_move_line_rel r
@@ -245,6 +254,7 @@ class CollectionRiskAlert(models.Model):
                 open=self.env["account.move.line"]._collection_open_sql(owed_only=True),
                 today=today,
                 threshold=company.collection_alert_probability,
+                since=company.collection_alert_since,
             )
         )
         return dict(self.env.cr.fetchall())
@@ -296,20 +306,23 @@ class CollectionRiskAlert(models.Model):
             "collections_proactive.mail_activity_type_risk_alert"
         )
         by_partner = self.grouped("partner_id")
-        cases = Case._open_for_alerts(self.partner_id, company)
+        cases = {
+            case.partner_id: case
+            for case in Case._open_for_alerts(self.partner_id, company)
+        }
         open_activities = {
             activity.res_id: activity
             for activity in self.env["mail.activity"].search(
                 [
                     ("res_model", "=", "collection.case"),
-                    ("res_id", "in", cases.ids),
+                    ("res_id", "in", [case.id for case in cases.values()]),
                     ("activity_type_id", "=", activity_type.id),
                 ]
             )
         }
         to_create = []
         for partner, alerts in by_partner.items():
-            case = cases.filtered(lambda c, p=partner: c.partner_id == p)[:1]
+            case = cases.get(partner, Case)
             user = case.user_id or company._collection_staff_user(partner)
             env = self.with_context(lang=(user or company.partner_id).lang).env
             lines = [alert.with_env(env)._sentence() for alert in alerts]

@@ -132,6 +132,12 @@ class ResCompany(models.Model):
         help="An amount not yet due whose late probability reaches this share "
         "raises an early warning (0.6 is 60%).",
     )
+    collection_alert_since = fields.Datetime(
+        string="Early Warnings Since",
+        readonly=True,
+        help="When the first risk run with early warnings ran: what was already "
+        "so then is not news.",
+    )
     collection_digest_enabled = fields.Boolean(
         string="Weekly Digest",
         default=True,

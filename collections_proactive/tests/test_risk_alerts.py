@@ -1,5 +1,5 @@
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from freezegun import freeze_time
 
@@ -37,6 +37,11 @@ class TestRiskAlerts(CollectionsCommon):
             partner.collection_risk_factors = json.dumps(
                 [{"code": "trend", "value": trend, "points": 5}]
             )
+
+    def setUp(self):
+        super().setUp()
+        # Warnings began before the test's invoices: the first run has been.
+        self.company.sudo().collection_alert_since = datetime(2026, 1, 1)
 
     def _raise(self, day=TODAY):
         self.env.flush_all()
@@ -143,6 +148,20 @@ class TestRiskAlerts(CollectionsCommon):
             old = promise.copy({"promised_date": TODAY - timedelta(days=50)})
         old.write({"state": "broken", "closed_date": TODAY - timedelta(days=40)})
         self.assertFalse(self._raise())
+
+    def test_first_run_only_remembers(self):
+        self.company.sudo().collection_alert_since = False
+        self._set(band="high")
+        line = self.invoice.line_ids.filtered(
+            lambda line: line.display_type == "payment_term"
+        )
+        line.collection_late_probability = 0.9
+        self.assertFalse(self._raise(), "nothing is news on the first run")
+        self.assertTrue(self.company.collection_alert_since)
+        self.assertEqual(
+            self.customer.with_company(self.company).collection_alert_band, "high"
+        )
+        self.assertFalse(self._raise(), "the lines already there are not news")
 
     def test_switched_off(self):
         self.company.collection_alert_enabled = False

@@ -1,3 +1,4 @@
 from . import main
 from . import portal
 from . import payment
+from . import autopay

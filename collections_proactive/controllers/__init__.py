@@ -3,3 +3,4 @@ from . import portal
 from . import payment
 from . import offer
 from . import statement
+from . import autopay

@@ -75,11 +75,7 @@ class CollectionsPaymentPortal(CollectionsPortal):
             # with a new card, never with the customer's saved one.
             raise AccessError(env._("Sign in to pay with a saved payment method."))
         kwargs.pop("amount", None)
-        invoices = (
-            (plan.invoice_ids | plan.fee_invoice_id)
-            ._collection_open()
-            .sorted(lambda move: (move.invoice_date_due, move.id))
-        )
+        invoices = plan._lines_to_pay().move_id
         logged_in = not env.user._is_public()
         partner = env.user.partner_id if logged_in else plan.partner_id
         return self._process_transaction(

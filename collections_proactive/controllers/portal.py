@@ -1,27 +1,19 @@
 from datetime import timedelta
 
-from stdnum import get_cc_module
-from stdnum.exceptions import ValidationError as StdnumError
-
 from odoo import fields, http
 from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
-from odoo.fields import Command
 from odoo.http import request
 from odoo.tools import format_date
 
 from odoo.addons.account_payment.controllers.portal import PortalAccount
 from odoo.addons.portal.controllers.portal import pager as portal_pager
 
-SOON_DAYS = 30
+from ..models.collection_payment_plan_agreement import PlanTaken
+
 ALERT_DAYS = 7
 PLANS_PER_PAGE = 20
 # Plans the customer sees: everything once proposed, and its own requests.
 PORTAL_PLAN_DOMAIN = ["|", ("state", "!=", "draft"), ("portal_requested", "=", True)]
-# Plans whose invoices are paid through them: listed under the plan, not with a
-# Pay button of their own.
-AGREED_PLAN_STATES = ("accepted", "active")
-# Plans that hold their invoices: no other plan may take them.
-HOLDING_PLAN_STATES = ("proposed", "accepted", "active")
 
 
 class CollectionsPortal(PortalAccount):
@@ -31,7 +23,10 @@ class CollectionsPortal(PortalAccount):
 
     Everything is read through the portal user's own access rights (record rules
     limit them to its commercial partner) or checked against the document's access
-    token; ``sudo`` only writes what that check allowed.
+    token; ``sudo`` only writes what that check allowed. What is owed, what may be
+    promised or planned, and the tax ID check are the models' decisions
+    (``res.partner._collection_portal_lines``, ``collection.promise._portal_promise``,
+    ``collection.payment.plan._portal_request``); this is HTTP only.
     """
 
     # ------------------------------------------------------------------
@@ -64,52 +59,22 @@ class CollectionsPortal(PortalAccount):
                 else 0
             )
         if "collections_due_count" in counters:
+            today = self._today()
             values["collections_due_count"] = (
-                request.env["account.move"].search_count(
-                    self._collections_invoice_domain(
-                        until=fields.Date.context_today(request.env.user)
-                        + timedelta(days=ALERT_DAYS)
-                    )
+                self._customer()._collection_due_invoice_count(
+                    today + timedelta(days=ALERT_DAYS), today
                 )
-                if request.env["account.move"].has_access("read")
-                else 0
             )
         return values
 
-    def _collections_planned_ids(self, states=AGREED_PLAN_STATES):
-        """Ids of the user's invoices in a payment plan in ``states``."""
-        partner = request.env.user.partner_id.commercial_partner_id
-        return (
-            request.env["collection.payment.plan"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "=", partner.id),
-                    ("state", "in", states),
-                ]
-            )
-            .invoice_ids.ids
-        )
+    @staticmethod
+    def _customer():
+        """The logged-in user's customer (its commercial entity)."""
+        return request.env.user.partner_id.commercial_partner_id
 
-    def _collections_invoice_domain(self, until=None, overdue=False, planned=False):
-        """The user's open customer invoices (the record rules keep them to its
-        commercial partner), due by ``until`` or before today; those of an
-        agreed payment plan (paid through the plan) only with ``planned``."""
-        today = fields.Date.context_today(request.env.user)
-        partner = request.env.user.partner_id.commercial_partner_id
-        domain = [
-            ("move_type", "=", "out_invoice"),
-            ("state", "=", "posted"),
-            ("payment_state", "in", ("not_paid", "partial")),
-            ("commercial_partner_id", "=", partner.id),
-        ]
-        if not planned:
-            domain.append(("id", "not in", self._collections_planned_ids()))
-        if overdue:
-            domain.append(("invoice_date_due", "<", today))
-        if until:
-            domain.append(("invoice_date_due", "<=", until))
-        return domain
+    @staticmethod
+    def _today():
+        return fields.Date.context_today(request.env.user)
 
     # ------------------------------------------------------------------
     # Errors: a page with the reason and a 4xx status, never a 500
@@ -186,27 +151,23 @@ class CollectionsPortal(PortalAccount):
         )
 
     def _collections_overdue_values(self, **extra):
-        """The customer's overdue invoices and the plan policy of its band: what
-        the plan request page needs, and the start of the summary."""
+        """What the customer owes, line by line (each due date of an invoice on
+        its own, after its credits), and the plan policy of its band: what the
+        plan request page needs, and the start of the summary."""
         env = request.env
-        today = fields.Date.context_today(env.user)
-        Move = env["account.move"]
-        overdue = (
-            Move.search(
-                self._collections_invoice_domain(overdue=True),
-                order="invoice_date_due, id",
-            )
-            if Move.has_access("read")
-            else Move
-        )
-        partner = env.user.partner_id.commercial_partner_id
-        company = overdue[:1].company_id or env.company
-        # What a new plan may take: not what a proposal holds already.
-        held = set(self._collections_planned_ids(HOLDING_PLAN_STATES))
+        today = self._today()
+        partner = self._customer()
+        lines = partner._collection_portal_lines(today)
+        company = lines["due_now"][:1].company_id or env.company
         return {
             "today": today,
-            "overdue_invoices": overdue,
-            "plannable_invoices": overdue.filtered(lambda move: move.id not in held),
+            "due_now_lines": lines["due_now"],
+            "due_later_lines": lines["due_later"],
+            "overdue_lines": lines["overdue"],
+            # What a new plan may take: not what a proposal holds already.
+            "plannable_lines": lines["plannable"],
+            "plannable_overdue_lines": lines["plannable_overdue"],
+            "line_left": lines["left"],
             "collections_company": company,
             "plan_policy": env["collection.plan.policy"]._for_partner(
                 partner.sudo(), company
@@ -217,18 +178,6 @@ class CollectionsPortal(PortalAccount):
     def _collections_summary_values(self):
         values = self._collections_overdue_values(page_name="collections")
         env, today = request.env, values["today"]
-        Move = env["account.move"]
-        soon = (
-            Move.search(
-                self._collections_invoice_domain(
-                    until=today + timedelta(days=SOON_DAYS)
-                )
-                + [("invoice_date_due", ">=", today)],
-                order="invoice_date_due, id",
-            )
-            if Move.has_access("read")
-            else Move
-        )
         Plan = env["collection.payment.plan"]
         Promise = env["collection.promise"]
         company = values["collections_company"]
@@ -238,7 +187,6 @@ class CollectionsPortal(PortalAccount):
             else Promise
         )
         values.update(
-            soon_invoices=soon,
             plans=(
                 Plan.search([("state", "in", ("proposed", "active"))])
                 if Plan.has_access("read")
@@ -252,6 +200,12 @@ class CollectionsPortal(PortalAccount):
         )
         return values
 
+    def _collections_ids(self, name):
+        """The ids posted in the form's field ``name`` (repeated), or None when
+        one is not an id."""
+        ids = [self._to_int(value) for value in request.httprequest.form.getlist(name)]
+        return None if None in ids else ids
+
     @http.route(
         "/my/collections/promise",
         type="http",
@@ -261,62 +215,32 @@ class CollectionsPortal(PortalAccount):
         sitemap=False,
     )
     def portal_collections_promise(self, promised_date=None, note=None, **post):
-        """The customer promises to pay some overdue invoices by a date."""
+        """The customer promises to pay some of its overdue amounts by a date:
+        the lines it chose (``move_line_ids``), or the overdue lines of the
+        invoices it chose (``invoice_ids``, what older pages send)."""
         env = request.env
-        invoice_ids = [
-            self._to_int(value)
-            for value in request.httprequest.form.getlist("invoice_ids")
-        ]
-        if not invoice_ids or None in invoice_ids:
+        line_ids = self._collections_ids("move_line_ids")
+        invoice_ids = self._collections_ids("invoice_ids")
+        if line_ids is None or invoice_ids is None or not (line_ids or invoice_ids):
             return self._collections_error(
                 env._("Choose the overdue invoices you promise to pay.")
-            )
-        invoices = env["account.move"].search(
-            self._collections_invoice_domain(overdue=True, planned=True)
-            + [("id", "in", invoice_ids)]
-        )
-        if len(invoices) != len(set(invoice_ids)):
-            return self._collections_error(
-                env._("Some of these invoices are not yours or not overdue."),
-                status=403,
-            )
-        if len(invoices.company_id) > 1:
-            return self._collections_error(
-                env._("Promise the invoices of one company at a time.")
             )
         try:
             when = fields.Date.to_date(self._text(promised_date, 64) or None)
         except ValueError:
             when = None
-        if not when:
-            return self._collections_error(env._("Give the date you will pay by."))
         try:
             with env.cr.savepoint():
-                promise = (
-                    env["collection.promise"]
-                    .sudo()
-                    .with_company(invoices.company_id)
-                    .create(
-                        {
-                            "partner_id": invoices.commercial_partner_id.id,
-                            "company_id": invoices.company_id.id,
-                            "invoice_ids": [Command.set(invoices.ids)],
-                            "amount": sum(invoices.mapped("amount_residual_signed")),
-                            "promised_date": when,
-                            "source": "portal",
-                            "note": self._text(note) or False,
-                        }
-                    )
+                env["collection.promise"]._portal_promise(
+                    self._customer(),
+                    when,
+                    line_ids=line_ids,
+                    invoice_ids=invoice_ids,
+                    note=self._text(note) or False,
+                    today=self._today(),
                 )
-                # Said to the collector, in the collector's language.
-                invoices.company_id.sudo()._collection_notify(
-                    promise,
-                    promise.partner_id,
-                    lambda staff: staff._(
-                        "Promise to pay made on the portal by %(date)s",
-                        date=format_date(staff, when),
-                    ),
-                )
+        except AccessError as error:
+            return self._collections_error(error.args[0], status=403)
         except (UserError, ValidationError) as error:
             return self._collections_error(error.args[0])
         return request.redirect("/my/collections?promised=1")
@@ -425,49 +349,6 @@ class CollectionsPortal(PortalAccount):
     # Accept, decline
     # ------------------------------------------------------------------
 
-    def _check_vat(self, plan, vat):
-        """The typed tax ID, compacted, when valid for the customer's country and
-        the customer's own (when it has one); else raise ValidationError."""
-        env = request.env
-        partner = plan.partner_id
-        country = (partner.country_id.code or "").lower()
-        module = get_cc_module(country, "vat") if country else None
-        typed = (vat or "").strip()
-        if not typed:
-            raise ValidationError(env._("Type the tax ID of the customer."))
-        if module:
-
-            def national(number):
-                # Odoo stores VATs with or without the country prefix.
-                if number[:2].upper() == country.upper() and not module.is_valid(
-                    number
-                ):
-                    return number[2:]
-                return number
-
-            try:
-                typed = module.validate(national(typed))
-            except StdnumError as error:
-                raise ValidationError(
-                    env._(
-                        "%(vat)s is not a valid %(label)s.",
-                        vat=vat,
-                        label=partner.country_id.vat_label or env._("tax ID"),
-                    )
-                ) from error
-            own = module.compact(national(partner.vat)) if partner.vat else ""
-        else:
-            typed = "".join(ch for ch in typed.upper() if ch.isalnum())
-            own = "".join(ch for ch in (partner.vat or "").upper() if ch.isalnum())
-        if own and typed != own:
-            raise ValidationError(
-                env._(
-                    "This tax ID is not the one of %(customer)s.",
-                    customer=partner.display_name,
-                )
-            )
-        return module.format(typed) if module and hasattr(module, "format") else typed
-
     def _plan_refusal(self, plan, action):
         """Why ``action`` (accept, decline) cannot be done on this plan now."""
         env = request.env
@@ -511,7 +392,7 @@ class CollectionsPortal(PortalAccount):
                 plan, access_token, env._("Type your full name to sign.")
             )
         try:
-            vat = self._check_vat(plan, self._text(signer_vat, 64))
+            vat = plan.partner_id._collection_check_vat(self._text(signer_vat, 64))
             with env.cr.savepoint():
                 # Locked: a double submission waits, then finds it accepted.
                 env.cr.execute(
@@ -596,113 +477,41 @@ class CollectionsPortal(PortalAccount):
     def portal_payment_plan_request(self, **post):
         env = request.env
         values = self._collections_overdue_values(page_name="payment_plan_request")
-        if not values["overdue_invoices"]:
+        if not values["overdue_lines"]:
             return self._collections_error(
                 env._("You have no overdue invoice: there is nothing to spread."),
                 status=409,
             )
-        # Not the invoices a proposal holds already: the page says so.
-        overdue = values["plannable_invoices"]
+        Plan = env["collection.payment.plan"]
         policy = values["plan_policy"]
         values["max_installments"] = policy.max_installments or 1
-        values["first_date"] = fields.Date.context_today(env.user) + timedelta(days=7)
+        values["first_date"] = Plan._portal_first_date(values["today"])
         if request.httprequest.method != "POST":
             return request.render(
                 "collections_proactive.portal_payment_plan_request", values
             )
-        invoice_ids = [
-            self._to_int(value)
-            for value in request.httprequest.form.getlist("invoice_ids")
-        ]
-        count = self._to_int(post.get("installment_count"))
-        if not invoice_ids or None in invoice_ids:
+        line_ids = self._collections_ids("move_line_ids")
+        invoice_ids = self._collections_ids("invoice_ids")
+        if line_ids is None or invoice_ids is None or not (line_ids or invoice_ids):
             return self._collections_error(
                 env._("Choose the overdue invoices the plan should cover.")
             )
-        invoices = overdue.filtered(lambda move: move.id in invoice_ids)
-        if len(invoices) != len(set(invoice_ids)):
+        try:
             # Checked before anything is created: a refused request leaves no
             # draft and takes no plan number.
-            if set(invoice_ids) & set(
-                self._collections_planned_ids(HOLDING_PLAN_STATES)
-            ):
-                return self._collections_error(
-                    env._("Some of these invoices are already in a payment plan."),
-                    status=409,
-                )
-            return self._collections_error(
-                env._("Some of these invoices are not yours or not overdue."),
-                status=403,
-            )
-        if len(invoices.company_id) > 1:
-            return self._collections_error(
-                env._("Ask for a plan for the invoices of one company at a time.")
-            )
-        if invoices.currency_id != invoices.company_id.currency_id:
-            return self._collections_error(
-                env._(
-                    "Ask for a plan for the invoices in %(currency)s only.",
-                    currency=invoices.company_id.currency_id.name,
-                )
-            )
-        if count is None or not 1 <= count <= values["max_installments"]:
-            return self._collections_error(
-                env._(
-                    "Choose between 1 and %(max)s installments.",
-                    max=values["max_installments"],
-                )
-            )
-        frequency = self._text(post.get("frequency"), 32) or "monthly"
-        Plan = env["collection.payment.plan"].sudo()
-        if frequency not in dict(Plan._fields["frequency"].selection):
-            return self._collections_error(env._("Choose how often to pay."))
-        company = invoices.company_id
-        # The least down payment the band's policy asks, so that a request within
-        # policy is proposed at once.
-        down_payment = company.currency_id.round(
-            sum(invoices.mapped("amount_residual_signed"))
-            * (policy.min_down_payment_percent or 0.0)
-            / 100
-        )
-        try:
             with env.cr.savepoint():
-                plan = Plan.with_company(company).create(
-                    {
-                        "partner_id": invoices.commercial_partner_id.id,
-                        "company_id": company.id,
-                        "invoice_ids": [Command.set(invoices.ids)],
-                        "down_payment": down_payment,
-                        "installment_count": count,
-                        "frequency": frequency,
-                        "first_date": values["first_date"],
-                        "portal_requested": True,
-                    }
+                plan = Plan._portal_request(
+                    self._customer(),
+                    line_ids=line_ids,
+                    invoice_ids=invoice_ids,
+                    installment_count=self._to_int(post.get("installment_count")),
+                    frequency=self._text(post.get("frequency"), 32) or "monthly",
+                    today=values["today"],
                 )
-                plan._check_plan()
-                if plan.policy_issue or plan.policy_id.manager_approval:
-                    plan.company_id.sudo()._collection_notify(
-                        plan,
-                        plan.partner_id,
-                        lambda staff: staff._(
-                            "Payment plan requested on the portal: review and "
-                            "propose %(plan)s",
-                            plan=plan.name,
-                        ),
-                        note=plan.policy_issue,
-                    )
-                else:
-                    # Within the policy of the customer's band and no manager
-                    # needed: proposed at once, for the customer to sign.
-                    plan.action_propose()
-                    plan.company_id.sudo()._collection_notify(
-                        plan,
-                        plan.partner_id,
-                        lambda staff: staff._(
-                            "Payment plan %(plan)s requested and proposed on the "
-                            "portal",
-                            plan=plan.name,
-                        ),
-                    )
+        except PlanTaken as error:
+            return self._collections_error(error.args[0], status=409)
+        except AccessError as error:
+            return self._collections_error(error.args[0], status=403)
         except (UserError, ValidationError) as error:
             return self._collections_error(error.args[0])
         return request.redirect(plan.get_portal_url(query_string="&requested=1"))

@@ -19,9 +19,6 @@ from . import collection_reminder_call
 from . import collection_reminder_offer
 from . import collection_reminder_line
 from . import collection_holiday
-from . import collection_demo_loader
-from . import collection_demo_loader_history
-from . import collection_demo_loader_commitments
 from . import collection_stage
 from . import collection_case
 from . import collection_case_sync
@@ -30,7 +27,10 @@ from . import collection_promise
 from . import collection_plan_policy
 from . import collection_payment_plan
 from . import collection_payment_plan_agreement
+from . import collection_debit_mixin
 from . import collection_payment_plan_installment
+from . import collection_autopay
+from . import collection_autopay_notice
 from . import payment_transaction
 from . import collection_kpi_report
 from . import res_partner_risk_watch

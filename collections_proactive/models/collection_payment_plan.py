@@ -4,6 +4,8 @@ from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, float_round, format_date
 
+from .collection_promise import OPEN_LINE_DOMAIN, covered_lines, lines_from_vals
+
 FREQUENCIES = [
     ("weekly", "Weekly"),
     ("biweekly", "Every two weeks"),
@@ -44,8 +46,11 @@ def split_schedule(total, down_payment, count, first_date, frequency, currency):
 
 class CollectionPaymentPlan(models.Model):
     """A schedule of installments agreed with a customer for some of its open
-    invoices, instead of pressure: drafted by a collector within the policy of the
-    customer's risk band (or by a manager), proposed, accepted or declined."""
+    receivable lines (what it owes on its invoices, each due date on its own),
+    instead of pressure: drafted by a collector within the policy of the
+    customer's risk band (or by a manager), proposed, accepted or declined.
+    ``invoice_ids`` are the invoices of the lines, kept for what reads them (the
+    reminder planner's SQL, the agreement, mail templates)."""
 
     _name = "collection.payment.plan"
     _description = "Payment Plan"
@@ -68,22 +73,33 @@ class CollectionPaymentPlan(models.Model):
         "res.company", required=True, index=True, default=lambda s: s.env.company
     )
     currency_id = fields.Many2one(related="company_id.currency_id")
+    move_line_ids = fields.Many2many(
+        "account.move.line",
+        "collection_plan_move_line_rel",
+        "plan_id",
+        "move_line_id",
+        string="Amounts Due",
+        check_company=True,
+        domain=OPEN_LINE_DOMAIN,
+        help="The customer's receivable lines the plan spreads: an invoice with "
+        "several due dates has one per date.",
+    )
     invoice_ids = fields.Many2many(
         "account.move",
         "collection_plan_move_rel",
         "plan_id",
         "move_id",
         string="Invoices",
+        compute="_compute_invoice_ids",
+        store=True,
         check_company=True,
-        domain="[('commercial_partner_id', '=', partner_id),"
-        " ('move_type', '=', 'out_invoice'), ('state', '=', 'posted'),"
-        " ('payment_state', 'in', ('not_paid', 'partial'))]",
+        help="The invoices of the lines the plan covers.",
     )
     amount_invoices = fields.Monetary(
         string="Invoices Due",
         readonly=True,
         currency_field="currency_id",
-        help="Left to pay on the invoices when the plan was drafted.",
+        help="Left to pay on the lines it covers when the plan was drafted.",
     )
     fee_amount = fields.Monetary(
         string="Fee or Interest",
@@ -171,6 +187,11 @@ class CollectionPaymentPlan(models.Model):
         "its date. A refused charge is logged and the installment's reminders go on.",
     )
 
+    @api.depends("move_line_ids")
+    def _compute_invoice_ids(self):
+        for plan in self:
+            plan.invoice_ids = plan.move_line_ids.move_id
+
     def _compute_reminder_count(self):
         counts = dict(
             self.env["collection.reminder"]._read_group(
@@ -236,14 +257,15 @@ class CollectionPaymentPlan(models.Model):
             )
 
     @api.model
-    def _policy_defaults(self, partner, invoices, company):
+    def _policy_defaults(self, partner, records, company):
         """Down payment and installments of a new plan for ``partner``'s
-        ``invoices`` within the policy of its band: the least down payment the
-        policy asks (rounded up, never under it) and three installments, fewer
-        when the policy allows fewer or the schedule would last too long."""
+        receivable lines ``records`` (or invoices, for their open lines) within
+        the policy of its band: the least down payment the policy asks (rounded
+        up, never under it) and three installments, fewer when the policy
+        allows fewer or the schedule would last too long."""
         policy = self.env["collection.plan.policy"]._for_partner(partner, company)
         currency = company.currency_id
-        total = sum(invoices.mapped("amount_residual_signed"))
+        total = sum(covered_lines(records).mapped("amount_residual"))
         down_payment = float_round(
             total * (policy.min_down_payment_percent or 0.0) / 100,
             precision_rounding=currency.rounding,
@@ -296,7 +318,7 @@ class CollectionPaymentPlan(models.Model):
     # ------------------------------------------------------------------
 
     @api.onchange(
-        "invoice_ids",
+        "move_line_ids",
         "fee_amount",
         "down_payment",
         "installment_count",
@@ -306,9 +328,7 @@ class CollectionPaymentPlan(models.Model):
     def _onchange_schedule(self):
         """The live preview of the schedule in the form."""
         if self.state == "draft":
-            self.amount_invoices = sum(
-                self.invoice_ids.mapped("amount_residual_signed")
-            )
+            self.amount_invoices = sum(self.move_line_ids.mapped("amount_residual"))
             self.installment_ids = self._schedule_commands()
 
     def _schedule_commands(self):
@@ -346,13 +366,15 @@ class CollectionPaymentPlan(models.Model):
     def _check_plan(self):
         """The checks a plan passes before it is proposed (bad input is refused
         with the reason, nothing written)."""
+        Promise = self.env["collection.promise"]
         for plan in self:
-            if not plan.invoice_ids:
+            lines = plan.move_line_ids
+            if not lines:
                 raise ValidationError(
                     self.env._("Choose the invoices the plan covers.")
                 )
             partner = plan.partner_id.commercial_partner_id
-            wrong = plan.invoice_ids._collection_not_open_of(partner, plan.company_id)
+            wrong = Promise._collection_not_open_of(lines, partner, plan.company_id)
             if wrong:
                 raise ValidationError(
                     self.env._(
@@ -360,10 +382,10 @@ class CollectionPaymentPlan(models.Model):
                         "%(company)s only: %(invoices)s",
                         customer=partner.display_name,
                         company=plan.company_id.display_name,
-                        invoices=", ".join(wrong.mapped("name")),
+                        invoices=", ".join(wrong.move_id.mapped("name")),
                     )
                 )
-            foreign = plan.invoice_ids.filtered(
+            foreign = lines.move_id.filtered(
                 lambda move, plan=plan: move.currency_id != plan.currency_id
             )
             if foreign:
@@ -375,16 +397,18 @@ class CollectionPaymentPlan(models.Model):
                         invoices=", ".join(foreign.mapped("name")),
                     )
                 )
+            # A line is spread by one plan at a time (two plans may share an
+            # invoice with several due dates, one date each).
             taken = self.search(
                 [
                     ("id", "!=", plan.id),
                     ("state", "in", ("proposed", "accepted", "active")),
-                    ("invoice_ids", "in", plan.invoice_ids.ids),
+                    ("move_line_ids", "in", lines.ids),
                 ],
                 limit=1,
             )
             if taken:
-                both = plan.invoice_ids & taken.invoice_ids
+                both = (lines & taken.move_line_ids).move_id
                 names = ", ".join(both.mapped("name"))
                 raise ValidationError(
                     self.env._(
@@ -431,10 +455,10 @@ class CollectionPaymentPlan(models.Model):
                 )
 
     def _check_still_due(self):
-        """The plan still spreads what is due on its invoices: a payment since it
+        """The plan still spreads what is due on its lines: a payment since it
         was drafted changes the total, and the plan must be drawn up again."""
         self.ensure_one()
-        due = sum(self.invoice_ids.mapped("amount_residual_signed"))
+        due = sum(self.move_line_ids.mapped("amount_residual"))
         if self.currency_id.compare_amounts(due, self.amount_invoices):
             raise UserError(
                 self.env._(
@@ -458,15 +482,14 @@ class CollectionPaymentPlan(models.Model):
                 vals["name"] = self.env["ir.sequence"].next_by_code(
                     "collection.payment.plan"
                 ) or self.env._("New")
+            lines_from_vals(self, vals)
         plans = super().create(vals_list)
         plans._refresh_schedule()
         return plans
 
     def _refresh_schedule(self):
         for plan in self:
-            plan.amount_invoices = sum(
-                plan.invoice_ids.mapped("amount_residual_signed")
-            )
+            plan.amount_invoices = sum(plan.move_line_ids.mapped("amount_residual"))
             plan.installment_ids = plan._schedule_commands()
 
     def _within_bounds(self, count, first_date):
@@ -496,6 +519,7 @@ class CollectionPaymentPlan(models.Model):
         locked = self.filtered(lambda p: p.state != "draft")
         schedule_fields = {
             "invoice_ids",
+            "move_line_ids",
             "fee_amount",
             "down_payment",
             "installment_count",
@@ -511,7 +535,15 @@ class CollectionPaymentPlan(models.Model):
                     plans=", ".join(locked.mapped("name")),
                 )
             )
-        result = super().write(vals)
+        if "invoice_ids" in vals and "move_line_ids" not in vals:
+            # Invoices given: each plan covers their lines.
+            for plan in self:
+                super(CollectionPaymentPlan, plan).write(
+                    lines_from_vals(plan, dict(vals))
+                )
+            result = True
+        else:
+            result = super().write(lines_from_vals(self, vals))
         if schedule_fields & (set(vals) - {"installment_ids"}):
             self._refresh_schedule()
         return result
@@ -521,22 +553,39 @@ class CollectionPaymentPlan(models.Model):
     # ------------------------------------------------------------------
 
     def _paid_since_acceptance(self):
-        """{plan id: paid on its invoices (and fee invoice) since it was accepted},
+        """{plan id: paid on its lines (and fee invoice) since it was accepted},
         one query for all plans."""
         if not self:
             return {}
-        return self.env["account.move"]._collection_paid_since(
+        return self.env["collection.promise"]._collection_lines_paid_since(
             SQL(
-                """SELECT p.id, rel.move_id, p.accepted_date, NULL::date
+                """SELECT p.id, rel.move_line_id, p.accepted_date, NULL::date
                      FROM collection_payment_plan p
-                     JOIN collection_plan_move_rel rel ON rel.plan_id = p.id
+                     JOIN collection_plan_move_line_rel rel ON rel.plan_id = p.id
                     WHERE p.id = ANY(%(ids)s)
                     UNION
-                   SELECT id, fee_invoice_id, accepted_date, NULL::date
-                     FROM collection_payment_plan
-                    WHERE id = ANY(%(ids)s) AND fee_invoice_id IS NOT NULL""",
+                   SELECT p.id, l.id, p.accepted_date, NULL::date
+                     FROM collection_payment_plan p
+                     JOIN account_move_line l
+                       ON l.move_id = p.fee_invoice_id
+                      AND l.display_type = 'payment_term'
+                    WHERE p.id = ANY(%(ids)s)""",
                 ids=self.ids,
             )
+        )
+
+    def _lines_to_pay(self):
+        """The plan's open lines (and its fee invoice's), oldest due first: what
+        a payment of an installment pays."""
+        self.ensure_one()
+        Line = self.env["account.move.line"]
+        fee_terms = self.fee_invoice_id.line_ids.filtered(
+            lambda line: line.display_type == "payment_term"
+        )
+        return (
+            (self.move_line_ids | fee_terms)
+            .filtered_domain(Line._collection_open_domain(owed_only=True))
+            .sorted(lambda line: (line.date_maturity, line.id))
         )
 
     def _allocate_payments(self):
@@ -605,6 +654,20 @@ class CollectionPaymentPlan(models.Model):
         return self.installment_ids.sorted(lambda i: (i.date, i.sequence)).filtered(
             lambda i: self.currency_id.compare_amounts(i.paid_amount, i.amount) < 0
         )[:1]
+
+    @api.model
+    def _covered_lines(self, line_ids):
+        """Ids of these receivable lines covered by an active plan."""
+        if not line_ids:
+            return set()
+        self.env.flush_all()
+        self.env.cr.execute(
+            """SELECT rel.move_line_id FROM collection_plan_move_line_rel rel
+                 JOIN collection_payment_plan p ON p.id = rel.plan_id
+                WHERE p.state = 'active' AND rel.move_line_id = ANY(%s)""",
+            (list(line_ids),),
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
 
     @api.model
     def _covered_moves(self, move_ids):

@@ -1,13 +1,23 @@
+from dateutil.relativedelta import relativedelta
+
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import format_date
 
 from ..tools.portal_access import thread_access_kwargs
 from ..tools.trace import log_trace, note_html, staff_env
+from .collection_promise import covered_lines
+from .res_partner import HOLDING_PLAN_STATES
+
+
+class PlanTaken(ValidationError):
+    """What the customer asks a plan for is already in one (the portal answers
+    409)."""
 
 
 class CollectionPaymentPlanAgreement(models.Model):
-    """The agreement of a payment plan: proposal, acceptance, decline, activation."""
+    """The agreement of a payment plan: proposal, acceptance, decline, activation,
+    and the customer's request on the portal."""
 
     _inherit = "collection.payment.plan"
 
@@ -100,19 +110,24 @@ class CollectionPaymentPlanAgreement(models.Model):
         }
 
     @api.model
-    def _action_new(self, partner, invoices, company):
-        """A new draft plan for ``partner``'s open ``invoices`` in ``company``."""
-        invoices = invoices._collection_open()
-        if not invoices:
+    def _action_new(self, partner, records, company):
+        """A new draft plan for ``partner``'s open receivable lines among
+        ``records`` (lines, or invoices for their lines) in ``company``."""
+        lines = (
+            covered_lines(records)
+            .filtered_domain(
+                self.env["account.move.line"]._collection_open_domain(owed_only=True)
+            )
+            .sorted(lambda line: (line.date_maturity, line.id))
+        )
+        if not lines:
             raise UserError(
                 self.env._(
                     "%(customer)s has no open invoice to put in a plan.",
                     customer=partner.display_name,
                 )
             )
-        defaults = self._policy_defaults(
-            partner.commercial_partner_id, invoices, company
-        )
+        defaults = self._policy_defaults(partner.commercial_partner_id, lines, company)
         return {
             "type": "ir.actions.act_window",
             "name": self.env._("New Payment Plan"),
@@ -122,7 +137,7 @@ class CollectionPaymentPlanAgreement(models.Model):
             "context": {
                 "default_partner_id": partner.commercial_partner_id.id,
                 "default_company_id": company.id,
-                "default_invoice_ids": [Command.set(invoices.ids)],
+                "default_move_line_ids": [Command.set(lines.ids)],
                 "default_frequency": "monthly",
                 **{f"default_{name}": value for name, value in defaults.items()},
             },
@@ -269,3 +284,126 @@ class CollectionPaymentPlanAgreement(models.Model):
         )
         invoice.action_post()
         return invoice
+
+    # ------------------------------------------------------------------
+    # Asked for on the portal
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _portal_first_date(self, today):
+        """The first installment of a plan asked for on the portal."""
+        return today + relativedelta(days=7)
+
+    @api.model
+    def _portal_request(
+        self,
+        partner,
+        line_ids=(),
+        invoice_ids=(),
+        installment_count=None,
+        frequency="monthly",
+        today=None,
+    ):
+        """A plan asked for on the portal by ``partner`` (the logged-in
+        customer) for its open lines ``line_ids`` (the installments due later
+        too, when it chooses them), or the overdue lines of its invoices
+        ``invoice_ids`` (what older pages send): within the policy of its band,
+        with the least down payment the policy asks, it is proposed at once;
+        otherwise it waits, a draft, for the collector, who is told.
+
+        Everything is checked before the plan is created (a refused request
+        takes no plan number): PlanTaken when a line is in a plan already,
+        AccessError when one is not the customer's to spread, ValidationError
+        for the rest."""
+        env = self.env
+        today = today or fields.Date.context_today(self)
+        offered = partner._collection_portal_lines(today)
+        plannable = offered["plannable"]
+        lines = partner._collection_pick_lines(
+            plannable,
+            line_ids,
+            invoice_ids,
+            by_invoice=offered["plannable_overdue"],
+        )
+        if lines is not None and not lines & offered["plannable_overdue"]:
+            # A plan spreads what is overdue, and what falls due later with it.
+            lines = None
+        if lines is None:
+            held = partner._collection_planned_lines(HOLDING_PLAN_STATES)
+            if set(line_ids) & set(held.ids) or set(invoice_ids) & set(
+                held.move_id.ids
+            ):
+                raise PlanTaken(
+                    env._("Some of these invoices are already in a payment plan.")
+                )
+            raise AccessError(
+                env._("Some of these invoices are not yours or not overdue.")
+            )
+        company = lines.company_id
+        if len(company) > 1:
+            raise ValidationError(
+                env._("Ask for a plan for the invoices of one company at a time.")
+            )
+        if lines.move_id.currency_id != company.currency_id:
+            raise ValidationError(
+                env._(
+                    "Ask for a plan for the invoices in %(currency)s only.",
+                    currency=company.currency_id.name,
+                )
+            )
+        policy = env["collection.plan.policy"]._for_partner(partner.sudo(), company)
+        most = policy.max_installments or 1
+        if installment_count is None or not 1 <= installment_count <= most:
+            raise ValidationError(
+                env._("Choose between 1 and %(max)s installments.", max=most)
+            )
+        if frequency not in dict(self._fields["frequency"].selection):
+            raise ValidationError(env._("Choose how often to pay."))
+        # The least down payment the band's policy asks, so that a request
+        # within policy is proposed at once.
+        down_payment = company.currency_id.round(
+            sum(lines.mapped("amount_residual"))
+            * (policy.min_down_payment_percent or 0.0)
+            / 100
+        )
+        plan = (
+            self.sudo()
+            .with_company(company)
+            .create(
+                {
+                    "partner_id": partner.commercial_partner_id.id,
+                    "company_id": company.id,
+                    "move_line_ids": [Command.set(lines.ids)],
+                    "down_payment": down_payment,
+                    "installment_count": installment_count,
+                    "frequency": frequency,
+                    "first_date": self._portal_first_date(today),
+                    "portal_requested": True,
+                }
+            )
+        )
+        plan._check_plan()
+        notify = company.sudo()._collection_notify
+        if plan.policy_issue or plan.policy_id.manager_approval:
+            notify(
+                plan,
+                plan.partner_id,
+                lambda staff: staff._(
+                    "Payment plan requested on the portal: review and propose %(plan)s",
+                    plan=plan.name,
+                ),
+                note=plan.policy_issue,
+            )
+        else:
+            # Within the policy of the customer's band and no manager needed:
+            # proposed at once, for the customer to sign.
+            plan.action_propose()
+            notify(
+                plan,
+                plan.partner_id,
+                lambda staff: staff._(
+                    "Payment plan %(plan)s requested and proposed on the portal",
+                    plan=plan.name,
+                ),
+            )
+        return plan

@@ -1,10 +1,7 @@
 import logging
-import threading
-
-import psycopg2
 
 from odoo import Command, api, fields, models
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -13,9 +10,10 @@ BATCH_SIZE = 100
 
 class CollectionPaymentPlanInstallment(models.Model):
     """One installment of a payment plan: an amount due on a date. What is paid on
-    it is allocated from the payments on the plan's invoices, in date order."""
+    it is allocated from the payments on the plan's lines, in date order."""
 
     _name = "collection.payment.plan.installment"
+    _inherit = ["collection.debit.mixin"]
     _description = "Payment Plan Installment"
     _order = "plan_id, sequence, id"
 
@@ -128,8 +126,8 @@ class CollectionPaymentPlanInstallment(models.Model):
     def _debit_candidates(self, plans):
         """Ids of the installments of ``plans`` to charge now, oldest first: fallen
         due (the date has come in the customer's time zone, else the company's),
-        something left to pay, no charge attempted yet, and an open invoice of the
-        plan to pay."""
+        something left to pay, no charge attempted yet, and an open line of the
+        plan (or of its fee invoice) to pay."""
         if not plans:
             return []
         self.env.flush_all()
@@ -152,130 +150,76 @@ class CollectionPaymentPlanInstallment(models.Model):
                         SELECT 1 FROM payment_transaction tx
                          WHERE tx.collection_installment_id = i.id)
                    AND EXISTS (
-                        SELECT 1 FROM account_move m
-                         WHERE (m.id = pl.fee_invoice_id
-                                OR m.id IN (SELECT rel.move_id
-                                              FROM collection_plan_move_rel rel
+                        SELECT 1 FROM account_move_line l
+                          JOIN account_move m ON m.id = l.move_id
+                         WHERE (l.move_id = pl.fee_invoice_id
+                                OR l.id IN (SELECT rel.move_line_id
+                                              FROM collection_plan_move_line_rel rel
                                              WHERE rel.plan_id = pl.id))
-                           AND m.state = 'posted'
-                           AND m.payment_state IN ('not_paid', 'partial'))
+                           AND %(open)s)
                  ORDER BY i.date, i.id
                 """,
                 plans=plans.ids,
                 now=fields.Datetime.now(),
+                open=self.env["account.move.line"]._collection_open_sql(owed_only=True),
             )
         )
         return [row[0] for row in self.env.cr.fetchall()]
 
-    def _debit(self):
-        """Charge what is left on this installment with its plan's payment method
-        and log the outcome on the plan. Returns ``"charged"``, ``"refused"``,
-        ``"pending"``, or None when another worker charges it."""
-        self.ensure_one()
-        tx = self._debit_transaction()
-        if not tx:
-            return None
-        # Committed before the provider is asked: a crash after the charge leaves
-        # the transaction behind, and the installment is never charged again.
-        self._debit_commit()
-        try:
-            with self.env.cr.savepoint():
-                tx._send_payment_request()
-        except Exception as error:
-            # Whatever the provider's failure (a refusal raised, a timeout), the
-            # charge is not retried and the next installments are charged.
-            _logger.warning(
-                "Automatic debit %s of installment %s failed",
-                tx.reference,
-                self.id,
-                exc_info=True,
+    # Hooks of the debit engine (collection.debit.mixin)
+
+    def _debit_logger(self):
+        return _logger
+
+    def _debit_lock_sql(self, target):
+        """The installment, locked, while it has no transaction."""
+        return SQL(
+            """SELECT i.id FROM collection_payment_plan_installment i
+                WHERE i.id = %s
+                  AND NOT EXISTS (
+                       SELECT 1 FROM payment_transaction tx
+                        WHERE tx.collection_installment_id = i.id)
+                  FOR UPDATE OF i SKIP LOCKED""",
+            target.id,
+        )
+
+    def _debit_transaction_values(self, target):
+        """What is left on this installment (at most what is left on the plan's
+        open lines, which it pays oldest due first), charged to the plan's
+        payment method."""
+        plan = target.plan_id
+        token = plan.payment_token_id
+        lines = plan._lines_to_pay()
+        invoices = lines.move_id
+        amount = plan.currency_id.round(
+            min(
+                target.amount - target.paid_amount,
+                sum(lines.mapped("amount_residual")),
             )
-            tx._set_error(str(error))
-        # What the provider answered is kept whatever happens next.
-        self._debit_commit()
-        if tx.state == "done":
-            outcome = "charged"
-            try:
-                with self.env.cr.savepoint():
-                    tx._post_process()
-            except Exception:
-                # The customer paid: the payment module's post-processing cron
-                # retries what failed here (the accounting, not the charge).
-                _logger.exception(
-                    "Post-processing of automatic debit %s failed", tx.reference
-                )
-        elif tx.state in ("error", "cancel"):
-            outcome = "refused"
-        else:
-            # The provider confirms later; its notification finishes the payment.
-            outcome = "pending"
-        self.plan_id.message_post(
-            body=self._debit_message(tx, outcome),
+        )
+        Transaction = self.env["payment.transaction"]
+        return {
+            "provider_id": token.provider_id.id,
+            "payment_method_id": token.payment_method_id.id,
+            "token_id": token.id,
+            "reference": Transaction._compute_reference(
+                token.provider_id.code,
+                prefix=f"{plan.name}-{target.sequence}",
+            ),
+            "amount": amount,
+            "currency_id": plan.currency_id.id,
+            "partner_id": plan.partner_id.id,
+            "operation": "offline",
+            "invoice_ids": [Command.set(invoices.ids)],
+            "collection_installment_id": target.id,
+        }
+
+    def _debit_log(self, tx, outcome, target):
+        target.plan_id.message_post(
+            body=target._debit_message(tx, outcome),
             message_type="comment",
             subtype_xmlid="mail.mt_note",
         )
-        self._debit_commit()
-        return outcome
-
-    def _debit_transaction(self):
-        """A draft transaction charging what is left on this installment (at most
-        what is left on the plan's open invoices, which it pays oldest due first)
-        to the plan's payment method; none when another worker has the
-        installment: it holds its lock, or its transaction exists."""
-        plan = self.plan_id
-        token = plan.payment_token_id
-        invoices = (
-            (plan.invoice_ids | plan.fee_invoice_id)
-            ._collection_open()
-            .sorted(lambda move: (move.invoice_date_due, move.id))
-        )
-        amount = plan.currency_id.round(
-            min(
-                self.amount - self.paid_amount,
-                sum(invoices.mapped("amount_residual_signed")),
-            )
-        )
-        Transaction = self.env["payment.transaction"].sudo()
-        self.env.flush_all()
-        try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
-                self.env.cr.execute(
-                    SQL(
-                        """SELECT i.id FROM collection_payment_plan_installment i
-                            WHERE i.id = %s
-                              AND NOT EXISTS (
-                                   SELECT 1 FROM payment_transaction tx
-                                    WHERE tx.collection_installment_id = i.id)
-                              FOR UPDATE OF i SKIP LOCKED""",
-                        self.id,
-                    )
-                )
-                if not self.env.cr.fetchone():
-                    return Transaction
-                tx = Transaction.create(
-                    {
-                        "provider_id": token.provider_id.id,
-                        "payment_method_id": token.payment_method_id.id,
-                        "token_id": token.id,
-                        "reference": Transaction._compute_reference(
-                            token.provider_id.code,
-                            prefix=f"{plan.name}-{self.sequence}",
-                        ),
-                        "amount": amount,
-                        "currency_id": plan.currency_id.id,
-                        "partner_id": plan.partner_id.id,
-                        "operation": "offline",
-                        "invoice_ids": [Command.set(invoices.ids)],
-                        "collection_installment_id": self.id,
-                    }
-                )
-                # The unique index has its say here, inside the savepoint.
-                tx.flush_recordset()
-                return tx
-        except (psycopg2.errors.SerializationFailure, psycopg2.errors.UniqueViolation):
-            # Another worker charged it since this transaction began.
-            _logger.info("Installment %s charged by another worker: skipped", self.id)
-            return Transaction
 
     def _debit_message(self, tx, outcome):
         values = {
@@ -304,18 +248,3 @@ class CollectionPaymentPlanInstallment(models.Model):
             reason=tx.state_message or states[tx.state],
             **values,
         )
-
-    def _debit_commit(self):
-        """Commit the automatic debit so far, except under a test runner: a
-        test's cursor never commits. Tested the way Odoo's own code tells (hr,
-        sale_timesheet): the runner flags its thread ``testing`` (Odoo's runner
-        and pytest-odoo alike), and an HttpCase puts the registry in test mode,
-        where requests share the test's cursor."""
-        if (
-            getattr(threading.current_thread(), "testing", False)
-            or self.env.registry.in_test_mode()
-        ):
-            return
-        # A charge reaches the outside world: its mark must be durable before
-        # the provider is asked, and the provider's answer right after.
-        self.env.cr.commit()  # pylint: disable=invalid-commit

@@ -3,7 +3,7 @@ from datetime import date, timedelta
 from markupsafe import Markup
 
 from odoo import Command, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL, format_date
 
 from ..tools.portal_access import thread_access_kwargs
@@ -11,16 +11,68 @@ from ..tools.trace import log_trace, note_html, staff_env
 
 # However far a manager may let a promise go, a date beyond this is a typo.
 MAX_DAYS_AHEAD = 3660
+# The receivable lines a promise or plan may cover, in the form's picker.
+OPEN_LINE_DOMAIN = (
+    "[('partner_id.commercial_partner_id', '=', partner_id),"
+    " ('company_id', '=', company_id), ('parent_state', '=', 'posted'),"
+    " ('account_id.account_type', '=', 'asset_receivable'),"
+    " ('move_id.move_type', '=', 'out_invoice'), ('reconciled', '=', False),"
+    " ('amount_residual', '>', 0)]"
+)
+
+
+def covered_lines(records):
+    """The receivable lines a promise or plan covers for ``records``: lines as
+    they are; invoices (what older callers give) by their open lines, or, for
+    an invoice with none open, by all its receivable lines, so that the checks
+    name it rather than drop it silently."""
+    Line = records.env["account.move.line"]
+    if records._name == Line._name:
+        return records
+    owed = Line._collection_open_domain(owed_only=True)
+    lines = Line
+    for move in records:
+        terms = move.line_ids.filtered(lambda line: line.display_type == "payment_term")
+        lines |= terms.filtered_domain(owed) or terms
+    return lines
+
+
+def lines_from_vals(model, vals):
+    """``vals`` of a promise or plan with the invoices given by ``invoice_ids``
+    (older callers: tests, imports, the demo) turned into the receivable lines
+    they cover; ``invoice_ids`` follows the lines."""
+    if "invoice_ids" not in vals or "move_line_ids" in vals:
+        vals.pop("invoice_ids", None)
+        return vals
+    commands = vals.pop("invoice_ids")
+    invoices = model.env["account.move"].browse(
+        model._fields["invoice_ids"].convert_to_cache(commands, model[:1])
+    )
+    vals["move_line_ids"] = [Command.set(covered_lines(invoices).ids)]
+    return vals
+
+
+def lines_text(lines):
+    """The lines as their invoices' names, with the installment when the
+    invoice has several due dates: ``INV/2026/0001 (installment 2 of 3)``."""
+    return ", ".join(
+        f"{line.move_id.name} ({line.collection_term_label})"
+        if line.collection_term_label
+        else line.move_id.name
+        for line in lines
+    )
 
 
 class CollectionPromise(models.Model):
-    """A customer's promise to pay an amount on some invoices by a date.
+    """A customer's promise to pay an amount on some of its receivable lines
+    (what it owes on its invoices, each due date on its own) by a date.
 
-    While open, it pauses the reminders of those invoices until the date plus the
+    While open, it pauses the reminders of those amounts until the date plus the
     company's grace period. ``_cron_check_commitments`` marks it kept once payments
-    on those invoices reach the amount by then, or broken after: a broken promise
+    on those lines reach the amount by then, or broken after: a broken promise
     escalates the customer's case, the reminders resume, and the risk score counts
-    it.
+    it. ``invoice_ids`` are the invoices of the lines, kept for what reads them
+    (the reminder planner's SQL, reports, mail templates).
     """
 
     _name = "collection.promise"
@@ -45,17 +97,27 @@ class CollectionPromise(models.Model):
         default=lambda self: self.env.company,
     )
     currency_id = fields.Many2one(related="company_id.currency_id")
+    move_line_ids = fields.Many2many(
+        "account.move.line",
+        "collection_promise_move_line_rel",
+        "promise_id",
+        "move_line_id",
+        string="Amounts Due",
+        check_company=True,
+        domain=OPEN_LINE_DOMAIN,
+        help="The customer's receivable lines the promise covers: an invoice with "
+        "several due dates has one per date.",
+    )
     invoice_ids = fields.Many2many(
         "account.move",
         "collection_promise_move_rel",
         "promise_id",
         "move_id",
         string="Invoices",
-        required=True,
+        compute="_compute_invoice_ids",
+        store=True,
         check_company=True,
-        domain="[('commercial_partner_id', '=', partner_id),"
-        " ('move_type', '=', 'out_invoice'), ('state', '=', 'posted'),"
-        " ('payment_state', 'in', ('not_paid', 'partial'))]",
+        help="The invoices of the lines the promise covers.",
     )
     amount = fields.Monetary(required=True, tracking=True, currency_field="currency_id")
     promised_date = fields.Date(required=True, tracking=True)
@@ -104,6 +166,11 @@ class CollectionPromise(models.Model):
         help="Reminders of the invoices wait until this date.",
     )
 
+    @api.depends("move_line_ids")
+    def _compute_invoice_ids(self):
+        for promise in self:
+            promise.invoice_ids = promise.move_line_ids.move_id
+
     @api.depends("promised_date", "company_id.collection_promise_grace_days")
     def _compute_grace_until(self):
         for promise in self:
@@ -116,26 +183,40 @@ class CollectionPromise(models.Model):
                 # A date typed at the end of the calendar: the grace ends there.
                 promise.grace_until = date.max
 
-    @api.constrains("amount", "invoice_ids", "partner_id", "promised_date")
+    @api.model
+    def _collection_not_open_of(self, lines, partner, company):
+        """These lines that are not open lines owed by ``partner`` (its
+        commercial entity) in ``company``: what a promise or plan may not
+        cover (``account.move.line._collection_open_domain``)."""
+        Line = self.env["account.move.line"]
+        return lines - lines.filtered_domain(
+            Line._collection_open_domain(owed_only=True)
+            + [
+                ("partner_id.commercial_partner_id", "=", partner.id),
+                ("company_id", "=", company.id),
+            ]
+        )
+
+    @api.constrains("amount", "move_line_ids", "partner_id", "promised_date")
     def _check_promise(self):
         for promise in self.filtered(lambda p: p.state == "open"):
             if promise.amount <= 0:
                 raise ValidationError(self.env._("A promise is for a positive amount."))
-            invoices = promise.invoice_ids
-            if not invoices:
+            lines = promise.move_line_ids
+            if not lines:
                 raise ValidationError(self.env._("Say which invoices are promised."))
             partner = promise.partner_id.commercial_partner_id
-            wrong = invoices._collection_not_open_of(partner, promise.company_id)
+            wrong = self._collection_not_open_of(lines, partner, promise.company_id)
             if wrong:
                 raise ValidationError(
                     self.env._(
                         "Only open posted invoices of %(customer)s can be promised: "
                         "%(invoices)s",
                         customer=partner.display_name,
-                        invoices=", ".join(wrong.mapped("name")),
+                        invoices=", ".join(wrong.move_id.mapped("name")),
                     )
                 )
-            due = sum(invoices.mapped("amount_residual_signed"))
+            due = sum(lines.mapped("amount_residual"))
             if promise.currency_id.compare_amounts(promise.amount, due) > 0:
                 raise ValidationError(
                     self.env._(
@@ -181,6 +262,7 @@ class CollectionPromise(models.Model):
             if vals.get("partner_id"):
                 partner = self.env["res.partner"].browse(vals["partner_id"])
                 vals["partner_id"] = partner.commercial_partner_id.id
+            lines_from_vals(self, vals)
         promises = super().create(vals_list)
         for promise in promises:
             promise.message_post(body=promise._summary())
@@ -188,6 +270,16 @@ class CollectionPromise(models.Model):
         self.env["collection.case"]._move_to_role(promises, "promise")
         promises._trace()
         return promises
+
+    def write(self, vals):
+        if "invoice_ids" in vals and "move_line_ids" not in vals:
+            # Invoices given: each record covers their lines.
+            for promise in self:
+                super(CollectionPromise, promise).write(
+                    lines_from_vals(promise, dict(vals))
+                )
+            return True
+        return super().write(lines_from_vals(self, vals))
 
     def _trace(self):
         """Each promise's amount, date and note on its invoices and on the
@@ -216,7 +308,7 @@ class CollectionPromise(models.Model):
             "Promise to pay %(amount)s by %(date)s (%(invoices)s).",
             amount=self.currency_id.format(self.amount),
             date=format_date(self.env, self.promised_date),
-            invoices=", ".join(self.invoice_ids.mapped("name")),
+            invoices=lines_text(self.move_line_ids),
         )
 
     def _amount_left(self):
@@ -238,20 +330,23 @@ class CollectionPromise(models.Model):
         )
 
     @api.model
-    def _action_new(self, partner, invoices, company, overdue_only=False):
-        """The form of a new promise for ``partner``'s ``invoices`` in ``company``,
+    def _action_new(self, partner, records, company, overdue_only=False):
+        """The form of a new promise for ``partner``'s open receivable lines
+        among ``records`` (lines, or invoices for their lines) in ``company``,
         in a dialog, the amount and date proposed. With ``overdue_only``, the
-        overdue ones of them are proposed (all when none is overdue)."""
-        invoices = invoices._collection_open()
+        overdue lines are proposed (all when none is overdue): not the
+        installment due in two months."""
+        lines = (
+            covered_lines(records)
+            .filtered_domain(
+                self.env["account.move.line"]._collection_open_domain(owed_only=True)
+            )
+            .sorted(lambda line: (line.date_maturity, line.id))
+        )
         if overdue_only:
             today = fields.Date.context_today(self)
-            invoices = (
-                invoices.filtered(
-                    lambda move: move.invoice_date_due and move.invoice_date_due < today
-                )
-                or invoices
-            )
-        if not invoices:
+            lines = lines.filtered(lambda line: line.date_maturity < today) or lines
+        if not lines:
             raise UserError(
                 self.env._(
                     "%(customer)s has no open invoice to promise.",
@@ -275,13 +370,72 @@ class CollectionPromise(models.Model):
             "context": {
                 "default_partner_id": partner.commercial_partner_id.id,
                 "default_company_id": company.id,
-                "default_invoice_ids": [Command.set(invoices.ids)],
-                "default_amount": sum(invoices.mapped("amount_residual_signed")),
+                "default_move_line_ids": [Command.set(lines.ids)],
+                "default_amount": sum(lines.mapped("amount_residual")),
                 "default_promised_date": fields.Date.to_string(
                     fields.Date.context_today(self) + timedelta(days=7)
                 ),
             },
         }
+
+    @api.model
+    def _portal_promise(
+        self,
+        partner,
+        promised_date,
+        line_ids=(),
+        invoice_ids=(),
+        note=False,
+        today=None,
+    ):
+        """A promise made on the portal by ``partner`` (the logged-in customer)
+        to pay by ``promised_date`` its overdue lines ``line_ids``, or the
+        overdue lines of its invoices ``invoice_ids`` (not the installment due
+        in two months), for what is left to pay on them after its credits; its
+        collector is told. Raises AccessError when one is not an overdue amount
+        of the customer (another's, not due yet, settled by its credits),
+        ValidationError for the rest."""
+        today = today or fields.Date.context_today(self)
+        overdue, left = partner._collection_due_lines(today, overdue=True, planned=True)
+        lines = partner._collection_pick_lines(overdue, line_ids, invoice_ids)
+        if lines is None:
+            raise AccessError(
+                self.env._("Some of these invoices are not yours or not overdue.")
+            )
+        if len(lines.company_id) > 1:
+            raise ValidationError(
+                self.env._("Promise the invoices of one company at a time.")
+            )
+        if not promised_date:
+            raise ValidationError(self.env._("Give the date you will pay by."))
+        company = lines.company_id
+        promise = (
+            self.sudo()
+            .with_company(company)
+            .create(
+                {
+                    "partner_id": partner.commercial_partner_id.id,
+                    "company_id": company.id,
+                    "move_line_ids": [Command.set(lines.ids)],
+                    "amount": company.currency_id.round(
+                        sum(left[line.id] for line in lines)
+                    ),
+                    "promised_date": promised_date,
+                    "source": "portal",
+                    "note": note or False,
+                }
+            )
+        )
+        # Said to the collector, in the collector's language.
+        company.sudo()._collection_notify(
+            promise,
+            promise.partner_id,
+            lambda staff: staff._(
+                "Promise to pay made on the portal by %(date)s",
+                date=format_date(staff, promised_date),
+            ),
+        )
+        return promise
 
     def action_logged(self):
         """The dialog's button: the promise is saved (the web client saves it
@@ -320,18 +474,47 @@ class CollectionPromise(models.Model):
         }
 
     def _paid_since(self):
-        """{promise id: paid on its invoices from its creation to its grace date}."""
+        """{promise id: paid on its lines from its creation to its grace date}."""
         if not self:
             return {}
-        return self.env["account.move"]._collection_paid_since(
+        return self._collection_lines_paid_since(
             SQL(
-                """SELECT p.id, rel.move_id, p.create_date, p.grace_until
+                """SELECT p.id, rel.move_line_id, p.create_date, p.grace_until
                      FROM collection_promise p
-                     JOIN collection_promise_move_rel rel ON rel.promise_id = p.id
+                     JOIN collection_promise_move_line_rel rel
+                       ON rel.promise_id = p.id
                     WHERE p.id = ANY(%s)""",
                 self.ids,
             )
         )
+
+    @api.model
+    def _collection_lines_paid_since(self, links):
+        """``{owner id: amount reconciled on its receivable lines}``, for the
+        promises and the payment plans: only what was paid on the lines they
+        cover counts (a payment of the installment due in two months keeps no
+        promise on the overdue one).
+
+        ``links`` is SQL yielding ``(owner id, line id, since, until)`` rows:
+        only reconciliations made from ``since`` on, dated ``until`` at the
+        latest (no limit when null), count. One query for all of them."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH links(owner_id, line_id, since, until) AS (%s)
+                SELECT links.owner_id, COALESCE(SUM(apr.amount), 0)
+                  FROM links
+                  LEFT JOIN account_partial_reconcile apr
+                    ON apr.debit_move_id = links.line_id
+                   AND apr.create_date >= links.since
+                   AND (links.until IS NULL OR apr.max_date <= links.until)
+                 GROUP BY links.owner_id
+                """,
+                links,
+            )
+        )
+        return dict(self.env.cr.fetchall())
 
     @api.model
     def _check_promises(self):
@@ -363,6 +546,26 @@ class CollectionPromise(models.Model):
             )
         self.env["collection.case"]._move_to_role(broken, "escalated")
         return {"kept": len(kept), "broken": len(broken)}
+
+    @api.model
+    def _covered_lines(self, line_ids, today):
+        """Ids of these receivable lines under an open promise whose grace runs
+        on."""
+        if not line_ids:
+            return set()
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """SELECT rel.move_line_id
+                     FROM collection_promise_move_line_rel rel
+                     JOIN collection_promise p ON p.id = rel.promise_id
+                    WHERE p.state = 'open' AND p.grace_until >= %s
+                      AND rel.move_line_id = ANY(%s)""",
+                today,
+                list(line_ids),
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
 
     @api.model
     def _covered_moves(self, move_ids, today):

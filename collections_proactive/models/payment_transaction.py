@@ -13,6 +13,39 @@ class PaymentTransaction(models.Model):
         ondelete="restrict",
         help="The payment plan installment this automatic debit charged.",
     )
+    # Automatic debit of an invoice's due date under an autopay mandate.
+    collection_autopay_id = fields.Many2one(
+        "collection.autopay",
+        string="Automatic Debit Mandate",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="restrict",
+    )
+    collection_move_line_id = fields.Many2one(
+        "account.move.line",
+        string="Receivable Line Charged",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        help="The receivable line (an invoice's due date) this automatic debit "
+        "charged under the customer's autopay mandate.",
+    )
+    collection_attempt = fields.Integer(
+        string="Debit Attempt",
+        readonly=True,
+        copy=False,
+        help="1 for the charge on the due date, then one more per retry after a "
+        "refusal.",
+    )
+
+    _sql_constraints = [
+        (
+            "collection_attempt_numbered",
+            "CHECK (collection_move_line_id IS NULL OR collection_attempt >= 1)",
+            "An automatic debit of a receivable line is numbered from 1.",
+        ),
+    ]
 
     def init(self):
         res = super().init()
@@ -24,6 +57,14 @@ class PaymentTransaction(models.Model):
                       payment_transaction_collection_installment_unique
                    ON payment_transaction (collection_installment_id)
                 WHERE collection_installment_id IS NOT NULL"""
+        )
+        # Exactly once per attempt: a receivable line is charged at most once on
+        # its due date and once per retry the company allows, ever.
+        self.env.cr.execute(
+            """CREATE UNIQUE INDEX IF NOT EXISTS
+                      payment_transaction_collection_move_line_attempt_unique
+                   ON payment_transaction (collection_move_line_id, collection_attempt)
+                WHERE collection_move_line_id IS NOT NULL"""
         )
         return res
 

@@ -174,6 +174,26 @@ class ResCompany(models.Model):
         "escalates it, or the first collections manager of the company.",
     )
 
+    # Automatic debit of invoices (see collection.autopay).
+    collection_autopay_notice_days = fields.Integer(
+        string="Debit Notice (days before)",
+        default=3,
+        help="How many days before an invoice falls due its customer, under "
+        "automatic debit, is told what will be charged and when.",
+    )
+    collection_autopay_retry_count = fields.Integer(
+        string="Debit Retries",
+        default=1,
+        help="How many times a refused automatic debit is tried again; after the "
+        "last refusal the normal reminders resume and the collector gets an "
+        "activity.",
+    )
+    collection_autopay_retry_days = fields.Integer(
+        string="Days Between Retries",
+        default=3,
+        help="Days after a refused automatic debit before it is tried again.",
+    )
+
     # The learnt model and its back-test (written by collection.risk.scoring).
     collection_risk_model_state = fields.Selection(
         RISK_MODEL_STATES,
@@ -358,6 +378,26 @@ class ResCompany(models.Model):
                     self.env._(
                         "The contact limits of %(company)s cannot be negative, and a "
                         "reminder needs at least one send attempt.",
+                        company=company.display_name,
+                    )
+                )
+
+    @api.constrains(
+        "collection_autopay_notice_days",
+        "collection_autopay_retry_count",
+        "collection_autopay_retry_days",
+    )
+    def _check_collection_autopay_settings(self):
+        for company in self:
+            if (
+                not 0 <= company.collection_autopay_notice_days <= 30
+                or not 0 <= company.collection_autopay_retry_count <= 5
+                or not 1 <= company.collection_autopay_retry_days <= 30
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The automatic debit of %(company)s needs a notice of 0 to "
+                        "30 days, 0 to 5 retries and 1 to 30 days between them.",
                         company=company.display_name,
                     )
                 )

@@ -70,6 +70,15 @@ class ResConfigSettings(models.TransientModel):
     collection_escalation_user_id = fields.Many2one(
         related="company_id.collection_escalation_user_id", readonly=False
     )
+    collection_autopay_notice_days = fields.Integer(
+        related="company_id.collection_autopay_notice_days", readonly=False
+    )
+    collection_autopay_retry_count = fields.Integer(
+        related="company_id.collection_autopay_retry_count", readonly=False
+    )
+    collection_autopay_retry_days = fields.Integer(
+        related="company_id.collection_autopay_retry_days", readonly=False
+    )
 
     @api.onchange("collection_contact_preset")
     def _onchange_collection_contact_preset(self):

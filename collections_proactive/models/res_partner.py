@@ -1,9 +1,11 @@
 import json
 
 from markupsafe import Markup
+from stdnum import get_cc_module
+from stdnum.exceptions import ValidationError as StdnumError
 
 from odoo import api, fields, models, tools
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 
 from ..tools.portal_access import thread_access_kwargs
 from .res_company import RISK_MODEL_STATES
@@ -15,6 +17,10 @@ RISK_BANDS = [
     ("critical", "Critical"),
 ]
 CONFIDENCE_LEVELS = [("low", "Low"), ("medium", "Medium"), ("high", "High")]
+# Payment plans whose lines are paid through them: not offered to pay alone.
+AGREED_PLAN_STATES = ("accepted", "active")
+# Payment plans that hold their lines: no other plan may take them.
+HOLDING_PLAN_STATES = ("proposed", "accepted", "active")
 
 
 class ResPartner(models.Model):
@@ -281,24 +287,187 @@ class ResPartner(models.Model):
             )
         return result
 
-    def _collection_open_invoices(self):
-        """The customer's open posted invoices in the current company."""
+    # ------------------------------------------------------------------
+    # What the customer owes, line by line: promises, plans, the portal
+    # ------------------------------------------------------------------
+
+    def _collection_open_lines(self, company=None):
+        """The customer's open receivable lines of invoices (what it owes) in
+        ``company`` (all when none), read with the caller's access rights,
+        oldest due first (``account.move.line._collection_open_domain``)."""
         self.ensure_one()
-        return self.env["account.move"].search(
-            [
-                ("commercial_partner_id", "=", self.commercial_partner_id.id),
-                ("company_id", "=", self.env.company.id),
-                ("move_type", "=", "out_invoice"),
-                ("state", "=", "posted"),
-                ("payment_state", "in", ("not_paid", "partial")),
-            ]
+        Line = self.env["account.move.line"]
+        domain = Line._collection_open_domain(owed_only=True) + [
+            ("move_id.commercial_partner_id", "=", self.commercial_partner_id.id)
+        ]
+        if company:
+            domain.append(("company_id", "=", company.id))
+        return Line.search(domain, order="date_maturity, id")
+
+    def _collection_left_to_pay(self, company):
+        """``{line id: left to pay}`` for every open line the customer owes in
+        ``company``, once its credits (credit notes, unreconciled payments:
+        open lines with a negative residual) settle the oldest debts first, as
+        the cases count them. A line its credits cover has nothing left."""
+        self.ensure_one()
+        Line = self.env["account.move.line"].sudo()
+        commercial = self.commercial_partner_id
+        open_lines = Line.search(
+            Line._collection_open_domain()
+            + [
+                ("partner_id.commercial_partner_id", "=", commercial.id),
+                ("company_id", "=", company.id),
+            ],
+            order="date_maturity, id",
         )
+        owed = open_lines.filtered_domain(Line._collection_open_domain(owed_only=True))
+        credits = -sum((open_lines - owed).mapped("amount_residual"))
+        currency = company.currency_id
+        left = {}
+        for line in owed:
+            settled = min(max(credits, 0.0), line.amount_residual)
+            credits -= settled
+            left[line.id] = currency.round(line.amount_residual - settled)
+        return left
+
+    def _collection_planned_lines(self, states=AGREED_PLAN_STATES):
+        """The customer's receivable lines in a payment plan in ``states``: an
+        agreed plan's are paid through the plan; a proposal holds its own."""
+        self.ensure_one()
+        return (
+            self.env["collection.payment.plan"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "=", self.commercial_partner_id.id),
+                    ("state", "in", states),
+                ]
+            )
+            .move_line_ids
+        )
+
+    def _collection_due_lines(
+        self, today=None, until=None, overdue=False, planned=False
+    ):
+        """``(lines, left)``: the customer's open lines with something left to
+        pay after its credits, read with the caller's access rights, oldest
+        due first, and ``{line id: left to pay}``. Due by ``until``, or before
+        ``today`` with ``overdue``; those of an agreed payment plan (paid
+        through the plan) only with ``planned``."""
+        self.ensure_one()
+        Line = self.env["account.move.line"]
+        if not Line.has_access("read"):
+            return Line, {}
+        today = today or fields.Date.context_today(self)
+        lines = self._collection_open_lines()
+        if not planned:
+            lines -= self._collection_planned_lines()
+        if overdue:
+            lines = lines.filtered(lambda line: line.date_maturity < today)
+        if until:
+            lines = lines.filtered(lambda line: line.date_maturity <= until)
+        left = {}
+        for company in lines.company_id:
+            left.update(self._collection_left_to_pay(company))
+        lines = lines.filtered(lambda line: left.get(line.id, 0.0) > 0)
+        return lines, {line.id: left[line.id] for line in lines}
+
+    def _collection_portal_lines(self, today=None):
+        """What the customer's portal summary shows, line by line (an invoice
+        with terms at 30/60/90 days has three lines, each on its own date),
+        after its credits and outside its agreed plans: ``due_now`` (due by
+        today, overdue first), ``due_later``, ``overdue`` (what a promise may
+        cover), ``plannable`` (what a plan request may cover: not what a plan
+        holds already, the installments due later too), ``plannable_overdue``
+        (a request is for these, at least one) and ``left`` ({line id: left to
+        pay})."""
+        self.ensure_one()
+        today = today or fields.Date.context_today(self)
+        lines, left = self._collection_due_lines(today)
+        held = self._collection_planned_lines(HOLDING_PLAN_STATES)
+        due_now = lines.filtered(lambda line: line.date_maturity <= today)
+        overdue = due_now.filtered(lambda line: line.date_maturity < today)
+        return {
+            "due_now": due_now,
+            "due_later": lines - due_now,
+            "overdue": overdue,
+            "plannable": lines - held,
+            "plannable_overdue": overdue - held,
+            "left": left,
+        }
+
+    def _collection_pick_lines(
+        self, allowed, line_ids=(), invoice_ids=(), by_invoice=None
+    ):
+        """The lines the customer chose on the portal among ``allowed``, oldest
+        due first: by line (``line_ids``), or by invoice (``invoice_ids``: its
+        lines among ``by_invoice``, by default ``allowed``; what older pages
+        send). None when one of them is not there to choose."""
+        by_invoice = allowed if by_invoice is None else by_invoice
+        wanted, invoices = set(line_ids), set(invoice_ids)
+        picked = allowed.filtered(lambda line: line.id in wanted) | by_invoice.filtered(
+            lambda line: line.move_id.id in invoices
+        )
+        if not (wanted <= set(picked.ids) and invoices <= set(picked.move_id.ids)):
+            return None
+        return picked.sorted(lambda line: (line.date_maturity, line.id))
+
+    def _collection_due_invoice_count(self, until, today=None):
+        """How many of the customer's invoices have something to pay by
+        ``until`` outside its agreed plans (the portal's alert)."""
+        self.ensure_one()
+        lines, _left = self._collection_due_lines(today, until=until)
+        return len(lines.move_id)
+
+    def _collection_check_vat(self, vat):
+        """The tax ID ``vat`` typed for this customer (accepting a plan on the
+        portal), formatted, when valid for the customer's country and the
+        customer's own (when it has one); else raise ValidationError."""
+        self.ensure_one()
+        env = self.env
+        country = (self.country_id.code or "").lower()
+        module = get_cc_module(country, "vat") if country else None
+        typed = (vat or "").strip()
+        if not typed:
+            raise ValidationError(env._("Type the tax ID of the customer."))
+        if module:
+
+            def national(number):
+                # Odoo stores VATs with or without the country prefix.
+                if number[:2].upper() == country.upper() and not module.is_valid(
+                    number
+                ):
+                    return number[2:]
+                return number
+
+            try:
+                typed = module.validate(national(typed))
+            except StdnumError as error:
+                raise ValidationError(
+                    env._(
+                        "%(vat)s is not a valid %(label)s.",
+                        vat=vat,
+                        label=self.country_id.vat_label or env._("tax ID"),
+                    )
+                ) from error
+            own = module.compact(national(self.vat)) if self.vat else ""
+        else:
+            typed = "".join(ch for ch in typed.upper() if ch.isalnum())
+            own = "".join(ch for ch in (self.vat or "").upper() if ch.isalnum())
+        if own and typed != own:
+            raise ValidationError(
+                env._(
+                    "This tax ID is not the one of %(customer)s.",
+                    customer=self.display_name,
+                )
+            )
+        return module.format(typed) if module and hasattr(module, "format") else typed
 
     def action_collection_log_promise(self):
         self.ensure_one()
         return self.env["collection.promise"]._action_new(
             self.commercial_partner_id,
-            self._collection_open_invoices(),
+            self._collection_open_lines(self.env.company),
             self.env.company,
             overdue_only=True,
         )
@@ -307,7 +476,7 @@ class ResPartner(models.Model):
         self.ensure_one()
         return self.env["collection.payment.plan"]._action_new(
             self.commercial_partner_id,
-            self._collection_open_invoices(),
+            self._collection_open_lines(self.env.company),
             self.env.company,
         )
 
@@ -464,7 +633,7 @@ class ResPartner(models.Model):
             raise AccessError(self.env._("Only collection users can send reminders."))
         reminders = self.env["collection.reminder"].sudo()
         partner = self.commercial_partner_id
-        reminders._plan_reminders(companies=self.env.company, partners=partner)
+        reminders.env["collection.reminder.planner"]._plan_reminders(companies=self.env.company, partners=partner)
         if not reminders._reserve_customers(partner):
             return self._collection_notification(
                 self.env._(

@@ -1,12 +1,15 @@
-from datetime import date
+from datetime import date, timedelta
 
 from freezegun import freeze_time
 
-from odoo import Command
-from odoo.tests import new_test_user
+from odoo import Command, fields, http
+from odoo.tests import HttpCase, new_test_user
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.addons.mail.tests.common import mail_new_test_user
+
+# The portal customer's RUT, a valid Chilean tax id.
+RUT = "76.086.428-5"
 
 
 class CollectionsCommon(AccountTestInvoicingCommon):
@@ -152,3 +155,99 @@ class CollectionsCommon(AccountTestInvoicingCommon):
             ],
         )
         return invoices
+
+
+class PortalCommon(CollectionsCommon, HttpCase):
+    """Two customers, each with a portal user (a contact of the customer), and
+    invoices overdue and due soon, dated from today (the browser's clock is
+    real)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.user.groups_id |= cls.env.ref(
+            "collections_proactive.group_collections_manager"
+        )
+        cls.today = fields.Date.context_today(cls.env.user)
+        chile = cls.env.ref("base.cl")
+        cls.customer = cls._cp_customer(
+            "Cliente Portal", country_id=chile.id, vat=RUT, lang="en_US"
+        )
+        cls.other = cls._cp_customer("Otro Cliente", country_id=chile.id)
+        cls.portal_user = cls._portal_user("cp_portal", cls.customer)
+        cls.other_user = cls._portal_user("cp_portal_other", cls.other)
+        cls.overdue = cls._cp_invoice(
+            cls.customer,
+            900,
+            cls.today - timedelta(days=50),
+            cls.today - timedelta(days=20),
+        ) | cls._cp_invoice(
+            cls.customer,
+            300,
+            cls.today - timedelta(days=35),
+            cls.today - timedelta(days=5),
+        )
+        cls.soon = cls._cp_invoice(
+            cls.customer,
+            120,
+            cls.today - timedelta(days=20),
+            cls.today + timedelta(days=10),
+        )
+        cls.other_invoice = cls._cp_invoice(
+            cls.other,
+            500,
+            cls.today - timedelta(days=40),
+            cls.today - timedelta(days=10),
+        )
+        cls.company.collection_escalation_user_id = cls.collections_manager
+
+    @classmethod
+    def _portal_user(cls, login, customer):
+        user = new_test_user(
+            cls.env,
+            login=login,
+            name=f"{customer.name} Portal",
+            email=f"{login}@example.com",
+            groups="base.group_portal",
+        )
+        user.partner_id.parent_id = customer
+        return user
+
+    @classmethod
+    def _cp_portal_plan(cls, partner, invoices, active=False):
+        """A proposed plan of ``partner``'s ``invoices`` in three monthly
+        installments from next week; accepted by phone when ``active``."""
+        plan = cls.env["collection.payment.plan"].create(
+            {
+                "partner_id": partner.id,
+                "invoice_ids": [Command.set(invoices.ids)],
+                "installment_count": 3,
+                "frequency": "monthly",
+                "first_date": cls.today + timedelta(days=7),
+            }
+        )
+        plan.action_propose()
+        if active:
+            plan.action_record_acceptance("María Pérez", note="Por teléfono")
+        return plan
+
+    def _plan(self, state="proposed", **values):
+        plan = self.env["collection.payment.plan"].create(
+            {
+                "partner_id": self.customer.id,
+                "invoice_ids": [Command.set(self.overdue.ids)],
+                "installment_count": 3,
+                "frequency": "monthly",
+                "first_date": self.today + timedelta(days=7),
+                **values,
+            }
+        )
+        plan.action_propose()
+        if state == "active":
+            plan.action_record_acceptance("María Pérez", note="Por teléfono")
+        return plan
+
+    def _post(self, url, data):
+        return self.url_open(
+            url, data={**data, "csrf_token": http.Request.csrf_token(self)}
+        )

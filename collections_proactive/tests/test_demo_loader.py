@@ -7,7 +7,7 @@ from stdnum.cl import rut as cl_rut
 from odoo import fields
 from odoo.tests import TransactionCase, tagged
 
-from odoo.addons.collections_proactive.models.collection_demo_loader import (
+from odoo.addons.collections_proactive.demo.collection_demo_loader import (
     PAYER_PROFILES,
     RECENT_MONTHS,
 )

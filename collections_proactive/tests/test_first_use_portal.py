@@ -4,7 +4,7 @@ from odoo import Command
 from odoo.exceptions import ValidationError
 from odoo.tests import Form, tagged
 
-from .test_portal import PortalCommon
+from .common import PortalCommon
 
 
 @tagged("post_install", "-at_install")
@@ -17,6 +17,13 @@ class TestFirstUsePortal(PortalCommon):
         super().setUpClass()
         cls.Plan = cls.env["collection.payment.plan"]
         cls.sequence = cls.env.ref("collections_proactive.seq_collection_payment_plan")
+
+    @staticmethod
+    def _lines(invoices):
+        """The receivable lines of ``invoices``: what promises and plans cover."""
+        return invoices.line_ids.filtered(
+            lambda line: line.display_type == "payment_term"
+        )
 
     def _next_plan_number(self):
         self.sequence.invalidate_recordset()
@@ -42,7 +49,8 @@ class TestFirstUsePortal(PortalCommon):
         self.assertIn(f"/my/invoices/{self.soon.id}", page, "in no plan: paid alone")
         self.assertIn(f"/my/payment_plans/{plan.id}/pay", page)
         self.assertNotIn("o_collections_request_plan", page)
-        self.assertNotIn(f'value="{self.overdue[0].id}"', page, "no promise on it")
+        for line in self._lines(self.overdue):
+            self.assertNotIn(f'value="{line.id}"', page, "no promise on it")
         # Nothing to ask a plan for: an answer, and no plan or number taken.
         number = self._next_plan_number()
         response = self.url_open("/my/payment_plans/request")
@@ -64,8 +72,8 @@ class TestFirstUsePortal(PortalCommon):
         self.assertIn("o_collections_request_plan", page, "overdue[1] is in no plan")
         form = self.url_open("/my/payment_plans/request")
         self.assertEqual(form.status_code, 200)
-        self.assertIn(f'id="plan_invoice_{self.overdue[1].id}"', form.text)
-        self.assertNotIn(f'id="plan_invoice_{self.overdue[0].id}"', form.text)
+        self.assertIn(f'id="plan_line_{self._lines(self.overdue[1]).id}"', form.text)
+        self.assertNotIn(f'id="plan_line_{self._lines(self.overdue[0]).id}"', form.text)
         # Sent anyway: refused before anything is created, no number skipped.
         number = self._next_plan_number()
         response = self._post(
@@ -177,7 +185,8 @@ class TestFirstUsePortal(PortalCommon):
         action = self._case().with_user(self.collector).action_log_promise()
         context = action["context"]
         self.assertEqual(
-            context["default_invoice_ids"], [Command.set(self.overdue.ids)]
+            context["default_move_line_ids"],
+            [Command.set(self._lines(self.overdue).sorted("date_maturity").ids)],
         )
         self.assertEqual(context["default_amount"], 1200)
 

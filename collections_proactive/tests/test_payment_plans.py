@@ -8,6 +8,7 @@ from odoo.tests import Form, tagged
 
 from ..models.collection_payment_plan import split_schedule
 from .common import CollectionsCommon
+from .test_promises import three_term_invoice
 
 DUE = date(2026, 3, 20)
 # When the tests' plans are drawn up and proposed: their first dates are ahead.
@@ -63,13 +64,18 @@ class TestPaymentPlans(CollectionsCommon):
             form = Form(self.Plan.with_user(self.collector))
             form.partner_id = self.customer
             for invoice in self.invoices:
-                form.invoice_ids.add(invoice)
+                form.move_line_ids.add(
+                    invoice.line_ids.filtered(
+                        lambda line: line.display_type == "payment_term"
+                    )
+                )
             form.fee_amount = 30
             form.installment_count = 3
             self.assertEqual(form.amount_total, 1230)
             self.assertEqual(len(form.installment_ids), 3)
             plan = form.save()
         self.assertTrue(plan.name.startswith("PLAN/"))
+        self.assertEqual(plan.invoice_ids, self.invoices)
         self.assertEqual(plan.installment_ids.mapped("amount"), [410, 410, 410])
         self.assertEqual(sum(plan.installment_ids.mapped("amount")), plan.amount_total)
 
@@ -286,3 +292,50 @@ class TestPaymentPlans(CollectionsCommon):
         self.assertIn("/my/payment_plans/", message.body)
         self.assertIn("access_token=", message.body)
         self.assertTrue(message.attachment_ids, "the agreement travels with it")
+
+    # ------------------------------------------------------------------
+    # Receivable lines, not invoices
+    # ------------------------------------------------------------------
+
+    @freeze_time(PROPOSED_ON)
+    def test_plan_covers_the_lines_chosen(self):
+        """30/60/90 days, the first third overdue: a plan may spread all three
+        due dates; another plan may not take them again, but may take the
+        line of an invoice's due date the first one left out."""
+        customer = self._cp_customer("Cliente Cuotas")
+        invoice, lines = three_term_invoice(self, customer, date(2026, 2, 18))
+        action = customer.with_user(self.collector).action_collection_new_plan()
+        self.assertEqual(
+            action["context"]["default_move_line_ids"], [Command.set(lines.ids)]
+        )
+        plan = self._plan(
+            partner_id=customer.id, invoice_ids=[Command.set(invoice.ids)]
+        )
+        self.assertEqual(plan.move_line_ids, lines, "the three due dates")
+        self.assertEqual(plan.invoice_ids, invoice)
+        self.assertEqual(plan.amount_invoices, 1000)
+        self.assertEqual(
+            plan.installment_ids.mapped("amount"), [333.33, 333.33, 333.34]
+        )
+        plan.action_propose()
+        with self.assertRaisesRegex(ValidationError, "already in payment plan"):
+            self._plan(
+                partner_id=customer.id, move_line_ids=[Command.set(lines[2].ids)]
+            ).action_propose()
+        # Only the first two due dates: the third is free for another plan.
+        plan.action_draft()
+        plan.move_line_ids = lines[:2]
+        self.assertEqual(plan.amount_invoices, 600)
+        plan.action_propose()
+        last = self._plan(
+            partner_id=customer.id, move_line_ids=[Command.set(lines[2].ids)]
+        )
+        last.action_propose()
+        self.assertEqual(last.amount_invoices, 400)
+        self.assertEqual((plan | last).invoice_ids, invoice)
+        # Accepted, it counts only what is paid on its own lines.
+        with freeze_time(datetime(2026, 3, 22, 12)):
+            plan.action_record_acceptance("María Pérez")
+        self._cp_pay(invoice, amount=1000, payment_date=date(2026, 3, 23))
+        self.assertTrue(all(lines.mapped("reconciled")))
+        self.assertEqual(plan._paid_since_acceptance(), {plan.id: 600})

@@ -1,109 +1,11 @@
 from datetime import timedelta
 
-from odoo import Command, fields, http
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import tagged
 from odoo.tests.common import JsonRpcException
 from odoo.tools import mute_logger
 
-from .common import CollectionsCommon
-
-RUT = "76.086.428-5"
-
-
-class PortalCommon(CollectionsCommon, HttpCase):
-    """Two customers, each with a portal user (a contact of the customer), and
-    invoices overdue and due soon, dated from today (the browser's clock is
-    real)."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.env.user.groups_id |= cls.env.ref(
-            "collections_proactive.group_collections_manager"
-        )
-        cls.today = fields.Date.context_today(cls.env.user)
-        chile = cls.env.ref("base.cl")
-        cls.customer = cls._cp_customer(
-            "Cliente Portal", country_id=chile.id, vat=RUT, lang="en_US"
-        )
-        cls.other = cls._cp_customer("Otro Cliente", country_id=chile.id)
-        cls.portal_user = cls._portal_user("cp_portal", cls.customer)
-        cls.other_user = cls._portal_user("cp_portal_other", cls.other)
-        cls.overdue = cls._cp_invoice(
-            cls.customer,
-            900,
-            cls.today - timedelta(days=50),
-            cls.today - timedelta(days=20),
-        ) | cls._cp_invoice(
-            cls.customer,
-            300,
-            cls.today - timedelta(days=35),
-            cls.today - timedelta(days=5),
-        )
-        cls.soon = cls._cp_invoice(
-            cls.customer,
-            120,
-            cls.today - timedelta(days=20),
-            cls.today + timedelta(days=10),
-        )
-        cls.other_invoice = cls._cp_invoice(
-            cls.other,
-            500,
-            cls.today - timedelta(days=40),
-            cls.today - timedelta(days=10),
-        )
-        cls.company.collection_escalation_user_id = cls.collections_manager
-
-    @classmethod
-    def _portal_user(cls, login, customer):
-        user = new_test_user(
-            cls.env,
-            login=login,
-            name=f"{customer.name} Portal",
-            email=f"{login}@example.com",
-            groups="base.group_portal",
-        )
-        user.partner_id.parent_id = customer
-        return user
-
-    @classmethod
-    def _cp_portal_plan(cls, partner, invoices, active=False):
-        """A proposed plan of ``partner``'s ``invoices`` in three monthly
-        installments from next week; accepted by phone when ``active``."""
-        plan = cls.env["collection.payment.plan"].create(
-            {
-                "partner_id": partner.id,
-                "invoice_ids": [Command.set(invoices.ids)],
-                "installment_count": 3,
-                "frequency": "monthly",
-                "first_date": cls.today + timedelta(days=7),
-            }
-        )
-        plan.action_propose()
-        if active:
-            plan.action_record_acceptance("María Pérez", note="Por teléfono")
-        return plan
-
-    def _plan(self, state="proposed", **values):
-        plan = self.env["collection.payment.plan"].create(
-            {
-                "partner_id": self.customer.id,
-                "invoice_ids": [Command.set(self.overdue.ids)],
-                "installment_count": 3,
-                "frequency": "monthly",
-                "first_date": self.today + timedelta(days=7),
-                **values,
-            }
-        )
-        plan.action_propose()
-        if state == "active":
-            plan.action_record_acceptance("María Pérez", note="Por teléfono")
-        return plan
-
-    def _post(self, url, data):
-        return self.url_open(
-            url, data={**data, "csrf_token": http.Request.csrf_token(self)}
-        )
+from .common import RUT, PortalCommon
+from .test_promises import three_term_invoice
 
 
 @tagged("post_install", "-at_install")
@@ -422,6 +324,148 @@ class TestPortal(PortalCommon):
         self.assertEqual(plan.payment_token_id, own)
         self._post(url, {"token_id": ""})
         self.assertFalse(plan.payment_token_id)
+
+
+@tagged("post_install", "-at_install")
+class TestPortalInstallments(PortalCommon):
+    """An invoice with terms at 30/60/90 days is three amounts due, each on its
+    own date: the portal shows them so, and promises and plans cover them one
+    by one. Credits offset what is owed."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        chile = cls.env.ref("base.cl")
+        cls.terms_customer = cls._cp_customer("Cliente Cuotas", country_id=chile.id)
+        cls._portal_user("cp_portal_terms", cls.terms_customer)
+        # Invoiced 40 days ago: the first third is 10 days overdue, the others
+        # fall due in 20 and 50 days.
+        cls.invoice, cls.lines = three_term_invoice(
+            cls, cls.terms_customer, cls.today - timedelta(days=40)
+        )
+        cls.credit_customer = cls._cp_customer("Cliente Abono", country_id=chile.id)
+        cls._portal_user("cp_portal_credit", cls.credit_customer)
+        cls.credited = cls._cp_invoice(
+            cls.credit_customer,
+            300,
+            cls.today - timedelta(days=35),
+            cls.today - timedelta(days=5),
+        )
+        cls._cp_invoice(
+            cls.credit_customer,
+            300,
+            cls.today - timedelta(days=3),
+            move_type="out_refund",
+        )
+
+    def _page(self, login):
+        self.authenticate(login, login)
+        response = self.url_open("/my/collections")
+        self.assertEqual(response.status_code, 200)
+        return response.text
+
+    def _due_count(self):
+        return self.make_jsonrpc_request(
+            "/my/counters", {"counters": ["collections_due_count"]}
+        )["collections_due_count"]
+
+    def test_one_installment_due_now_two_later(self):
+        page = self._page("cp_portal_terms")
+        now, later = page.split("o_collections_due_later", 1)
+        later = later.split("o_collections_plans", 1)[0]
+        self.assertEqual(now.count("o_collections_line "), 1)
+        self.assertIn("installment 1 of 3", now)
+        self.assertEqual(later.count("o_collections_line "), 2)
+        self.assertIn("installment 2 of 3", later)
+        self.assertIn("installment 3 of 3", later)
+        self.assertNotIn("installment 2 of 3", now)
+        self.assertEqual(self._due_count(), 1, "the first third is due, not the rest")
+        # What may be promised: the overdue line, not the installments to come.
+        form = page.split("o_collections_promise_form", 1)[1].split("</form>", 1)[0]
+        self.assertIn(f'value="{self.lines[0].id}"', form)
+        for line in self.lines[1:]:
+            self.assertNotIn(f'value="{line.id}"', form)
+
+    def test_promise_covers_the_overdue_line_only(self):
+        Promise = self.env["collection.promise"]
+        self.authenticate("cp_portal_terms", "cp_portal_terms")
+        when = str(self.today + timedelta(days=5))
+        # The installment due in 20 days is not overdue: refused.
+        response = self._post(
+            "/my/collections/promise",
+            {"move_line_ids": self.lines[1].id, "promised_date": when},
+        )
+        self.assertEqual(response.status_code, 403)
+        self.assertFalse(Promise.search([("partner_id", "=", self.terms_customer.id)]))
+        # The invoice chosen (as older pages send it): its overdue line only.
+        response = self._post(
+            "/my/collections/promise",
+            {"invoice_ids": self.invoice.id, "promised_date": when},
+        )
+        self.assertEqual(response.status_code, 200)
+        promise = Promise.search([("partner_id", "=", self.terms_customer.id)])
+        self.assertEqual(promise.move_line_ids, self.lines[0])
+        self.assertEqual(promise.invoice_ids, self.invoice)
+        self.assertEqual(promise.amount, 300, "the overdue third, not the invoice")
+        promise.action_cancel()
+        response = self._post(
+            "/my/collections/promise",
+            {"move_line_ids": self.lines[0].id, "promised_date": when},
+        )
+        self.assertEqual(response.status_code, 200)
+        promise = Promise.search(
+            [("partner_id", "=", self.terms_customer.id), ("state", "=", "open")]
+        )
+        self.assertEqual(promise.move_line_ids, self.lines[0])
+        self.assertEqual(promise.amount, 300)
+
+    def test_plan_can_cover_all_three_due_dates(self):
+        self.authenticate("cp_portal_terms", "cp_portal_terms")
+        form = self.url_open("/my/payment_plans/request")
+        self.assertEqual(form.status_code, 200)
+        for line in self.lines:
+            self.assertIn(f'id="plan_line_{line.id}"', form.text)
+        response = self._post(
+            "/my/payment_plans/request",
+            {"move_line_ids": self.lines.ids, "installment_count": "3"},
+        )
+        self.assertEqual(response.status_code, 200)
+        plan = self.env["collection.payment.plan"].search(
+            [("partner_id", "=", self.terms_customer.id)]
+        )
+        self.assertEqual(plan.state, "proposed")
+        self.assertEqual(plan.move_line_ids, self.lines)
+        self.assertEqual(plan.invoice_ids, self.invoice)
+        self.assertEqual(plan.amount_invoices, 1000)
+        self.assertIn("installment 3 of 3", self.url_open(plan.get_portal_url()).text)
+        # Held by the proposal: nothing left to ask a plan for.
+        response = self._post(
+            "/my/payment_plans/request",
+            {"move_line_ids": self.lines[0].id, "installment_count": "2"},
+        )
+        self.assertEqual(response.status_code, 409)
+
+    def test_credit_note_offsetting_the_overdue_line_leaves_nothing_to_promise(self):
+        page = self._page("cp_portal_credit")
+        self.assertIn("o_collections_nothing_due", page)
+        self.assertNotIn("o_collections_promise_form", page)
+        self.assertNotIn("o_collections_request_plan", page)
+        self.assertNotIn(f"/my/invoices/{self.credited.id}", page)
+        self.assertEqual(self._due_count(), 0)
+        response = self._post(
+            "/my/collections/promise",
+            {
+                "invoice_ids": self.credited.id,
+                "promised_date": str(self.today + timedelta(days=5)),
+            },
+        )
+        self.assertEqual(response.status_code, 403)
+        self.assertFalse(
+            self.env["collection.promise"].search(
+                [("partner_id", "=", self.credit_customer.id)]
+            )
+        )
+        self.assertEqual(self.url_open("/my/payment_plans/request").status_code, 409)
 
 
 @tagged("post_install", "-at_install")

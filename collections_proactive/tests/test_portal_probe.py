@@ -12,7 +12,7 @@ from datetime import timedelta
 from odoo import Command, http
 from odoo.tests import tagged
 
-from .test_portal import RUT, PortalCommon
+from .common import RUT, PortalCommon
 
 PAYLOADS = (
     '<img src="http://attacker.example/beacon.png">'

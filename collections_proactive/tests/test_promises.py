@@ -11,6 +11,46 @@ from .common import CollectionsCommon
 DUE = date(2026, 3, 20)
 
 
+def three_term_invoice(test, partner, invoice_date, amount=1000):
+    """A posted customer invoice of ``amount`` due in three terms, 30, 60 and 90
+    days after ``invoice_date`` (30%, 30% and 40%), and its receivable lines in
+    date order: three amounts due, each on its own date."""
+    terms = test.env["account.payment.term"].create(
+        {
+            "name": "30/60/90",
+            "line_ids": [
+                Command.create(
+                    {"value": "percent", "value_amount": percent, "nb_days": days}
+                )
+                for percent, days in ((30, 30), (30, 60), (40, 90))
+            ],
+        }
+    )
+    invoice = test.env["account.move"].create(
+        {
+            "move_type": "out_invoice",
+            "partner_id": partner.id,
+            "invoice_date": invoice_date,
+            "invoice_payment_term_id": terms.id,
+            "invoice_line_ids": [
+                Command.create(
+                    {
+                        "name": "Goods",
+                        "quantity": 1,
+                        "price_unit": amount,
+                        "tax_ids": [Command.clear()],
+                    }
+                )
+            ],
+        }
+    )
+    invoice.action_post()
+    lines = invoice.line_ids.filtered(
+        lambda line: line.display_type == "payment_term"
+    ).sorted("date_maturity")
+    return invoice, lines
+
+
 @tagged("post_install", "-at_install")
 class TestPromises(CollectionsCommon):
     @classmethod
@@ -59,6 +99,8 @@ class TestPromises(CollectionsCommon):
             form.promised_date = date(2026, 3, 25)
             promise = form.save()
         self.assertEqual(promise.invoice_ids, self.invoice)
+        self.assertEqual(len(promise.move_line_ids), 1, "its one due date")
+        self.assertEqual(promise.move_line_ids.move_id, self.invoice)
         self.assertEqual(promise.user_id, self.collector)
         self.assertEqual(promise.grace_until, date(2026, 3, 27), "2 days of grace")
         self.assertEqual(self._case().stage_id.role, "promise")
@@ -118,7 +160,7 @@ class TestPromises(CollectionsCommon):
         self.assertEqual(broken, {self.customer.id: 1})
         # Broken, the promise no longer holds the reminders: the +5 step goes.
         with freeze_time(datetime(2026, 4, 1, 12)):
-            self.Reminder._plan_reminders(companies=self.company)
+            self.env["collection.reminder.planner"]._plan_reminders(companies=self.company)
         reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
         self.assertEqual(reminder.step_id.offset_days, 5)
         self.assertEqual(reminder.state, "planned")
@@ -192,3 +234,59 @@ class TestPromises(CollectionsCommon):
         self._cp_pay(theirs)
         with self.assertRaises(UserError):
             theirs.action_collection_log_promise()
+
+    # ------------------------------------------------------------------
+    # Receivable lines, not invoices
+    # ------------------------------------------------------------------
+
+    def test_promise_covers_the_overdue_installment_only(self):
+        """30/60/90 days: on 25 March the first third is overdue, the others
+        fall due in April and May. A promise on what is overdue covers that
+        line, for its amount, and only payments on it count."""
+        customer = self._cp_customer("Cliente Cuotas")
+        invoice, lines = three_term_invoice(self, customer, date(2026, 2, 18))
+        self.assertEqual(lines.mapped("amount_residual"), [300, 300, 400])
+        self.assertEqual(lines[0].date_maturity, date(2026, 3, 20))
+        with freeze_time(datetime(2026, 3, 25, 12)):
+            action = customer.with_user(self.collector).action_collection_log_promise()
+            context = action["context"]
+            self.assertEqual(
+                context["default_move_line_ids"],
+                [Command.set(lines[0].ids)],
+                "what is overdue: not the installments due in April and May",
+            )
+            self.assertEqual(context["default_amount"], 300)
+            promise = self.Promise.with_user(self.collector).create(
+                {
+                    "partner_id": customer.id,
+                    "move_line_ids": [Command.set(lines[0].ids)],
+                    "amount": 300,
+                    "promised_date": date(2026, 3, 31),
+                }
+            )
+            # assertRaises rolls back to a savepoint, as the request would.
+            with self.assertRaises(ValidationError) as caught:
+                promise.amount = 301
+            self.assertIn("more than what is left", str(caught.exception))
+        self.assertEqual(promise.invoice_ids, invoice)
+        self.assertIn("(installment 1 of 3)", promise._summary())
+        # The whole invoice paid: only the line promised counts for the promise.
+        self._cp_pay(invoice, amount=1000, payment_date=date(2026, 3, 30))
+        self.assertTrue(all(lines.mapped("reconciled")))
+        self._check(datetime(2026, 3, 30, 12))
+        self.assertEqual(promise.state, "kept")
+        self.assertEqual(promise.paid_amount, 300)
+
+    def test_promise_given_invoices_covers_their_open_lines(self):
+        """What older callers give (``invoice_ids``) becomes the invoices' open
+        lines: a paid installment is not promised again."""
+        invoice, lines = three_term_invoice(self, self.customer, date(2026, 1, 10))
+        self._cp_pay(invoice, amount=300, payment_date=date(2026, 2, 15))
+        self.assertTrue(lines[0].reconciled)
+        promise = self._promise(
+            datetime(2026, 3, 21, 12),
+            invoice_ids=[Command.set(invoice.ids)],
+            amount=700,
+        )
+        self.assertEqual(promise.move_line_ids, lines[1:])
+        self.assertEqual(promise.invoice_ids, invoice)

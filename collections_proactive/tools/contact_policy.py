@@ -25,7 +25,7 @@ def next_window_start(local, weekday_from, weekday_to, hour_from, hour_to, holid
         return local
     start = time(int(hour_from), round((hour_from % 1) * 60))
     day = local.date()
-    for offset in range(8 + len(holidays)):
+    for offset in range(8 + 7 * len(holidays)):  # a holiday may cost a week
         candidate = datetime.combine(day + timedelta(days=offset), start)
         if (
             candidate >= local

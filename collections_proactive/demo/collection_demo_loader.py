@@ -172,7 +172,7 @@ class CollectionDemoLoader(models.AbstractModel):
         # Today's reminders, as the scheduled action plans and sends them: under
         # the contact policy, so some may wait (deferred) for the contact hours.
         Reminder = self.env["collection.reminder"].sudo()
-        Reminder._plan_reminders(companies=company)
+        Reminder.env["collection.reminder.planner"]._plan_reminders(companies=company)
         Reminder.search(
             [
                 ("company_id", "=", company.id),

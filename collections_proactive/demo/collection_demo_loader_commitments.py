@@ -205,6 +205,21 @@ class CollectionDemoLoaderCommitments(models.AbstractModel):
                 ),
             )
         )
+        # The amounts each promise covers: its invoice's receivable lines.
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO collection_promise_move_line_rel
+                          (promise_id, move_line_id)
+                   SELECT v.promise_id, l.id
+                     FROM (VALUES %s) AS v(promise_id, move_id)
+                     JOIN account_move_line l
+                       ON l.move_id = v.move_id AND l.display_type = 'payment_term'""",
+                SQL(", ").join(
+                    SQL("(%s, %s)", promise_id, move_id)
+                    for promise_id, (move_id, _made, _grace) in promises.items()
+                ),
+            )
+        )
         self.env["collection.promise"].invalidate_model()
         _logger.debug("Demo: %s promises in the history", len(promises))
         return promises

@@ -566,22 +566,3 @@ class CollectionPromise(models.Model):
             )
         )
         return {row[0] for row in self.env.cr.fetchall()}
-
-    @api.model
-    def _covered_moves(self, move_ids, today):
-        """Ids of these invoices under an open promise whose grace runs on."""
-        if not move_ids:
-            return set()
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                """SELECT rel.move_id
-                     FROM collection_promise_move_rel rel
-                     JOIN collection_promise p ON p.id = rel.promise_id
-                    WHERE p.state = 'open' AND p.grace_until >= %s
-                      AND rel.move_id = ANY(%s)""",
-                today,
-                list(move_ids),
-            )
-        )
-        return {row[0] for row in self.env.cr.fetchall()}

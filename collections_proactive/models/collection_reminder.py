@@ -293,7 +293,3 @@ class CollectionReminder(models.Model):
         return self.line_ids.move_line_id.filtered_domain(
             self.env["account.move.line"]._collection_open_domain(owed_only=True)
         )
-
-    def _open_invoices(self):
-        """The invoices of the reminder's amounts due still open."""
-        return self._open_due_lines().move_id

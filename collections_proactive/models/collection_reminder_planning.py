@@ -142,14 +142,15 @@ class CollectionReminderPlanner(models.AbstractModel):
                 SELECT c.line_id, c.move_id, c.partner_id, st.step_id, c.residual,
                        c.hold, COALESCE(c.partner_hold, FALSE),
                        EXISTS (SELECT 1
-                                 FROM collection_promise_move_rel pm
+                                 FROM collection_promise_move_line_rel pm
                                  JOIN collection_promise pr ON pr.id = pm.promise_id
-                                WHERE pm.move_id = c.move_id AND pr.state = 'open'
+                                WHERE pm.move_line_id = c.line_id
+                                  AND pr.state = 'open'
                                   AND pr.grace_until >= c.local_day) AS promised,
                        EXISTS (SELECT 1
-                                 FROM collection_plan_move_rel plm
+                                 FROM collection_plan_move_line_rel plm
                                  JOIN collection_payment_plan pl ON pl.id = plm.plan_id
-                                WHERE plm.move_id = c.move_id
+                                WHERE plm.move_line_id = c.line_id
                                   AND pl.state = 'active') AS planned,
                        COALESCE(o.amount, 0) <= 0 AS covered
                   FROM lines c

@@ -394,11 +394,11 @@ class CollectionReminderSending(models.Model):
             "paused": self.env["collection.case"]._paused(
                 self.partner_id, self.company_id, now
             ),
-            "promised": self.env["collection.promise"]._covered_moves(
-                self.line_ids.move_id.ids, now.date()
+            "promised": self.env["collection.promise"]._covered_lines(
+                self.line_ids.move_line_id.ids, now.date()
             ),
-            "in_plan": self.env["collection.payment.plan"]._covered_moves(
-                self.line_ids.move_id.ids
+            "in_plan": self.env["collection.payment.plan"]._covered_lines(
+                self.line_ids.move_line_id.ids
             ),
         }
 
@@ -547,8 +547,9 @@ class CollectionReminderSending(models.Model):
 
     def _invoice_verdict(self, facts):
         """Why this invoice reminder no longer goes out (values to write), or None."""
-        open_invoices = self._open_invoices()
-        if not open_invoices:
+        open_lines = self._open_due_lines()
+        open_invoices = open_lines.move_id
+        if not open_lines:
             return {"state": "cancelled", "reason": self.env._("Paid before sending")}
         if self.id in facts["superseded"]:
             return {
@@ -558,12 +559,12 @@ class CollectionReminderSending(models.Model):
         held = open_invoices.filtered("collection_followup_hold")
         if held == open_invoices or self.partner_id.collection_no_followup:
             return {"state": "skipped", "reason": self.env._("Follow-up put on hold")}
-        if not set(open_invoices.ids) - facts["in_plan"]:
+        if not set(open_lines.ids) - facts["in_plan"]:
             return {
                 "state": "skipped",
                 "reason": self.env._("Covered by a payment plan"),
             }
-        if not set(open_invoices.ids) - facts["promised"]:
+        if not set(open_lines.ids) - facts["promised"]:
             return {
                 "state": "skipped",
                 "reason": self.env._("Covered by a promise to pay"),

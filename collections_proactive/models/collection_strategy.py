@@ -239,14 +239,14 @@ class CollectionStrategy(models.Model):
                                             0) <= 0 AS held,
                        mv.held AS on_hold,
                        (SELECT pl.id
-                          FROM collection_plan_move_rel plm
+                          FROM collection_plan_move_line_rel plm
                           JOIN collection_payment_plan pl ON pl.id = plm.plan_id
-                         WHERE plm.move_id = mv.move_id AND pl.state = 'active'
+                         WHERE plm.move_line_id = mv.line_id AND pl.state = 'active'
                          LIMIT 1) AS plan_id,
                        (SELECT pr.id
-                          FROM collection_promise_move_rel pm
+                          FROM collection_promise_move_line_rel pm
                           JOIN collection_promise pr ON pr.id = pm.promise_id
-                         WHERE pm.move_id = mv.move_id AND pr.state = 'open'
+                         WHERE pm.move_line_id = mv.line_id AND pr.state = 'open'
                            AND pr.grace_until >= %(today)s
                          ORDER BY pr.promised_date LIMIT 1) AS promise_id,
                        mv.line_id IN (%(autopay)s) AS autopay,

@@ -633,7 +633,9 @@ class ResPartner(models.Model):
             raise AccessError(self.env._("Only collection users can send reminders."))
         reminders = self.env["collection.reminder"].sudo()
         partner = self.commercial_partner_id
-        reminders.env["collection.reminder.planner"]._plan_reminders(companies=self.env.company, partners=partner)
+        reminders.env["collection.reminder.planner"]._plan_reminders(
+            companies=self.env.company, partners=partner
+        )
         if not reminders._reserve_customers(partner):
             return self._collection_notification(
                 self.env._(

@@ -160,7 +160,9 @@ class TestPromises(CollectionsCommon):
         self.assertEqual(broken, {self.customer.id: 1})
         # Broken, the promise no longer holds the reminders: the +5 step goes.
         with freeze_time(datetime(2026, 4, 1, 12)):
-            self.env["collection.reminder.planner"]._plan_reminders(companies=self.company)
+            self.env["collection.reminder.planner"]._plan_reminders(
+                companies=self.company
+            )
         reminder = self.Reminder.search([("partner_id", "=", self.customer.id)])
         self.assertEqual(reminder.step_id.offset_days, 5)
         self.assertEqual(reminder.state, "planned")

@@ -70,6 +70,9 @@
     ],
     "demo": ["demo/collections_proactive_demo.xml"],
     "assets": {
+        "web.assets_backend": [
+            "collections_proactive/static/src/views/**/*",
+        ],
         "web.assets_tests": [
             "collections_proactive/static/tests/tours/*.js",
         ],

@@ -123,6 +123,36 @@ class CollectionTarget(models.Model):
                 100 * collected / target.amount_target if target.amount_target else 0.0
             )
 
+    @api.model
+    def board_targets(self):
+        """The month's targets the user may see (its own; all for a manager) in
+        the companies in view, as the follow-up board shows them."""
+        today = fields.Date.context_today(self)
+        targets = self.search(
+            [
+                ("company_id", "in", self.env.companies.ids),
+                ("month", "=", today.replace(day=1)),
+            ]
+        )
+        return [
+            {
+                "id": target.id,
+                "user": target.user_id.name,
+                "collected": target.currency_id.format(target.collected),
+                "target": target.currency_id.format(target.amount_target),
+                "progress": round(target.collected_progress),
+                "rates": self.env._(
+                    "paid by due date %(rate)s%% (target %(rate_target)s%%), "
+                    "CEI %(cei)s%% (target %(cei_target)s%%)",
+                    rate=round(target.paid_by_due_rate),
+                    rate_target=round(target.paid_by_due_target),
+                    cei=round(target.cei),
+                    cei_target=round(target.cei_target),
+                ),
+            }
+            for target in targets
+        ]
+
     def action_copy_to_next_month(self):
         """Carry these targets over to the following month (skipping those that
         already have one)."""

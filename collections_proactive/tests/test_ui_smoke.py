@@ -71,6 +71,15 @@ class TestUiSmoke(HttpCase):
         customer, _invoice = self._overdue_customer("Cliente Tablero", 500)
         case = self.env["collection.case"].search([("partner_id", "=", customer.id)])
         self.assertEqual(case.stage_id.role, "overdue")
+        # The month's target of a collector, shown above the stages.
+        self.env["collection.target"].create(
+            {
+                "user_id": admin.id,
+                "company_id": self.company.id,
+                "month": date.today().replace(day=1),
+                "amount_target": 1000000,
+            }
+        )
         self.start_tour(
             "/odoo", "collections_proactive_board_tour", login="admin", timeout=120
         )

@@ -6,6 +6,10 @@ registry.category("web_tour.tours").add("collections_proactive_board_tour", {
     url: "/odoo/action-collections_proactive.collection_case_action",
     steps: () => [
         {
+            content: "The month's targets against what was reached, above the stages",
+            trigger: ".o_collections_board_targets:contains(Mitchell Admin):contains(1,000,000)",
+        },
+        {
             content: "The board shows every stage, the case waits in Overdue",
             trigger: `.o_kanban_group:contains(Overdue) ${card}`,
         },

@@ -16,10 +16,9 @@ Prints:
 """
 
 import argparse
-import os
 import random
 
-from odoo_env import Meter, open_env
+from odoo_env import Meter, add_odoo_path, open_env
 
 CARD_SPEC = {
     "partner_id": {"fields": {"display_name": {}}},
@@ -106,7 +105,7 @@ def naive_sync(env, company, partners):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", required=True)
-    parser.add_argument("--odoo", default=os.environ.get("ODOO_PATH", "/opt/odoo/18.0"))
+    add_odoo_path(parser, "--odoo")
     parser.add_argument("--naive-sample", type=int, default=200)
     parser.add_argument(
         "--cases",
@@ -116,7 +115,7 @@ def main():
         "due date of one open invoice of customers that have none into the past",
     )
     args = parser.parse_args()
-    cr, env = open_env(args.db, args.odoo)
+    cr, env = open_env(args.db, args.odoo_path)
     Case = env["collection.case"]
     company = env["res.company"].search([], order="id desc", limit=1)
     cr.execute(

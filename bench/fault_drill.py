@@ -56,7 +56,6 @@ limits are its defaults (``limit_time_real`` 120 s also bounds a cron worker's
 import argparse
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -64,12 +63,24 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import psycopg2
 import requests
-from odoo_env import OPEN_CONTACT_POLICY, clock, open_env
+from odoo_env import (
+    ADDON,
+    OPEN_CONTACT_POLICY,
+    REPO,
+    OdooServer,
+    add_odoo_path,
+    clock,
+    close_all,
+    connect,
+    copy_database,
+    drop_database,
+    open_env,
+    q,
+    q1,
+    template_database,
+)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ADDON = "collections_proactive"
 CRON = f"{ADDON}.ir_cron_send_reminders"
 # What the server's log says about races and failures (counted per drill).
 LOG_EVENTS = {
@@ -91,30 +102,6 @@ LOG_EVENTS = {
 }
 
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, **kw)
-
-
-def drop(db):
-    run(["dropdb", "--if-exists", db], stderr=subprocess.DEVNULL)
-
-
-def connect(db):
-    conn = psycopg2.connect(dbname=db)
-    conn.autocommit = True
-    return conn
-
-
-def q(conn, query, *args):
-    with conn.cursor() as cr:
-        cr.execute(query, args)
-        return cr.fetchall() if cr.description else []
-
-
-def q1(conn, query, *args):
-    return q(conn, query, *args)[0][0]
-
-
 # ----------------------------------------------------------------------------
 # Template
 # ----------------------------------------------------------------------------
@@ -122,26 +109,12 @@ def q1(conn, query, *args):
 
 def prepare(args, tpl):
     timings = {}
-    drop(tpl)
     start = clock()
-    run(
-        [
-            sys.executable,
-            f"{args.odoo_path}/odoo-bin",
-            "-d",
-            tpl,
-            f"--addons-path={args.odoo_path}/addons,{REPO}",
-            "-i",
-            ADDON,
-            "--without-demo=all",
-            "--stop-after-init",
-            "--log-level=warn",
-        ],
-        stderr=subprocess.DEVNULL,
-    )
+    # Made afresh (the generator fills it): never an earlier template.
+    template_database(tpl, args.odoo_path, rebuild=True, log=lambda _text: None)
     timings["install"] = clock() - start
     start = clock()
-    run(
+    subprocess.run(
         [
             sys.executable,
             os.path.join(REPO, "bench", "generate_receivables.py"),
@@ -153,6 +126,7 @@ def prepare(args, tpl):
             str(args.invoices),
         ],
         stdout=subprocess.DEVNULL,
+        check=True,
     )
     timings["generate"] = clock() - start
     start = clock()
@@ -187,7 +161,7 @@ def prepare(args, tpl):
     env.flush_all()
     cr.commit()
     # What planning makes now, rolled back: the expectation of both drills.
-    planned = env["collection.reminder"]._plan_reminders(companies=company)
+    planned = env["collection.reminder.planner"]._plan_reminders(companies=company)
     env.flush_all()
     cr.execute(
         """SELECT l.move_id, r.partner_id, l.step_id, l.channel, r.state, r.id
@@ -208,9 +182,7 @@ def prepare(args, tpl):
     )
     cr.commit()
     cr.close()
-    import odoo
-
-    odoo.sql_db.close_all()
+    close_all()
     timings["configure and expect"] = clock() - start
     return company.id, [cron.id, second.id], timings
 
@@ -220,89 +192,25 @@ def prepare(args, tpl):
 # ----------------------------------------------------------------------------
 
 
-class Server:
-    def __init__(self, args, db, logfile):
-        self.args, self.db, self.logfile = args, db, logfile
-        self.base = f"http://127.0.0.1:{args.port}"
-        self.process = None
-
-    def start(self):
-        cmd = [
-            sys.executable,
-            f"{self.args.odoo_path}/odoo-bin",
-            "-d",
-            self.db,
-            f"--db-filter=^{self.db}$",
-            f"--addons-path={self.args.odoo_path}/addons,{REPO}",
-            "--workers=2",
-            "--max-cron-threads=2",
-            f"--http-port={self.args.port}",
-            f"--gevent-port={self.args.port + 1}",
+def server_for(args, db, logfile):
+    """Odoo with two HTTP and two cron workers on ``db``; INFO from the addon,
+    the cron runner and the server in its log."""
+    return OdooServer(
+        args.odoo_path,
+        db,
+        args.port,
+        workers=2,
+        cron_threads=2,
+        logfile=logfile,
+        options=[
             "--log-level=warn",
             f"--log-handler=odoo.addons.{ADDON}:INFO",
             "--log-handler=odoo.addons.base.models.ir_cron:INFO",
             "--log-handler=odoo.service.model:INFO",
             "--log-handler=odoo.service.server:INFO",
-            f"--logfile={self.logfile}",
-        ]
-        env = dict(os.environ, ODOO_NOTIFY_CRON_CHANGES="1")
-        with open(self.logfile + ".stderr", "a") as err:
-            # Its own process group: kill -9 reaches the master and every worker.
-            self.process = subprocess.Popen(
-                cmd, env=env, stdout=err, stderr=err, start_new_session=True
-            )
-        deadline = clock() + 180
-        while clock() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"the server exited: see {self.logfile}")
-            try:
-                if requests.get(f"{self.base}/web/login", timeout=30).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(1)
-        raise SystemExit("the server did not answer in 180 s")
-
-    def kill9(self):
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-        for _ in range(50):  # the orphaned workers, reaped by init
-            try:
-                os.killpg(self.process.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-
-    def stop(self):
-        if not self.process or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.kill9()
-        else:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def rpc(self, service, method, *args, timeout=300):
-        response = requests.post(
-            f"{self.base}/jsonrpc",
-            json={
-                "jsonrpc": "2.0",
-                "method": "call",
-                "id": 1,
-                "params": {"service": service, "method": method, "args": list(args)},
-            },
-            timeout=timeout,
-        )
-        data = response.json()
-        if "error" in data:
-            error = data["error"].get("data", {}).get("message") or data["error"]
-            raise RuntimeError(str(error)[:200])
-        return data["result"]
+        ],
+        env={"ODOO_NOTIFY_CRON_CHANGES": "1"},
+    )
 
 
 def send_now(server, company_id, partner_ids, results):
@@ -686,9 +594,8 @@ def next_run(args, conn, db, crons, figures):
 def drill(args, name, tpl, db, info, logdir, send_now_count, kill_at=None):
     company_id, crons = info
     print(f"\n== drill ({name}) on {db}", flush=True)
-    drop(db)
     start = clock()
-    run(["createdb", "-T", tpl, db])
+    copy_database(tpl, db)
     copy_seconds = clock() - start
     conn = connect(db)
     base = baseline(conn)
@@ -718,7 +625,7 @@ def drill(args, name, tpl, db, info, logdir, send_now_count, kill_at=None):
         flush=True,
     )
     logfile = os.path.join(logdir, f"{db}.log")
-    server = Server(args, db, logfile)
+    server = server_for(args, db, logfile)
     results, figures, violations = {}, {}, []
     try:
         start = clock()
@@ -827,9 +734,7 @@ def main():
         action="store_true",
         help="no extra scheduled run when something was lost or left due",
     )
-    parser.add_argument(
-        "--odoo-path", default=os.environ.get("ODOO_PATH", "/opt/odoo/18.0")
-    )
+    add_odoo_path(parser)
     args = parser.parse_args()
     if not args.prefix.startswith("cp_drill"):
         parser.error("--prefix must start with cp_drill")
@@ -878,7 +783,7 @@ def main():
     finally:
         if not args.keep:
             for db in (db_a, db_b, tpl):
-                drop(db)
+                drop_database(db)
     print(f"\ntotal {clock() - started:.0f} s; server logs in {logdir}")
     if violations:
         print("VIOLATIONS:")

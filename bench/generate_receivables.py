@@ -16,17 +16,25 @@ written.
 
 Payer profiles are drawn per customer with a seeded generator (early, on time,
 slightly late, chronically late with unpaid invoices, drifting late recently).
+
+Multi-term invoices: ``--terms 30,60,90`` gives a share of the invoices
+(``--terms-share``, default all of them) a payment term of equal installments due
+that many days after the invoice date, one receivable line each with its own
+``date_maturity``; each installment is paid (or not) on its own, by its customer's
+profile. Without ``--terms`` the ledger is the same as before, draw for draw.
+
+    $VENV/bin/python bench/generate_receivables.py --db bench_terms \\
+        --customers 5000 --invoices 200000 --terms 30,60,90 --terms-share 0.5
 """
 
 import argparse
 import io
-import os
 import random
 import sys
 import time
 from datetime import date, timedelta
 
-from odoo_env import open_env
+from odoo_env import add_odoo_path, open_env
 
 PROFILES = [  # share, (low, high) days paid after due, share never paid
     (0.40, (-10, 2), 0.0),
@@ -35,6 +43,13 @@ PROFILES = [  # share, (low, high) days paid after due, share never paid
     (0.10, (-3, 3), 0.0),  # drifting: late in the last 90 days, see below
     (0.10, (0, 10), 0.02),
 ]
+
+
+def term_shares(terms):
+    """Equal installments in hundredths of a percent, the last one rounding up to
+    100% (as Odoo puts the remainder on the last line)."""
+    share = 10000 // len(terms)
+    return [share] * (len(terms) - 1) + [10000 - share * (len(terms) - 1)]
 
 
 def step(label, start):
@@ -118,11 +133,30 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--today", type=date.fromisoformat, default=date.today())
     parser.add_argument(
-        "--odoo-path", default=os.environ.get("ODOO_PATH", "/opt/odoo/18.0")
+        "--terms",
+        type=lambda text: [int(days) for days in text.split(",")],
+        help="multi-term invoices: installments due these many days after the "
+        "invoice date, e.g. 30,60,90",
     )
+    parser.add_argument(
+        "--terms-share",
+        type=float,
+        default=1.0,
+        help="with --terms: the share of invoices split in installments (the "
+        "others keep one due date)",
+    )
+    parser.add_argument(
+        "--extra-addons",
+        action="append",
+        default=[],
+        help="another addons folder installed in the database (OCA's, say)",
+    )
+    add_odoo_path(parser)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    cr, env = open_env(args.db, args.odoo_path)
+    cr, env = open_env(args.db, args.odoo_path, args.extra_addons)
+    from odoo import Command
+
     started = start = time.perf_counter()
     print(f"Generating {args.invoices} invoices for {args.customers} customers")
 
@@ -184,7 +218,30 @@ def main():
                 break
         else:
             profile_of[pid] = 0
-    inv_rows, pay_rows = [], []
+    shares = term_shares(args.terms) if args.terms else None
+    payment_term = (
+        env["account.payment.term"].create(
+            {
+                "name": "Bench " + "/".join(map(str, args.terms)),
+                "company_id": company.id,
+                "line_ids": [
+                    Command.create(
+                        {
+                            "value": "percent",
+                            "value_amount": share / 100,
+                            "nb_days": days,
+                        }
+                    )
+                    for days, share in zip(args.terms, shares, strict=True)
+                ],
+            }
+        )
+        if args.terms
+        else None
+    )
+    # One row per invoice, one per receivable line (its installments), one per
+    # payment of a receivable line.
+    inv_rows, term_rows, pay_rows = [], [], []
     cr.execute(
         "SELECT nextval('account_move_id_seq') FROM generate_series(1, %s)",
         [args.invoices],
@@ -199,55 +256,81 @@ def main():
         )
         invoice_date = args.today - timedelta(days=rng.randint(0, span))
         term = rng.choice((15, 30, 30, 45))
-        due = invoice_date + timedelta(days=term)
         amount = rng.randint(50, 5000) * 1000
+        # Drawn only with --terms: without, the ledger is the one it always was.
+        multi = bool(args.terms) and rng.random() < args.terms_share
+        if multi:
+            dues = [invoice_date + timedelta(days=days) for days in args.terms]
+            parts = [amount * share // 10000 for share in shares[:-1]]
+            parts.append(amount - sum(parts))
+        else:
+            dues, parts = [invoice_date + timedelta(days=term)], [amount]
         _share, (low, high), never = PROFILES[profile_of[pid]]
-        if profile_of[pid] == 3 and (args.today - due).days < 90:
-            low, high = 20, 60
-        pay_date = (
-            None
-            if rng.random() < never
-            else due + timedelta(days=rng.randint(low, high))
+        residual = 0
+        for due, part in zip(dues, parts, strict=True):
+            early, late = low, high
+            if profile_of[pid] == 3 and (args.today - due).days < 90:
+                early, late = 20, 60
+            pay_date = (
+                None
+                if rng.random() < never
+                else due + timedelta(days=rng.randint(early, late))
+            )
+            if pay_date and pay_date < invoice_date:
+                pay_date = invoice_date
+            paid = 0
+            if pay_date and pay_date <= args.today:
+                paid = part
+            elif rng.random() < 0.1 and due < args.today:
+                pay_date, paid = min(args.today, due + timedelta(days=5)), part // 2
+            key = len(term_rows)
+            term_rows.append((key, move_id, due, part, part - paid))
+            if paid:
+                pay_rows.append((key, pid, pay_date, paid, paid == part))
+            residual += part - paid
+        state = (
+            "not_paid" if residual == amount else "paid" if not residual else "partial"
         )
-        if pay_date and pay_date < invoice_date:
-            pay_date = invoice_date
-        paid = 0
-        if pay_date and pay_date <= args.today:
-            paid = amount
-        elif rng.random() < 0.1 and due < args.today:
-            pay_date, paid = min(args.today, due + timedelta(days=5)), amount // 2
-        state = "not_paid" if not paid else "paid" if paid == amount else "partial"
         inv_rows.append(
-            (move_id, g, pid, invoice_date, due, amount, amount - paid, state)
+            (move_id, g, pid, invoice_date, max(dues), amount, residual, state, multi)
         )
-        if paid:
-            pay_rows.append((move_id, pid, pay_date, paid, paid == amount))
-    start = step(f"{len(inv_rows)} invoices, {len(pay_rows)} payments drawn", start)
+    start = step(
+        f"{len(inv_rows)} invoices ({len(term_rows)} receivable lines),"
+        f" {len(pay_rows)} payments drawn",
+        start,
+    )
 
     cr.execute(
         """CREATE TEMP TABLE bench_inv (id int PRIMARY KEY, g int, partner_id int,
            invoice_date date, due date, amount numeric, residual numeric,
-           state varchar, pt_line int, product_line int, full_id int)"""
+           state varchar, multi boolean, product_line int)"""
     )
     copy_rows(
         cr,
         "bench_inv",
-        ["id", "g", "partner_id", "invoice_date", "due", "amount", "residual", "state"],
+        ["id", "g", "partner_id", "invoice_date", "due", "amount", "residual", "state",
+         "multi"],
         inv_rows,
+    )  # fmt: skip
+    cr.execute(
+        "UPDATE bench_inv SET product_line = nextval('account_move_line_id_seq')"
     )
     cr.execute(
-        """UPDATE bench_inv SET pt_line = nextval('account_move_line_id_seq'),
-                                product_line = nextval('account_move_line_id_seq')"""
+        """CREATE TEMP TABLE bench_term (k int PRIMARY KEY, move_id int, due date,
+           amount numeric, residual numeric, pt_line int, full_id int)"""
     )
+    copy_rows(cr, "bench_term", ["k", "move_id", "due", "amount", "residual"],
+              term_rows)  # fmt: skip
+    cr.execute("UPDATE bench_term SET pt_line = nextval('account_move_line_id_seq')")
     cr.execute(
-        """CREATE TEMP TABLE bench_pay (invoice_id int, partner_id int, pay_date date,
+        """CREATE TEMP TABLE bench_pay (term int, partner_id int, pay_date date,
            amount numeric, full_paid boolean, id int, receivable_line int,
            liquidity_line int, partial_id int, g serial, pt_line int, full_id int)"""
     )
     copy_rows(
         cr,
         "bench_pay",
-        ["invoice_id", "partner_id", "pay_date", "amount", "full_paid"],
+        ["term", "partner_id", "pay_date", "amount", "full_paid"],
         pay_rows,
     )
     cr.execute(
@@ -257,14 +340,14 @@ def main():
                   partial_id = nextval('account_partial_reconcile_id_seq')"""
     )
     cr.execute(
-        """UPDATE bench_inv i SET full_id = nextval('account_full_reconcile_id_seq')
-             FROM bench_pay p WHERE p.invoice_id = i.id AND p.full_paid"""
+        """UPDATE bench_term t SET full_id = nextval('account_full_reconcile_id_seq')
+             FROM bench_pay p WHERE p.term = t.k AND p.full_paid"""
     )
     cr.execute(
-        """UPDATE bench_pay p SET pt_line = i.pt_line, full_id = i.full_id
-             FROM bench_inv i WHERE i.id = p.invoice_id"""
+        """UPDATE bench_pay p SET pt_line = t.pt_line, full_id = t.full_id
+             FROM bench_term t WHERE t.k = p.term"""
     )
-    cr.execute("ANALYZE bench_inv; ANALYZE bench_pay")
+    cr.execute("ANALYZE bench_inv; ANALYZE bench_term; ANALYZE bench_pay")
     start = step("staging tables", start)
 
     prefix = f"BINV{args.seed}/"
@@ -286,7 +369,7 @@ def main():
         cr,
         "account_full_reconcile",
         full.id,
-        "(SELECT full_id AS id FROM bench_inv WHERE full_id IS NOT NULL)",
+        "(SELECT full_id AS id FROM bench_term WHERE full_id IS NOT NULL)",
         {"id": "s.id", "create_date": ts, "write_date": ts},
     )
     clone(
@@ -306,6 +389,12 @@ def main():
             "invoice_date": "s.invoice_date",
             "invoice_date_due": "s.due",
             "payment_state": "s.state",
+            "invoice_payment_term_id": (
+                f"CASE WHEN s.multi THEN {payment_term.id}"
+                " ELSE t.invoice_payment_term_id END"
+                if payment_term
+                else "t.invoice_payment_term_id"
+            ),
             "access_token": "NULL",
             "inalterable_hash": "NULL",
             "secure_sequence_number": "NULL",
@@ -324,11 +413,14 @@ def main():
         "create_date": ts,
         "write_date": ts,
     }
+    # One receivable line per installment, each due on its own date.
     clone(
         cr,
         "account_move_line",
         inv_lines["payment_term"],
-        "bench_inv",
+        """(SELECT i.id, i.partner_id, i.invoice_date, i.g, t.pt_line, t.due,
+                   t.amount, t.residual, t.full_id
+              FROM bench_term t JOIN bench_inv i ON i.id = t.move_id)""",
         {
             **line,
             "id": "s.pt_line",

@@ -9,53 +9,31 @@ throughput, the p50/p95/max latency per page and the error responses::
 """
 
 import argparse
-import os
 import re
 import statistics
-import subprocess
 import sys
 import threading
-import time
 from datetime import timedelta
 
 import requests
-from odoo_env import clock, open_env
-
-ADDON = "collections_proactive"
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from odoo_env import (
+    ADDON,
+    OdooServer,
+    add_odoo_path,
+    clock,
+    copy_database,
+    database_exists,
+    demo_template,
+    open_env,
+)
 
 
 def prepare(db, odoo_path, customers):
     """The demo database, and ``customers`` portal users with a proposed plan
     each: ``[(login, plan id)]``."""
-    exists = subprocess.run(
-        [
-            "psql",
-            "-d",
-            "postgres",
-            "-Atc",
-            f"SELECT 1 FROM pg_database WHERE datname = '{db}'",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    if not exists:
-        print(f"creating {db} with the demo data (a few minutes)")
-        subprocess.run(
-            [
-                sys.executable,
-                f"{odoo_path}/odoo-bin",
-                "-d",
-                db,
-                f"--addons-path={odoo_path}/addons,{REPO}",
-                "-i",
-                f"{ADDON},payment_demo",
-                "--stop-after-init",
-                "--log-level=warn",
-            ],
-            check=True,
-        )
+    if not database_exists(db):
+        print(f"creating {db} with the demo data (a few minutes the first time)")
+        copy_database(demo_template(odoo_path), db)
     cr, env = open_env(db, odoo_path)
     from odoo import Command, fields
 
@@ -179,38 +157,22 @@ def percentile(values, share):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default="cp_load")
-    parser.add_argument(
-        "--odoo-path", default=os.environ.get("ODOO_PATH", "/opt/odoo/18.0")
-    )
+    add_odoo_path(parser)
     parser.add_argument("--customers", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8969)
     args = parser.parse_args()
     users = prepare(args.db, args.odoo_path, args.customers)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            f"{args.odoo_path}/odoo-bin",
-            "-d",
-            args.db,
-            f"--db-filter=^{args.db}$",
-            f"--addons-path={args.odoo_path}/addons,{REPO}",
-            f"--workers={args.workers}",
-            "--max-cron-threads=0",
-            f"--http-port={args.port}",
-            "--log-level=warn",
-            "--limit-time-real=300",
-        ],
-    )
-    base = f"http://127.0.0.1:{args.port}"
+    server = OdooServer(
+        args.odoo_path,
+        args.db,
+        args.port,
+        workers=args.workers,
+        options=["--log-level=warn", "--limit-time-real=300"],
+    ).start()
+    base = server.base
     try:
-        for _attempt in range(120):
-            try:
-                requests.get(f"{base}/web/login", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(1)
         # Warm the workers up (assets, registry) before measuring.
         for _warm in range(2 * args.workers):
             requests.get(f"{base}/web/login", timeout=60)
@@ -233,8 +195,7 @@ def main():
             thread.join()
         elapsed = args.seconds
     finally:
-        server.terminate()
-        server.wait()
+        server.stop()
     total = sum(len(values) for values in samples.values())
     print(
         f"{len(users)} customers, {args.seconds} s, {args.workers} workers:"

@@ -10,11 +10,10 @@ It commits what it sends: run it on a scratch copy of a generated database.
 
 import argparse
 import multiprocessing
-import os
 from datetime import datetime, timedelta
 
 from freezegun import freeze_time
-from odoo_env import open_env
+from odoo_env import add_odoo_path, open_env
 from psycopg2 import errors
 
 
@@ -38,7 +37,7 @@ def worker(args, index, when):
                     [("customer_rank", ">", 0)], limit=20, order="id"
                 )
                 for partner in partners:
-                    reminders._plan_reminders(companies=company, partners=partner)
+                    reminders.env["collection.reminder.planner"]._plan_reminders(companies=company, partners=partner)
                     try:
                         reminders.search(
                             [("partner_id", "=", partner.id), ("state", "=", "planned")]
@@ -67,9 +66,7 @@ def main():
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument(
-        "--odoo-path", default=os.environ.get("ODOO_PATH", "/opt/odoo/18.0")
-    )
+    add_odoo_path(parser)
     args = parser.parse_args()
     when = moment()
     context = multiprocessing.get_context("fork")
@@ -87,10 +84,11 @@ def main():
     cr.execute("SELECT state, COUNT(*) FROM collection_reminder GROUP BY state")
     print("reminders by state:", dict(cr.fetchall()))
     cr.execute(
-        """SELECT COUNT(*) FROM (SELECT move_id, step_id, channel
+        """SELECT COUNT(*) FROM (SELECT move_line_id, step_id, channel
              FROM collection_reminder_line GROUP BY 1, 2, 3 HAVING COUNT(*) > 1) d"""
     )
-    print("invoices with a step twice on a channel:", cr.fetchone()[0])
+    # The exactly-once key: a receivable line gets each step once per channel.
+    print("receivable lines with a step twice on a channel:", cr.fetchone()[0])
     cr.execute(
         """SELECT COUNT(*) FROM collection_reminder
             WHERE state = 'sent' AND channel IN ('email', 'sms')"""

@@ -43,12 +43,10 @@ SMTP server alone (the demo setting: see ``--help``).
 
 import argparse
 import asyncio
-import hashlib
 import logging
 import os
 import re
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -59,8 +57,7 @@ from email import message_from_bytes, policy
 import odoo_env
 from aiosmtpd.controller import Controller
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ADDON = "collections_proactive"
+ADDON = odoo_env.ADDON
 COMPANY = "SMTP Drill"
 SERVER_NAME = "Local SMTP (smtp_drill)"
 # Subjects of the shipped templates after the company name, per language.
@@ -170,97 +167,25 @@ def free_port():
 # ----------------------------------------------------------------------
 
 
-def addon_hash(addons_dir):
-    digest = hashlib.sha1()
-    root = os.path.join(addons_dir, ADDON)
-    for folder, dirs, files in sorted(os.walk(root)):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(files):
-            if name.endswith(".pyc"):
-                continue
-            path = os.path.join(folder, name)
-            digest.update(os.path.relpath(path, root).encode())
-            with open(path, "rb") as file:
-                digest.update(file.read())
-    return digest.hexdigest()
-
-
-def pg(sql, *args, fetch=False):
-    import psycopg2
-
-    conn = psycopg2.connect(dbname="postgres")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall() if fetch else None
-    finally:
-        conn.close()
-
-
 def prepare_database(args):
     """Copy the template into ``args.db``, building the template first when it is
     missing or was built from other addon files."""
-    from psycopg2 import sql
-
-    wanted = f"smtp_drill {addon_hash(args.addons)}"
-    rows = pg(
-        "SELECT shobj_description(oid, 'pg_database') FROM pg_database"
-        " WHERE datname = %s",
+    template = odoo_env.template_database(
         args.template,
-        fetch=True,
+        args.odoo_path,
+        repo=args.addons,
+        rebuild=args.rebuild,
+        log=lambda text: print(text, flush=True),
     )
-    if not rows or rows[0][0] != wanted or args.rebuild:
-        started = odoo_env.clock()
-        print(f"building template {args.template} (-i {ADDON}, no demo)", flush=True)
-        pg(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(args.template)))
-        subprocess.run(
-            [
-                sys.executable,
-                os.path.join(args.odoo_path, "odoo-bin"),
-                f"--addons-path={args.odoo_path}/addons,{args.addons}",
-                "-d",
-                args.template,
-                "-i",
-                ADDON,
-                "--without-demo=all",
-                "--stop-after-init",
-                "--max-cron-threads=0",
-                "--http-port=8669",
-                "--log-level=warn",
-            ],
-            check=True,
-        )
-        pg(
-            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                sql.Identifier(args.template), sql.Literal(wanted)
-            )
-        )
-        print(f"  template built in {odoo_env.clock() - started:.0f} s", flush=True)
-    pg(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(args.db)))
-    pg(
-        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(args.db), sql.Identifier(args.template)
-        )
-    )
+    odoo_env.copy_database(template, args.db)
 
 
 def open_env(args):
-    """``odoo_env.open_env`` with ``--addons`` first on the addons path (a patched
-    copy of the addon can be drilled before it lands)."""
-    sys.path.insert(0, args.odoo_path)
-    import odoo
-
-    if not odoo_env._PARSED:
-        odoo.tools.config.parse_config(
-            [
-                f"--addons-path={args.odoo_path}/addons,{args.addons}",
-                "--log-level=warn",
-                "--http-port=8669",
-            ]
-        )
-        odoo_env._PARSED.append(True)
-    return odoo_env.open_env(args.db, args.odoo_path)
+    """``odoo_env.open_env`` with ``--addons`` on the addons path (a patched copy
+    of the addon can be drilled before it lands)."""
+    return odoo_env.open_env(
+        args.db, args.odoo_path, repo=args.addons, options=["--http-port=8669"]
+    )
 
 
 class LogCounter(logging.Handler):
@@ -955,12 +880,8 @@ def drill(args):
         cr.rollback()
         cr.close()
     if not args.keep:
-        from psycopg2 import sql
-
-        import odoo
-
-        odoo.sql_db.close_db(args.db)
-        pg(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(args.db)))
+        odoo_env.close_all()
+        odoo_env.drop_database(args.db)
     run.checker.report()
     violations = len(run.checker.violations)
     print(
@@ -1068,12 +989,10 @@ def main():
     )
     parser.add_argument(
         "--addons",
-        default=REPO,
+        default=odoo_env.REPO,
         help="folder holding collections_proactive (default: this repository)",
     )
-    parser.add_argument(
-        "--odoo-path", default=os.environ.get("ODOO_PATH", "/opt/odoo/18.0")
-    )
+    odoo_env.add_odoo_path(parser)
     parser.add_argument("--serve", action="store_true", help="only run the server")
     parser.add_argument("--port", type=int, help="--serve: port (default 2525)")
     parser.add_argument("--maildir", default="/tmp/smtp_drill_mail")

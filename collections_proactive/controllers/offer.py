@@ -39,6 +39,7 @@ class CollectionsOffer(http.Controller):
                 "lines": reminder._offer_lines(),
                 "company": reminder.company_id,
                 "min_date": fields.Date.context_today(reminder),
+                "suggested_date": reminder._offer_suggested_date(),
                 **values,
             },
             status=status,

@@ -645,8 +645,6 @@ class CollectionAutopay(models.Model):
         automatic debit on: an open customer invoice of a customer without a
         mandate in force in its company."""
         return (
-            invoice.move_type == "out_invoice"
-            and invoice.state == "posted"
-            and invoice.payment_state in ("not_paid", "partial")
+            invoice._collection_open()
             and self._mail_invite(invoice.commercial_partner_id, invoice.company_id)
         )

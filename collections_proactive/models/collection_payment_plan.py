@@ -664,8 +664,13 @@ class CollectionPaymentPlan(models.Model):
         self.env.cr.execute(
             """SELECT rel.move_line_id FROM collection_plan_move_line_rel rel
                  JOIN collection_payment_plan p ON p.id = rel.plan_id
-                WHERE p.state = 'active' AND rel.move_line_id = ANY(%s)""",
-            (list(line_ids),),
+                WHERE p.state = 'active' AND rel.move_line_id = ANY(%s)
+                UNION
+               -- a plan's fee is paid with its installments
+               SELECT l.id FROM account_move_line l
+                 JOIN collection_payment_plan p ON p.fee_invoice_id = l.move_id
+                WHERE p.state = 'active' AND l.id = ANY(%s)""",
+            (list(line_ids), list(line_ids)),
         )
         return {row[0] for row in self.env.cr.fetchall()}
 

@@ -3,6 +3,7 @@ from collections import defaultdict
 from markupsafe import Markup
 
 from odoo import models
+from odoo.tools import SQL
 
 
 class CollectionReminderDelivery(models.Model):
@@ -121,7 +122,7 @@ class CollectionReminderDelivery(models.Model):
 
     def _log_on_invoices(self, channels):
         """Note each reminder in its invoices' chatter (an installment's, in its
-        plan's): one batch of log messages per step and channel."""
+        plan's): one log message per record, step and channel."""
         labels = dict(self._fields["channel"]._description_selection(self.env))
         records_by_note = defaultdict(list)
         for reminder in self:
@@ -132,13 +133,64 @@ class CollectionReminderDelivery(models.Model):
             else:
                 key = ("account.move", reminder.step_id, channel)
                 records_by_note[key] += reminder.invoice_ids.ids
+        notes_by_model = defaultdict(list)
         for (model, step, channel), record_ids in records_by_note.items():
             body = Markup("%s") % self.env._(
                 "Collection reminder (%(channel)s): %(step)s",
                 channel=labels[channel],
                 step=step.name,
             )
-            record_ids = list(dict.fromkeys(record_ids))
-            self.env[model].browse(record_ids)._message_log_batch(
-                bodies=dict.fromkeys(record_ids, body)
+            notes_by_model[model].append((body, list(dict.fromkeys(record_ids))))
+        for model, notes in notes_by_model.items():
+            self._log_notes(self.env[model], notes)
+
+    def _log_notes(self, records, notes):
+        """``[(body, record ids)]`` logged as ``_message_log_batch`` logs them,
+        in two statements whatever their number: the first note of each body is
+        logged through the ORM (one call for all bodies), then copied in SQL for
+        the other records, column for column (a batch of logs shares everything
+        but the record in Odoo too: Message-Id, reply-to). Through the ORM each
+        note would sanitize its body again, most of the cost of a send batch."""
+        copies = []  # (template message, record id)
+        while notes:
+            # One record per body in each ORM call: its bodies are per record.
+            firsts, later = {}, []
+            for body, record_ids in notes:
+                first = next((rid for rid in record_ids if rid not in firsts), None)
+                if first is None:
+                    later.append((body, record_ids))
+                    continue
+                firsts[first] = (body, [rid for rid in record_ids if rid != first])
+            logged = records.browse(list(firsts))._message_log_batch(
+                bodies={record_id: body for record_id, (body, _r) in firsts.items()}
             )
+            # Logged in the order of the records.
+            for message, record_id in zip(logged, firsts, strict=True):
+                copies += [(message.id, rid) for rid in firsts[record_id][1]]
+            notes = later
+        if not copies:
+            return
+        logged.flush_model()
+        # The table's columns are the stored fields' (as the ORM inserts them).
+        columns = [
+            field.name
+            for field in self.env["mail.message"]._fields.values()
+            if field.store and field.column_type and field.name not in ("id", "res_id")
+        ]
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO mail_message (res_id, %(columns)s)
+                   SELECT v.res_id, %(copied)s
+                     FROM (VALUES %(values)s) AS v(template_id, res_id)
+                     JOIN mail_message t ON t.id = v.template_id""",
+                columns=SQL(", ").join(SQL.identifier(c) for c in columns),
+                copied=SQL(", ").join(SQL.identifier("t", c) for c in columns),
+                values=SQL(", ").join(
+                    SQL("(%s, %s)", template_id, record_id)
+                    for template_id, record_id in copies
+                ),
+            )
+        )
+        records.browse([record_id for _t, record_id in copies]).invalidate_recordset(
+            ["message_ids", "message_needaction", "message_needaction_counter"]
+        )

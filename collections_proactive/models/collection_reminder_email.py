@@ -1,8 +1,26 @@
 from lxml import html
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from odoo import Command, models
-from odoo.tools import safe_eval
+from odoo.tools import SQL, safe_eval
+
+# Placeholders of the body and the customer's name in a layout rendered once.
+LAYOUT_BODY = "collections-proactive-layout-body-4f1d9c"
+LAYOUT_NAME = "collections-proactive-layout-name-4f1d9c"
+
+
+def _remembered(function):
+    """``function`` remembering its results per arguments (dates, amounts with
+    their currency record, language codes: all hashable)."""
+    results = {}
+
+    def remembered(*args, **kwargs):
+        key = (args, tuple(sorted(kwargs.items())))
+        if key not in results:
+            results[key] = function(*args, **kwargs)
+        return results[key]
+
+    return remembered
 
 
 class CollectionReminderEmail(models.Model):
@@ -23,7 +41,7 @@ class CollectionReminderEmail(models.Model):
             return {}
         comment = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
         attachments = self._invoice_attachments()
-        order, values = [], []
+        order, values, bodies_by_reminder, layouts = [], [], {}, {}
         for template, group in self.grouped(lambda r: r._mail_template()).items():
             langs = template._render_lang(group.ids)
             subjects = template._render_field("subject", group.ids, compute_lang=True)
@@ -31,13 +49,18 @@ class CollectionReminderEmail(models.Model):
             for reminder in group:
                 partner = reminder.partner_id
                 body = bodies[reminder.id]
+                bodies_by_reminder[reminder.id] = body
                 order.append(reminder)
                 values.append(
                     {
                         **reminder._chatter_values(senders, "comment", comment),
                         "subject": subjects[reminder.id],
-                        "body": body,
-                        "body_html": reminder._email_layout(body, langs[reminder.id]),
+                        # Written below, sanitized once (the ORM would sanitize
+                        # each body three times while creating the mail).
+                        "body": "",
+                        "body_html": reminder._email_layout(
+                            body, langs[reminder.id], layouts
+                        ),
                         "partner_ids": [Command.link(partner.id)],
                         "recipient_ids": [Command.link(partner.id)],
                         "attachment_ids": [
@@ -51,6 +74,12 @@ class CollectionReminderEmail(models.Model):
                     }
                 )
         mails = self.env["mail.mail"].create(values)
+        self._write_message_bodies(
+            {
+                mail.mail_message_id.id: bodies_by_reminder[reminder.id]
+                for reminder, mail in zip(order, mails, strict=True)
+            }
+        )
         # The notification gives the chatter its envelope and the delivery status
         # the mail queue writes back (sent, bounced), as for any posted message.
         self.env["mail.notification"].create(
@@ -72,6 +101,30 @@ class CollectionReminderEmail(models.Model):
             for reminder, mail in zip(order, mails, strict=True)
         }
 
+    def _write_message_bodies(self, bodies):
+        """``{mail.message id: body}`` written in one statement, each body
+        sanitized once as the message's ``body`` field sanitizes it."""
+        if not bodies:
+            return
+        Message = self.env["mail.message"]
+        field = Message._fields["body"]
+        Message.browse(list(bodies)).flush_recordset(["body"])
+        self.env.cr.execute(
+            SQL(
+                """UPDATE mail_message m SET body = v.body
+                     FROM (VALUES %s) AS v(id, body) WHERE m.id = v.id""",
+                SQL(", ").join(
+                    SQL(
+                        "(%s, %s)",
+                        message_id,
+                        field.convert_to_column(body, Message.browse(message_id)),
+                    )
+                    for message_id, body in bodies.items()
+                ),
+            )
+        )
+        Message.browse(list(bodies)).invalidate_recordset(["body"])
+
     def _render_qweb_body(self, template):
         """``{reminder id: body}``: the template's QWeb body in each customer's
         language, as ``template._render_field("body_html", ids, compute_lang=True)``
@@ -82,6 +135,10 @@ class CollectionReminderEmail(models.Model):
         for lang, (localized, ids) in template._classify_per_lang(self.ids).items():
             env = self.with_context(lang=lang).env if lang else self.env
             values = env["mail.render.mixin"]._render_eval_context()
+            # A message lists many amounts and dates, and a batch many messages:
+            # each formatted once per language (the same function, remembered).
+            for helper in ("format_date", "format_amount"):
+                values[helper] = _remembered(values[helper])
             qweb = env["ir.qweb"]._prepare_environment(values)
             safe_eval.check_values(values)
             source = localized.body_html or ""
@@ -94,16 +151,40 @@ class CollectionReminderEmail(models.Model):
                 bodies[record.id] = Markup("".join(functions[name](qweb, values))[5:-6])
         return bodies
 
-    def _email_layout(self, body, lang):
+    def _email_layout(self, body, lang, layouts=None):
         """The body in ``mail.mail_notification_light``, as ``message_post`` would
-        send it, without posting one message at a time."""
+        send it, without posting one message at a time. ``layouts``: a dict kept
+        over a batch, where the layout is rendered once per company and language
+        around placeholders for the body and the customer's name (the only parts
+        of it that differ from one reminder to the next), then filled in."""
         env = self.with_context(lang=lang).env
-        partner = self.partner_id
-        html = env["ir.qweb"]._render(
+        render = env["mail.render.mixin"]
+        if layouts is None:
+            return render._replace_local_links(
+                self._render_layout(env, lang, body, self.partner_id.display_name)
+            )
+        key = (self.company_id.id, lang)
+        if key not in layouts:
+            layouts[key] = render._replace_local_links(
+                self._render_layout(env, lang, LAYOUT_BODY, LAYOUT_NAME)
+            )
+        name = self.partner_id.display_name
+        # As the layout writes the record name: "/" turned to "-", escaped.
+        name = escape(name.replace("/", "-")) if name else ""
+        # Local links are made absolute in the body alone as in the whole page:
+        # the rewrite works tag by tag, and no tag spans the body's edges.
+        return Markup(
+            str(layouts[key])
+            .replace(LAYOUT_NAME, str(name))
+            .replace(LAYOUT_BODY, str(render._replace_local_links(body)))
+        )
+
+    def _render_layout(self, env, lang, body, record_name):
+        return env["ir.qweb"]._render(
             "mail.mail_notification_light",
             {
                 "message": env["mail.message"].new(
-                    {"body": body, "record_name": partner.display_name}
+                    {"body": body, "record_name": record_name}
                 ),
                 "company": self.company_id,
                 "lang": lang,
@@ -113,7 +194,6 @@ class CollectionReminderEmail(models.Model):
             },
             minimal_qcontext=True,
         )
-        return env["mail.render.mixin"]._replace_local_links(html)
 
     def _invoice_attachments(self):
         """``{reminder id: [attachment ids]}``: the invoice PDFs of the steps that

@@ -13,6 +13,33 @@ class CollectionReminderOffer(models.Model):
 
     _inherit = "collection.reminder"
 
+    autopay_invite = fields.Boolean(
+        compute="_compute_autopay_invite",
+        help="The message invites its customer to turn automatic debit on: it has "
+        "no mandate in force in the company.",
+    )
+
+    def _compute_autopay_invite(self):
+        """In one grouped read for all the messages a batch renders."""
+        held = {
+            (partner.id, company.id)
+            for partner, company in self.env["collection.autopay"]
+            .sudo()
+            ._read_group(
+                [
+                    ("partner_id", "in", self.partner_id.commercial_partner_id.ids),
+                    ("company_id", "in", self.company_id.ids),
+                    ("state", "!=", "revoked"),
+                ],
+                ["partner_id", "company_id"],
+            )
+        }
+        for reminder in self:
+            reminder.autopay_invite = (
+                reminder.partner_id.commercial_partner_id.id,
+                reminder.company_id.id,
+            ) not in held
+
     def _offer_lock(self):
         """Serialize the choices made on this message: a second click waits for
         the first and then finds what it made."""
@@ -27,6 +54,18 @@ class CollectionReminderOffer(models.Model):
         """The amounts of the message the customer can still act on."""
         self.ensure_one()
         return self._open_due_lines()
+
+    def _offer_latest_date(self, today=None):
+        """The latest date the customer may promise: the company's window."""
+        today = today or fields.Date.context_today(self)
+        return today + timedelta(days=self.company_id.collection_promise_max_days or 30)
+
+    def _offer_suggested_date(self):
+        """The date the page suggests: the last amount's due date, or a week
+        from today when it is past, within the window."""
+        today = fields.Date.context_today(self)
+        due = max(self._offer_lines().mapped("date_maturity") or [today])
+        return min(max(due, today + timedelta(days=7)), self._offer_latest_date(today))
 
     def _offer_promise(self, promised_date, note=False, today=None):
         """A promise by the message's customer to pay its open amounts by
@@ -52,7 +91,7 @@ class CollectionReminderOffer(models.Model):
         company = self.company_id
         if not promised_date:
             raise ValidationError(self.env._("Give the date you will pay by."))
-        latest = today + timedelta(days=company.collection_promise_max_days or 30)
+        latest = self._offer_latest_date(today)
         if not today <= promised_date <= latest:
             raise ValidationError(
                 self.env._(

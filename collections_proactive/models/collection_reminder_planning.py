@@ -151,7 +151,11 @@ class CollectionReminderPlanner(models.AbstractModel):
                                  FROM collection_plan_move_line_rel plm
                                  JOIN collection_payment_plan pl ON pl.id = plm.plan_id
                                 WHERE plm.move_line_id = c.line_id
-                                  AND pl.state = 'active') AS planned,
+                                  AND pl.state = 'active')
+                       -- a plan's fee is paid with its installments
+                       OR EXISTS (SELECT 1 FROM collection_payment_plan pl
+                                   WHERE pl.fee_invoice_id = c.move_id
+                                     AND pl.state = 'active') AS planned,
                        COALESCE(o.amount, 0) <= 0 AS covered
                   FROM lines c
                   JOIN step st ON st.line_id = c.line_id

@@ -1,3 +1,4 @@
+import uuid
 from collections import defaultdict
 from datetime import timedelta
 
@@ -35,6 +36,7 @@ MOVE_FIELDS = [
     "currency_id",
     "company_id",
     "invoice_user_id",
+    "access_token",
 ]
 
 
@@ -487,21 +489,35 @@ class CollectionReminderSending(models.Model):
         if not moves:
             return self.browse()
         self.env.flush_all()
+        # The tokens are read with the invoices (MOVE_FIELDS): only the missing
+        # ones are written, Odoo's kind (``_portal_ensure_token``: a uuid4), and
+        # put in the cache as written, with no read back.
+        missing = moves.filtered(lambda move: not move.access_token)
+        written = {}
 
         def update(move_ids):
+            tokens = {move_id: str(uuid.uuid4()) for move_id in move_ids}
             self.env.cr.execute(
                 SQL(
-                    """UPDATE account_move
-                          SET access_token = gen_random_uuid()::varchar
-                        WHERE id = ANY(%s) AND access_token IS NULL""",
-                    move_ids,
+                    """UPDATE account_move m SET access_token = v.token
+                         FROM (VALUES %s) AS v(id, token)
+                        WHERE m.id = v.id AND m.access_token IS NULL
+                    RETURNING m.id""",
+                    SQL(", ").join(
+                        SQL("(%s, %s)", move_id, token)
+                        for move_id, token in tokens.items()
+                    ),
                 )
             )
+            written.update((row[0], tokens[row[0]]) for row in self.env.cr.fetchall())
 
-        busy = set(self._in_halves(moves.ids, update))
-        moves.invalidate_recordset(["access_token"])
-        # Read back in one query: the templates read them invoice by invoice.
-        self.line_ids.move_id.mapped("access_token")
+        busy = set(self._in_halves(missing.ids, update)) if missing else set()
+        field = moves._fields["access_token"]
+        done = moves.browse(list(written))
+        self.env.cache.update(done, field, [written[move.id] for move in done])
+        # Any other one (none, but for a race the UPDATE did not see) is read
+        # back.
+        (missing - done).invalidate_recordset(["access_token"])
         return self.filtered(lambda r: busy.intersection(r.line_ids.move_id.ids))
 
     def _decide(self, now, facts):

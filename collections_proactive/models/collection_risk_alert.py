@@ -95,7 +95,8 @@ class CollectionRiskAlert(models.Model):
         if not company.collection_alert_since:
             # The first run: what is already so is not news.
             self._remember(company)
-            company.collection_alert_since = fields.Datetime.now()
+            # The transaction's time, as the lines' create_date.
+            company.collection_alert_since = self.env.cr.now()
             return self.browse()
         found = self._alert_bands(company) + self._alert_broken(company, today)
         lines = self._alert_lines(company, today)
@@ -243,7 +244,7 @@ class CollectionRiskAlert(models.Model):
                    AND l.collection_late_probability >= %(threshold)s
                    -- invoiced since the warnings began: older amounts were
                    -- already there, not news
-                   AND l.create_date >= %(since)s
+                   AND l.create_date > %(since)s
                    AND m.collection_followup_hold IS NULL
                    AND NOT EXISTS (
                         SELECT 1 FROM collection_risk_alert_move_line_rel r

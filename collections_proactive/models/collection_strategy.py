@@ -239,9 +239,12 @@ class CollectionStrategy(models.Model):
                                             0) <= 0 AS held,
                        mv.held AS on_hold,
                        (SELECT pl.id
-                          FROM collection_plan_move_line_rel plm
-                          JOIN collection_payment_plan pl ON pl.id = plm.plan_id
-                         WHERE plm.move_line_id = mv.line_id AND pl.state = 'active'
+                          FROM collection_payment_plan pl
+                         WHERE pl.state = 'active'
+                           AND (pl.fee_invoice_id = mv.move_id OR pl.id IN (
+                                SELECT plm.plan_id
+                                  FROM collection_plan_move_line_rel plm
+                                 WHERE plm.move_line_id = mv.line_id))
                          LIMIT 1) AS plan_id,
                        (SELECT pr.id
                           FROM collection_promise_move_line_rel pm

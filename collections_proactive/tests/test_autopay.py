@@ -349,26 +349,29 @@ class TestAutopay(CollectionsCommon):
             )
         )
 
-    def test_reminder_emails_can_invite_to_autopay(self):
-        """The one-line invitation of the reminder templates:
-        ``<t t-call="collections_proactive.autopay_invitation_mail"/>`` in a body
-        rendered on a record with a customer and a company."""
-        template = self.env["mail.template"].create(
-            {
-                "name": "Reminder with the invitation",
-                "model_id": self.env.ref("account.model_account_move").id,
-                "body_html": "<div><p>Please pay.</p>"
-                '<t t-call="collections_proactive.autopay_invitation_mail"/></div>',
-            }
+    def test_reminder_emails_invite_to_autopay(self):
+        """The shipped reminder emails invite a customer without a mandate in
+        force, not one that has it."""
+        template = self.env.ref("collections_proactive.mail_template_reminder_overdue")
+        step = self.env["collection.strategy.step"].search(
+            [("company_id", "=", self.company.id), ("offset_days", ">", 0)], limit=1
         )
         other = self._cp_customer("Cliente Sin Autopago")
-        invoice = self._cp_invoice(other, 100, date(2026, 3, 10), DUE)
-
-        def body(move):
-            return template._render_field("body_html", move.ids)[move.id]
-
-        self.assertIn("/my/autopay", body(invoice))
-        self.assertNotIn("/my/autopay", body(self.invoice), "already under autopay")
+        reminders = self.env["collection.reminder"].sudo().create(
+            [
+                {
+                    "partner_id": partner.id,
+                    "company_id": self.company.id,
+                    "step_id": step.id,
+                    "channel": "email",
+                    "planned_date": datetime(2026, 3, 25, 12),
+                }
+                for partner in (other, self.customer)
+            ]
+        )
+        bodies = template._render_field("body_html", reminders.ids)
+        self.assertIn("/my/autopay", bodies[reminders[0].id])
+        self.assertNotIn("/my/autopay", bodies[reminders[1].id], "already on")
 
 
 @tagged("post_install", "-at_install")

@@ -17,6 +17,19 @@ class TestOffer(PortalCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.company.partner_id.tz = "UTC"
+        # Any hour of any day: what goes out is decided by the steps alone.
+        cls.company.write(
+            {
+                "collection_contact_preset": "custom",
+                "collection_contact_weekday_from": "0",
+                "collection_contact_weekday_to": "6",
+                "collection_contact_hour_from": 0.0,
+                "collection_contact_hour_to": 24.0,
+                "collection_min_days_between_written": 0,
+                "collection_max_written_per_week": 0,
+                "collection_skip_holidays": False,
+            }
+        )
         cls.customer.tz = "UTC"
         cls.customer.with_company(cls.company).collection_risk_band = "low"
         cls.low = cls.env["collection.strategy"].search(

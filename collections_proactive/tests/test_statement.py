@@ -74,6 +74,10 @@ class TestStatement(CollectionsCommon):
         wizard.date_from = date(2026, 2, 1)
         wizard.date_to = date(2026, 3, 15)
         wizard = wizard.save()
+        # A company that chose its document layout prints at once.
+        self.env.company.external_report_layout_id = self.env.ref(
+            "web.external_layout_standard"
+        )
         action = wizard.action_print()
         self.assertEqual(
             action["report_name"], "collections_proactive.report_customer_statement"

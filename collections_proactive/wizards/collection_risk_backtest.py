@@ -64,7 +64,11 @@ class CollectionRiskBacktest(models.TransientModel):
             return "" if value is None else f"{round(100 * value)}%"
 
         def days(value):
-            return "" if value is None else _("%(days)s days", days=f"{value:.1f}")
+            if value is None:
+                return ""
+            # Formatted apart: the translation extractor reads literal arguments.
+            shown = f"{value:.1f}"
+            return _("%(days)s days", days=shown)
 
         rows = [
             (

@@ -27,10 +27,7 @@ registry.category("web_tour.tours").add("collections_proactive_offer_tour", {
             trigger: ".o_collections_offer .alert-danger:contains(Choose a date between today and)",
         },
         {
-            trigger: ".o_collections_offer input[name=promised_date]",
-            run: "edit " + new Date(Date.now() + 3 * 86400000).toISOString().slice(0, 10),
-        },
-        {
+            content: "The date suggested by the page is within the policy: promise it",
             trigger: ".o_collections_offer button:contains(Promise this date)",
             run: "click",
         },

@@ -44,15 +44,17 @@ class AccountMoveLine(models.Model):
     @api.model
     def _collection_open_sql(self, line="l", move="m", owed_only=False):
         """The same as SQL on ``line`` (account_move_line) joined to its
-        ``move`` (account_move); the account is checked by a subquery so that
-        the caller needs no join of its own."""
+        ``move`` (account_move); the account is checked against the receivable
+        accounts' ids, read once (an array, not a subquery: PostgreSQL then
+        uses the index on the account rather than reading every line of each
+        customer), so that the caller needs no join of its own."""
         line, move = SQL.identifier(line), SQL.identifier(move)
         sql = SQL(
             """%(line)s.parent_state = 'posted' AND NOT %(line)s.reconciled
                AND %(line)s.amount_residual != 0
-               AND %(line)s.account_id IN (
+               AND %(line)s.account_id = ANY(ARRAY(
                    SELECT id FROM account_account
-                    WHERE account_type = 'asset_receivable')""",
+                    WHERE account_type = 'asset_receivable'))""",
             line=line,
         )
         if owed_only:

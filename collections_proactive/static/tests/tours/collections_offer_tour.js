@@ -13,20 +13,6 @@ registry.category("web_tour.tours").add("collections_proactive_offer_tour", {
             trigger: ".o_collections_offer:contains(Set up automatic payment):contains(Ask for a payment plan)",
         },
         {
-            content: "Pick a date",
-            trigger: ".o_collections_offer input[name=promised_date]",
-            run: "edit 2099-01-01",
-        },
-        {
-            content: "Promise it",
-            trigger: ".o_collections_offer button:contains(Promise this date)",
-            run: "click",
-        },
-        {
-            content: "Too far ahead: the page says why",
-            trigger: ".o_collections_offer .alert-danger:contains(Choose a date between today and)",
-        },
-        {
             content: "The date suggested by the page is within the policy: promise it",
             trigger: ".o_collections_offer button:contains(Promise this date)",
             run: "click",

@@ -148,8 +148,8 @@ class CollectionStrategyStep(models.Model):
             if step.is_offer and not 0 <= step.offer_min_probability <= 1:
                 raise ValidationError(
                     self.env._(
-                        "Step %(step)s: the late risk of an offer is between 0% and "
-                        "100%.",
+                        "Step %(step)s: the late risk of an offer is between 0%% and "
+                        "100%%.",
                         step=step.display_name,
                     )
                 )

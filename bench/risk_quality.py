@@ -39,21 +39,25 @@ Pure Python, no Odoo needed: ``python3 bench/risk_quality.py [--seeds 5]``.
 
 import argparse
 import csv
-import importlib.util
+import importlib
 import math
 import random
 import statistics
+import sys
 import time
+import types
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location(
-    "risk_model", ROOT / "collections_proactive" / "tools" / "risk_model.py"
-)
-rm = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(rm)
+# The addon's ``tools`` folder as a package of its own, so that the relative
+# imports between its modules resolve, without running its ``__init__.py`` (which
+# imports Odoo).
+tools = types.ModuleType("cp_tools")
+tools.__path__ = [str(ROOT / "collections_proactive" / "tools")]
+sys.modules["cp_tools"] = tools
+rm = importlib.import_module("cp_tools.risk_model")
 
 START = date(2024, 1, 1)
 CUT_OFF = date(2025, 9, 1)

@@ -6,6 +6,7 @@ from . import account_move_line
 from . import account_move_line_prediction
 from . import account_partial_reconcile
 from . import collection_risk_scoring
+from . import collection_risk_scoring_write
 from . import collection_strategy
 from . import collection_strategy_step
 from . import collection_reminder

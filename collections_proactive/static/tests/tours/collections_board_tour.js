@@ -7,7 +7,7 @@ registry.category("web_tour.tours").add("collections_proactive_board_tour", {
     steps: () => [
         {
             content: "The month's targets against what was reached, above the stages",
-            trigger: ".o_collections_board_targets:contains(Mitchell Admin):contains(1,000,000)",
+            trigger: ".o_collections_board_targets:contains(1,000,000):contains(CEI)",
         },
         {
             content: "The board shows every stage, the case waits in Overdue",

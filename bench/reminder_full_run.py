@@ -108,14 +108,18 @@ def reminders_side(cr, env, company, batch_sizes):
     Reminder = env["collection.reminder"]
     now = datetime.now()
     with Meter(cr) as worklist:
-        rows = Reminder.env["collection.reminder.planner"]._plan_candidates(company, now)
+        rows = Reminder.env["collection.reminder.planner"]._plan_candidates(
+            company, now
+        )
     print(
         f"  worklist: {len(rows)} open receivable lines reach a step today"
         f" ({len({row[1] for row in rows})} invoices), {worklist.seconds:.2f} s,"
         f" {worklist.queries} queries"
     )
     with Meter(cr) as plan:
-        planned = Reminder.env["collection.reminder.planner"]._plan_reminders(companies=company)
+        planned = Reminder.env["collection.reminder.planner"]._plan_reminders(
+            companies=company
+        )
         env.flush_all()
     print(
         f"  planning: {len(planned)} reminders for"

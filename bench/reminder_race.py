@@ -37,7 +37,9 @@ def worker(args, index, when):
                     [("customer_rank", ">", 0)], limit=20, order="id"
                 )
                 for partner in partners:
-                    reminders.env["collection.reminder.planner"]._plan_reminders(companies=company, partners=partner)
+                    reminders.env["collection.reminder.planner"]._plan_reminders(
+                        companies=company, partners=partner
+                    )
                     try:
                         reminders.search(
                             [("partner_id", "=", partner.id), ("state", "=", "planned")]

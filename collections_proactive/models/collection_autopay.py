@@ -105,7 +105,7 @@ class CollectionAutopay(models.Model):
     )
 
     def init(self):
-        super().init()
+        res = super().init()
         # One mandate in force per customer and company: a second click, a
         # second tab or a collector at the same time never make two.
         self.env.cr.execute(
@@ -113,6 +113,7 @@ class CollectionAutopay(models.Model):
                    ON collection_autopay (partner_id, company_id)
                 WHERE state != 'revoked'"""
         )
+        return res
 
     @api.depends("partner_id")
     def _compute_display_name(self):
@@ -644,7 +645,6 @@ class CollectionAutopay(models.Model):
         """Whether the invoice's portal page invites its customer to turn
         automatic debit on: an open customer invoice of a customer without a
         mandate in force in its company."""
-        return (
-            invoice._collection_open()
-            and self._mail_invite(invoice.commercial_partner_id, invoice.company_id)
+        return invoice._collection_open() and self._mail_invite(
+            invoice.commercial_partner_id, invoice.company_id
         )

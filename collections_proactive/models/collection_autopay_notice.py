@@ -47,13 +47,14 @@ class CollectionAutopayNotice(models.Model):
     )
 
     def init(self):
-        super().init()
+        res = super().init()
         # A line is told of once, ever.
         self.env.cr.execute(
             """CREATE UNIQUE INDEX IF NOT EXISTS
                       collection_autopay_notice_line_rel_line_unique
                    ON collection_autopay_notice_line_rel (move_line_id)"""
         )
+        return res
 
     def _set_lines(self, lines):
         """The lines this notice tells of (marked already): its date and total."""

@@ -50,7 +50,7 @@ class CollectionCashForecast(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
-    risk_band = fields.Selection(RISK_BANDS, string="Risk Band", readonly=True)
+    risk_band = fields.Selection(RISK_BANDS, readonly=True)
     date_maturity = fields.Date(string="Due Date", readonly=True)
     date_low = fields.Date(string="Expected From", readonly=True)
     date_expected = fields.Date(string="Expected Payment Date", readonly=True)

@@ -357,17 +357,21 @@ class TestAutopay(CollectionsCommon):
             [("company_id", "=", self.company.id), ("offset_days", ">", 0)], limit=1
         )
         other = self._cp_customer("Cliente Sin Autopago")
-        reminders = self.env["collection.reminder"].sudo().create(
-            [
-                {
-                    "partner_id": partner.id,
-                    "company_id": self.company.id,
-                    "step_id": step.id,
-                    "channel": "email",
-                    "planned_date": datetime(2026, 3, 25, 12),
-                }
-                for partner in (other, self.customer)
-            ]
+        reminders = (
+            self.env["collection.reminder"]
+            .sudo()
+            .create(
+                [
+                    {
+                        "partner_id": partner.id,
+                        "company_id": self.company.id,
+                        "step_id": step.id,
+                        "channel": "email",
+                        "planned_date": datetime(2026, 3, 25, 12),
+                    }
+                    for partner in (other, self.customer)
+                ]
+            )
         )
         bodies = template._render_field("body_html", reminders.ids)
         self.assertIn("/my/autopay", bodies[reminders[0].id])

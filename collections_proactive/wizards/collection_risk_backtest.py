@@ -53,7 +53,6 @@ class CollectionRiskBacktest(models.TransientModel):
         what it means."""
         if not report.get("final"):
             return False
-        _ = self.env._
         model, rule_late = report["final"], report.get("rule_late", {})
         dates, rule_date = report.get("model", {}), report.get("rule_date", {})
 
@@ -68,12 +67,12 @@ class CollectionRiskBacktest(models.TransientModel):
                 return ""
             # Formatted apart: the translation extractor reads literal arguments.
             shown = f"{value:.1f}"
-            return _("%(days)s days", days=shown)
+            return self.env._("%(days)s days", days=shown)
 
         rows = [
             (
-                _("Ranking (AUC)"),
-                _(
+                self.env._("Ranking (AUC)"),
+                self.env._(
                     "How often a late invoice gets a higher risk than an on-time "
                     "one: 0.5 is chance, 1 is perfect."
                 ),
@@ -82,8 +81,8 @@ class CollectionRiskBacktest(models.TransientModel):
                 "",
             ),
             (
-                _("Right calls"),
-                _(
+                self.env._("Right calls"),
+                self.env._(
                     "Share of invoices called right when 'late' means a risk of "
                     "50% or more."
                 ),
@@ -92,8 +91,8 @@ class CollectionRiskBacktest(models.TransientModel):
                 "",
             ),
             (
-                _("Probability error (Brier)"),
-                _(
+                self.env._("Probability error (Brier)"),
+                self.env._(
                     "Mean squared gap between the risk given and what happened: "
                     "lower is better."
                 ),
@@ -102,8 +101,8 @@ class CollectionRiskBacktest(models.TransientModel):
                 "",
             ),
             (
-                _("Calibration error"),
-                _(
+                self.env._("Calibration error"),
+                self.env._(
                     "Average gap between the risk announced and the share of "
                     "invoices that were late (10 bands): lower is better."
                 ),
@@ -112,22 +111,28 @@ class CollectionRiskBacktest(models.TransientModel):
                 "",
             ),
             (
-                _("Payment date error"),
-                _("Mean distance between the expected and the actual payment date."),
+                self.env._("Payment date error"),
+                self.env._(
+                    "Mean distance between the expected and the actual payment date."
+                ),
                 days(dates.get("mae")),
                 "",
                 days(rule_date.get("mae")),
             ),
             (
-                _("Within 3 days"),
-                _("Share of invoices paid within 3 days of the expected date."),
+                self.env._("Within 3 days"),
+                self.env._(
+                    "Share of invoices paid within 3 days of the expected date."
+                ),
                 percent(dates.get("within3")),
                 "",
                 percent(rule_date.get("within3")),
             ),
             (
-                _("Within 7 days"),
-                _("Share of invoices paid within 7 days of the expected date."),
+                self.env._("Within 7 days"),
+                self.env._(
+                    "Share of invoices paid within 7 days of the expected date."
+                ),
                 percent(dates.get("within7")),
                 "",
                 percent(rule_date.get("within7")),
@@ -138,10 +143,10 @@ class CollectionRiskBacktest(models.TransientModel):
             "<th>%s</th><th class='text-end'>%s</th><th class='text-end'>%s</th>"
             "<th class='text-end'>%s</th></tr></thead><tbody>"
         ) % (
-            _("On the latest 30% of the history"),
-            _("This model"),
-            _("Customer's past late rate"),
-            _("Median days-to-pay, last 10 invoices"),
+            self.env._("On the latest 30% of the history"),
+            self.env._("This model"),
+            self.env._("Customer's past late rate"),
+            self.env._("Median days-to-pay, last 10 invoices"),
         )
         body = Markup().join(
             Markup(
@@ -156,7 +161,7 @@ class CollectionRiskBacktest(models.TransientModel):
         weight = report.get("blend")
         if weight is not None and weight < 1:
             notes.append(
-                _(
+                self.env._(
                     "On this company's history the customer's past late rate "
                     "predicts well: the risk shown leans on it for "
                     "%(percent)s%% of its value.",
@@ -165,14 +170,14 @@ class CollectionRiskBacktest(models.TransientModel):
             )
         if report.get("date_rule"):
             notes.append(
-                _(
+                self.env._(
                     "Expected payment dates follow the customer's median "
                     "days-to-pay, which was closer on this company's history."
                 )
             )
         if "interval" in dates:
             notes.append(
-                _(
+                self.env._(
                     "%(percent)s%% of the invoices were paid within the expected "
                     "range (meant for 8 in 10).",
                     percent=round(100 * dates["interval"]),
@@ -187,14 +192,13 @@ class CollectionRiskBacktest(models.TransientModel):
         bins = report.get("reliability") or []
         if not bins:
             return False
-        _ = self.env._
         head = Markup(
             "<table class='table table-sm'><thead><tr><th>%s</th>"
             "<th class='text-end'>%s</th><th>%s</th></tr></thead><tbody>"
         ) % (
-            _("Risk announced"),
-            _("Invoices"),
-            _("Announced (grey) and late in fact (colour)"),
+            self.env._("Risk announced"),
+            self.env._("Invoices"),
+            self.env._("Announced (grey) and late in fact (colour)"),
         )
         rows = Markup()
         for low, high, count, mean, observed in bins:
@@ -208,7 +212,7 @@ class CollectionRiskBacktest(models.TransientModel):
                 count,
                 round(100 * mean),
                 round(100 * observed),
-                _(
+                self.env._(
                     "announced %(announced)s%%, late %(late)s%%",
                     announced=round(100 * mean),
                     late=round(100 * observed),

@@ -2,6 +2,8 @@ from odoo import fields, http
 from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
 
+from .portal import CollectionsPortal
+
 
 class CollectionsOffer(http.Controller):
     """The choices link of a message: no login, signed for the message and its
@@ -61,8 +63,7 @@ class CollectionsOffer(http.Controller):
         reminder, error = self._reminder(reminder_id, expires, token)
         if error:
             return error
-        note = post.get("note")
-        note = note[:2000] if isinstance(note, str) else False
+        note = CollectionsPortal._text(post.get("note")) or False
         try:
             day = (
                 fields.Date.to_date(promised_date)
@@ -88,8 +89,7 @@ class CollectionsOffer(http.Controller):
         reminder, error = self._reminder(reminder_id, expires, token)
         if error:
             return error
-        note = post.get("note")
-        note = note[:2000] if isinstance(note, str) else False
+        note = CollectionsPortal._text(post.get("note")) or False
         try:
             plan = reminder._offer_plan(note)
         except (UserError, ValidationError) as exc:

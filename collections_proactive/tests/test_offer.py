@@ -116,7 +116,13 @@ class TestOffer(PortalCommon):
         day = fields.Date.to_string(self.today + timedelta(days=5))
         for _click in range(2):
             done = self.url_open(
-                url + "/promise", data={"csrf_token": token, "promised_date": day}
+                url + "/promise",
+                # A NUL typed in the note (PostgreSQL refuses it) is dropped.
+                data={
+                    "csrf_token": token,
+                    "promised_date": day,
+                    "note": "Pago el\x00 viernes",
+                },
             )
             self.assertEqual(done.status_code, 200)
         promise = self.env["collection.promise"].search(
@@ -125,6 +131,7 @@ class TestOffer(PortalCommon):
         self.assertEqual(len(promise), 1, "a second click promises nothing more")
         self.assertEqual(promise.amount, 120)
         self.assertEqual(promise.partner_id, self.customer)
+        self.assertEqual(promise.note, "Pago el viernes")
 
     def test_plan_request_once(self):
         offer = self._offer()

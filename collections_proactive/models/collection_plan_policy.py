@@ -87,9 +87,7 @@ class CollectionPlanPolicy(models.Model):
                 )
             if not 0 <= policy.early_days <= 366:
                 raise ValidationError(
-                    self.env._(
-                        "Days before the due date are between 0 and 366."
-                    )
+                    self.env._("Days before the due date are between 0 and 366.")
                 )
 
     @api.model

@@ -465,7 +465,9 @@ class TestAutopayPortal(PortalCommon):
     def test_tour_turn_on_pause_resume_stop(self):
         """The page as the customer clicks it: a mandate after each click, in
         the state the page says."""
-        self.start_tour("/my/autopay", "collections_proactive_autopay_tour", login="cp_portal")
+        self.start_tour(
+            "/my/autopay", "collections_proactive_autopay_tour", login="cp_portal"
+        )
         autopay = self._mandates()
         self.assertEqual(len(autopay), 1, "one mandate through all the clicks")
         self.assertEqual(

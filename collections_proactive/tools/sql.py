@@ -16,10 +16,10 @@ def without_jit(cr):
     is back after it."""
     cr.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
     before = cr.fetchone()[0]
-    try:
-        yield
-    finally:
-        cr.execute("SELECT set_config('jit', %s, true)", [before])
+    yield
+    # Not after an error: the transaction may be aborted (no query runs then),
+    # and rolling it back, or back to a savepoint, undoes the setting anyway.
+    cr.execute("SELECT set_config('jit', %s, true)", [before])
 
 
 def no_jit(method):

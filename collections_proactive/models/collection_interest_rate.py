@@ -1,6 +1,5 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL
 
 CMF_URL = "https://www.cmfchile.cl/portal/principal/613/w3-propertyvalue-43365.html"
 
@@ -51,27 +50,13 @@ class CollectionInterestRate(models.Model):
         help="Where the rate was read (the CMF certificate or page).",
     )
 
-    _sql_constraints = [
-        (
-            "rate_range",
-            "CHECK (rate >= 0 AND rate < 1000)",
-            "A rate is between 0 and 1000% a year.",
-        ),
-    ]
-
-    def init(self):
-        # One rate a day per company (or per country for the shared rows).
-        self.env.cr.execute(
-            SQL(
-                """CREATE UNIQUE INDEX IF NOT EXISTS collection_interest_rate_unique
-                   ON collection_interest_rate
-                   (COALESCE(company_id, 0), country_id, date_from)"""
-            )
-        )
-
-    @api.constrains("company_id", "country_id", "date_from")
+    @api.constrains("company_id", "country_id", "date_from", "rate")
     def _check_unique_day(self):
         for rate in self:
+            if not 0 <= rate.rate < 1000:
+                raise ValidationError(
+                    self.env._("A rate is between 0 and 1000% a year.")
+                )
             if self.search_count(
                 [
                     ("id", "!=", rate.id),
@@ -104,5 +89,5 @@ class CollectionInterestRate(models.Model):
         rows = self.sudo().search(self._rates_domain(company), order="date_from")
         return [
             (row.date_from, nxt.date_from if nxt else None, row.rate)
-            for row, nxt in zip(rows, list(rows[1:]) + [None], strict=True)
+            for row, nxt in zip(rows, [*rows[1:], None], strict=False)
         ]

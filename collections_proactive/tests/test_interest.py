@@ -1,0 +1,336 @@
+from datetime import date, timedelta
+
+from freezegun import freeze_time
+
+from odoo import Command
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import tagged
+
+from .common import CollectionsCommon
+
+D0 = date(2026, 1, 10)
+
+
+class InterestCommon(CollectionsCommon):
+    """A company with late interest at a fixed 3% a month (0.1% a day), from
+    the due date, no grace, and customers' invoices due on D0."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env.user.groups_id |= cls.env.ref(
+            "collections_proactive.group_collections_manager"
+        )
+        cls.company.write(
+            {
+                "collection_interest_enabled": True,
+                "collection_interest_rate_source": "fixed",
+                "collection_interest_rate": 3.0,
+                "collection_interest_period": "month",
+                "collection_interest_start": "due",
+                "collection_interest_grace_days": 0,
+                "collection_interest_min_amount": 0.0,
+                "collection_interest_account_id": cls.company_data[
+                    "default_account_revenue"
+                ].id,
+            }
+        )
+        cls.Line = cls.env["account.move.line"]
+        cls.customer = cls._cp_customer("Cliente Interés")
+
+    @classmethod
+    def _term(cls, invoice):
+        return invoice.line_ids.filtered(
+            lambda line: line.account_id.account_type == "asset_receivable"
+        )
+
+    def _accrue(self, on):
+        return self.Line._collection_accrue_interest(self.company, today=on)
+
+
+@tagged("post_install", "-at_install")
+class TestInterestAccrual(InterestCommon):
+    """The daily accrual: simple interest per receivable line, set-based and
+    idempotent."""
+
+    def test_simple_interest_and_idempotent_rerun(self):
+        invoice = self._cp_invoice(self.customer, 1000, D0 - timedelta(days=30), D0)
+        term = self._term(invoice)
+        self._accrue(D0)
+        self.assertEqual(term.collection_interest_accrued, 0, "not late on its day")
+        written = self._accrue(D0 + timedelta(days=10))
+        self.assertGreaterEqual(written, 1)
+        self.assertAlmostEqual(term.collection_interest_accrued, 10.0)
+        self.assertEqual(term.collection_interest_days, 10)
+        self.assertEqual(term.collection_interest_date, D0 + timedelta(days=10))
+        self.assertEqual(
+            self._accrue(D0 + timedelta(days=10)), 0, "a second run writes nothing"
+        )
+        self.assertAlmostEqual(term.collection_interest_accrued, 10.0)
+        # The cron does the same for every company with interest.
+        with freeze_time(D0 + timedelta(days=20)):
+            self.Line._cron_interest_accrual()
+        self.assertAlmostEqual(term.collection_interest_accrued, 20.0)
+
+    def test_year_rate_and_day_count(self):
+        self.company.write(
+            {
+                "collection_interest_rate": 36.5,
+                "collection_interest_period": "year",
+                "collection_interest_basis": "365",
+            }
+        )
+        invoice = self._cp_invoice(self.customer, 1000, D0, D0)
+        self._accrue(D0 + timedelta(days=10))
+        self.assertAlmostEqual(self._term(invoice).collection_interest_accrued, 10.0)
+
+    def test_grace_days(self):
+        invoice = self._cp_invoice(self.customer, 1000, D0, D0)
+        term = self._term(invoice)
+        self.company.collection_interest_grace_days = 5
+        self._accrue(D0 + timedelta(days=5))
+        self.assertEqual(term.collection_interest_accrued, 0, "within the grace")
+        self._accrue(D0 + timedelta(days=10))
+        self.assertAlmostEqual(
+            term.collection_interest_accrued, 10.0, "from the due date, once late"
+        )
+        self.company.collection_interest_start = "grace"
+        self._accrue(D0 + timedelta(days=10))
+        self.assertAlmostEqual(
+            term.collection_interest_accrued, 5.0, "only the days after the grace"
+        )
+
+    def test_partial_payment(self):
+        invoice = self._cp_invoice(self.customer, 1000, D0, D0)
+        self._cp_pay(invoice, amount=400, payment_date=D0 + timedelta(days=5))
+        self._accrue(D0 + timedelta(days=10))
+        # 600 for 10 days and 400 for the 5 days before it was paid.
+        self.assertAlmostEqual(self._term(invoice).collection_interest_accrued, 8.0)
+
+    def test_credit_note_offsets_from_the_start(self):
+        invoice = self._cp_invoice(self.customer, 1000, D0, D0)
+        refund = self._cp_invoice(
+            self.customer, 400, D0 + timedelta(days=5), move_type="out_refund"
+        )
+        (self._term(invoice) | self._term(refund)).reconcile()
+        self._accrue(D0 + timedelta(days=10))
+        self.assertAlmostEqual(
+            self._term(invoice).collection_interest_accrued,
+            6.0,
+            "the credited amount was never owed",
+        )
+        self.assertFalse(self._term(refund).collection_interest_accrued)
+
+    def test_published_rates_by_day(self):
+        self.company.write(
+            {
+                "collection_interest_preset": "chile",
+                "account_fiscal_country_id": self.env.ref("base.cl").id,
+            }
+        )
+        self.assertEqual(self.company.collection_interest_rate_source, "table")
+        self.assertEqual(self.company.collection_interest_basis, "360")
+        Rate = self.env["collection.interest.rate"]
+        with freeze_time(D0 + timedelta(days=10)):
+            self.assertIn("no published rate", self.company.collection_interest_warning)
+            self.assertFalse(self._accrue(D0 + timedelta(days=10)), "no rate, nothing")
+        Rate.create(
+            [
+                {"company_id": self.company.id, "date_from": D0 - timedelta(days=30),
+                 "rate": 12.0},
+                {"company_id": self.company.id, "date_from": D0 + timedelta(days=5),
+                 "rate": 24.0},
+            ]
+        )
+        invoice = self._cp_invoice(self.customer, 3000, D0, D0)
+        self._accrue(D0 + timedelta(days=10))
+        # 4 days at 12%/360 and 6 days at 24%/360 on 3000.
+        self.assertAlmostEqual(self._term(invoice).collection_interest_accrued, 16.0)
+        with freeze_time(D0 + timedelta(days=10)):
+            self.company.invalidate_recordset(["collection_interest_warning"])
+            self.assertFalse(self.company.collection_interest_warning)
+        with freeze_time(D0 + timedelta(days=70)):
+            self.company.invalidate_recordset(["collection_interest_warning"])
+            self.assertIn("last published rate", self.company.collection_interest_warning)
+        with self.assertRaises(ValidationError), self.cr.savepoint():
+            Rate.create({"company_id": self.company.id, "date_from": D0, "rate": -1})
+        with self.assertRaises(ValidationError), self.cr.savepoint():
+            Rate.create(
+                {"company_id": self.company.id, "date_from": D0 + timedelta(days=5),
+                 "rate": 20.0}
+            )
+
+    def test_settings_refuse_bad_values(self):
+        for values in (
+            {"collection_interest_rate": -1},
+            {"collection_interest_rate": 5000},
+            {"collection_interest_grace_days": -3},
+            {"collection_interest_min_amount": -10},
+            {"collection_interest_rate": 0},
+        ):
+            with self.subTest(values=values), self.assertRaises(
+                ValidationError
+            ), self.cr.savepoint():
+                self.company.write(values)
+                self.company.flush_recordset()
+        settings = self.env["res.config.settings"].new(
+            {"collection_interest_preset": "chile"}
+        )
+        settings._onchange_collection_interest_preset()
+        self.assertEqual(settings.collection_interest_rate_source, "table")
+        self.assertEqual(settings.collection_interest_period, "year")
+
+    def test_invoice_shows_interest(self):
+        invoice = self._cp_invoice(self.customer, 1000, D0 - timedelta(days=20), D0)
+        with freeze_time(D0 - timedelta(days=2)):
+            invoice.invalidate_recordset()
+            self.assertIn("to avoid", invoice.collection_interest_text)
+            self.assertIn("30", invoice.collection_interest_text, "a month of 3%")
+        self._accrue(D0 + timedelta(days=10))
+        with freeze_time(D0 + timedelta(days=10)):
+            invoice.invalidate_recordset()
+            self._term(invoice).invalidate_recordset()
+            self.assertAlmostEqual(invoice.collection_interest_pending, 10.0)
+            self.assertIn("a day", invoice.collection_interest_text)
+        self.company.collection_interest_enabled = False
+        invoice.invalidate_recordset()
+        self.assertFalse(invoice.collection_interest_text)
+
+
+@tagged("post_install", "-at_install")
+class TestInterestInvoicing(InterestCommon):
+    """Invoicing a customer's interest: once per accrued amount, refused as a
+    whole on bad input, collectors only."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.invoice = cls._cp_invoice(cls.customer, 1000, D0 - timedelta(days=30), D0)
+        cls.env["collection.case"]._sync_cases(cls.company)
+        cls.case = cls.env["collection.case"].search(
+            [("partner_id", "=", cls.customer.id)]
+        )
+
+    def _wizard(self, user=None):
+        env = self.env(user=user) if user else self.env
+        return (
+            env["collection.interest.wizard"]
+            .with_context(active_model="collection.case", active_ids=self.case.ids)
+            .create({})
+        )
+
+    def _interest_moves(self):
+        return self.env["account.move"].search(
+            [("partner_id", "=", self.customer.id),
+             ("collection_interest_invoice", "=", True)]
+        )
+
+    def test_invoice_once_then_only_the_new_accrual(self):
+        with freeze_time(D0 + timedelta(days=10)):
+            action = self.case.action_invoice_interest()
+            self.assertEqual(action["res_model"], "collection.interest.wizard")
+            wizard = self._wizard(self.collector)
+            self.assertEqual(len(wizard.line_ids), 1)
+            self.assertAlmostEqual(wizard.amount_total, 10.0)
+            self.assertEqual(wizard.line_ids.days, 10)
+            result = wizard.action_invoice()
+            move = self.env["account.move"].browse(result["res_id"])
+            self.assertTrue(move.collection_interest_invoice)
+            self.assertEqual(move.state, "draft")
+            self.assertAlmostEqual(move.amount_total, 10.0)
+            self.assertIn(self.invoice.name, move.invoice_line_ids.name)
+            self.assertTrue(
+                self.env["ir.attachment"].search_count(
+                    [("res_model", "=", "account.move"), ("res_id", "=", move.id),
+                     ("mimetype", "=", "text/csv")]
+                ),
+                "the computation is attached",
+            )
+            self.assertAlmostEqual(self._term(self.invoice).collection_interest_charged, 10)
+            self.case.invalidate_recordset()
+            self.assertAlmostEqual(self.case.interest_invoiced, 10.0)
+            self.assertFalse(self.case.interest_pending)
+            # A second click the same day: nothing new to invoice.
+            with self.assertRaises(UserError):
+                self._wizard(self.collector).action_invoice()
+            self.assertEqual(self._interest_moves(), move)
+        with freeze_time(D0 + timedelta(days=25)):
+            wizard = self._wizard(self.collector)
+            self.assertAlmostEqual(wizard.amount_total, 15.0, "only the new part")
+            second = self.env["account.move"].browse(wizard.action_invoice()["res_id"])
+            self.assertAlmostEqual(second.amount_total, 15.0)
+            # The interest invoice accrues no interest of its own.
+            second.action_post()
+            self._accrue(D0 + timedelta(days=80))
+            self.assertFalse(self._term(second).collection_interest_accrued)
+            # Cancelled, its interest can be invoiced again.
+            second.button_cancel()
+            self.assertAlmostEqual(
+                self._term(self.invoice).collection_interest_charged, 10
+            )
+
+    def test_posted_when_set_and_the_minimum(self):
+        self.company.collection_interest_min_amount = 50
+        with freeze_time(D0 + timedelta(days=10)):
+            with self.assertRaisesRegex(UserError, "minimum"):
+                self._wizard(self.collector).action_invoice()
+            self.assertFalse(self._interest_moves(), "nothing half-written")
+            self.assertFalse(self.env["collection.interest.charge"].search_count([]))
+        self.company.write(
+            {"collection_interest_min_amount": 0, "collection_interest_post": True}
+        )
+        with freeze_time(D0 + timedelta(days=10)):
+            result = self._wizard(self.collector).action_invoice()
+        self.assertEqual(self.env["account.move"].browse(result["res_id"]).state, "posted")
+
+    def test_bad_input(self):
+        with freeze_time(D0 + timedelta(days=10)):
+            self.company.collection_interest_account_id = False
+            with self.assertRaisesRegex(UserError, "income account"):
+                self._wizard(self.collector).action_invoice()
+            self.company.collection_interest_enabled = False
+            with self.assertRaisesRegex(UserError, "not enabled"):
+                self._wizard(self.collector)
+            self.assertFalse(self._interest_moves())
+            with self.assertRaises(UserError):
+                self.env["collection.interest.wizard"].create(
+                    {"partner_id": self.customer.id}
+                ).action_invoice()
+            portal = self.env["res.users"].create(
+                {
+                    "name": "Portal Interés",
+                    "login": "cp_interest_portal",
+                    "groups_id": [Command.set(self.env.ref("base.group_portal").ids)],
+                }
+            )
+            with self.assertRaises(AccessError):
+                self._wizard(portal)
+            self.assertFalse(self._interest_moves())
+
+    def test_plan_waives_on_acceptance(self):
+        with freeze_time(D0 + timedelta(days=10)):
+            plan = self.env["collection.payment.plan"].create(
+                {
+                    "partner_id": self.customer.id,
+                    "invoice_ids": [Command.set(self.invoice.ids)],
+                    "installment_count": 3,
+                    "frequency": "monthly",
+                    "first_date": D0 + timedelta(days=17),
+                    "waive_interest": True,
+                }
+            )
+            plan.action_propose()
+            plan.action_record_acceptance("María Pérez", note="Por teléfono")
+        self.assertAlmostEqual(plan.interest_waived, 10.0)
+        charge = self.env["collection.interest.charge"].search(
+            [("plan_id", "=", plan.id)]
+        )
+        self.assertEqual(charge.kind, "waived")
+        self._accrue(D0 + timedelta(days=20))
+        term = self._term(self.invoice)
+        self.assertAlmostEqual(
+            term.collection_interest_accrued, 10.0, "no accrual under the plan"
+        )
+        self.assertFalse(term.collection_interest_pending)
+        self.case.invalidate_recordset()
+        self.assertAlmostEqual(self.case.interest_waived, 10.0)

@@ -70,6 +70,7 @@
         "data/collection_payment_plan_mail_data.xml",
         "views/collections_proactive_menus.xml",
         "views/collection_interest_views.xml",
+        "views/collection_interest_portal_templates.xml",
         "wizards/collection_interest_wizard_views.xml",
     ],
     "demo": ["demo/collections_proactive_demo.xml"],

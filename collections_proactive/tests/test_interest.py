@@ -6,8 +6,9 @@ from freezegun import freeze_time
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
-from .common import CollectionsCommon
+from .common import CollectionsCommon, PortalCommon
 
 D0 = date(2026, 1, 10)
 
@@ -484,3 +485,49 @@ class TestInterestShown(InterestCommon):
             ["interest_accrued:sum", "interest_invoiced:sum", "interest_waived:sum"],
         )[0]
         self.assertEqual(totals, (10.0, 0.0, 4.0))
+
+
+@tagged("post_install", "-at_install")
+class TestInterestPortal(PortalCommon):
+    """The customer sees its own interest on the portal, never another's."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company.write(
+            {
+                "collection_interest_enabled": True,
+                "collection_interest_rate": 3.0,
+                "collection_interest_period": "month",
+                "collection_interest_account_id": cls.company_data[
+                    "default_account_revenue"
+                ].id,
+            }
+        )
+        cls.env["account.move.line"]._collection_accrue_interest(cls.company)
+
+    def test_invoices_show_interest(self):
+        self.authenticate("cp_portal", "cp_portal")
+        page = self.url_open("/my/invoices")
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("Late Interest", page.text)
+        # 900 overdue for 20 days at 3% a month.
+        self.assertIn("18.00", page.text)
+        self.assertNotIn(self.other_invoice.name, page.text)
+        page = self.url_open(self.overdue[0].get_portal_url())
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("Late interest accrued", page.text)
+        self.assertIn("a day until paid", page.text)
+        soon = self.url_open(self.soon.get_portal_url())
+        self.assertIn("to avoid", soon.text)
+        with mute_logger("odoo.http"):
+            other = self.url_open(f"/my/invoices/{self.other_invoice.id}")
+        self.assertNotIn("Late interest accrued", other.text)
+
+    def test_plan_offer_says_the_interest_is_waived(self):
+        plan = self._cp_portal_plan(self.customer, self.overdue)
+        plan.waive_interest = True
+        self.authenticate("cp_portal", "cp_portal")
+        page = self.url_open(f"/my/payment_plans/{plan.id}")
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("waived when you accept this plan", page.text)

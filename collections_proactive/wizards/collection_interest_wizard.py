@@ -18,9 +18,7 @@ class CollectionInterestWizard(models.TransientModel):
     _name = "collection.interest.wizard"
     _description = "Invoice Late Interest"
 
-    partner_id = fields.Many2one(
-        "res.partner", string="Customer", required=True, readonly=True
-    )
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     company_id = fields.Many2one(
         "res.company",
         required=True,

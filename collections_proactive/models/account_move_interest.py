@@ -25,8 +25,7 @@ class AccountMove(models.Model):
         string="Late Interest",
         currency_field="company_currency_id",
         compute="_compute_collection_interest",
-        help="Late interest accrued on this invoice and not yet invoiced or "
-        "waived.",
+        help="Late interest accrued on this invoice and not yet invoiced or waived.",
     )
     collection_interest_text = fields.Char(
         string="Interest Notice", compute="_compute_collection_interest"

@@ -130,8 +130,10 @@ class AccountMoveLine(models.Model):
         """Daily: the interest of every open overdue receivable line of each
         company with late interest, as of today, in one UPDATE per company
         (idempotent: a second run the same day writes nothing)."""
-        companies = self.env["res.company"].sudo().search(
-            [("collection_interest_enabled", "=", True)]
+        companies = (
+            self.env["res.company"]
+            .sudo()
+            .search([("collection_interest_enabled", "=", True)])
         )
         for company in companies:
             self._collection_accrue_interest(company)

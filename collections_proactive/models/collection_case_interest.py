@@ -10,7 +10,6 @@ class CollectionCase(models.Model):
 
     interest_enabled = fields.Boolean(related="company_id.collection_interest_enabled")
     interest_pending = fields.Monetary(
-        string="Interest Pending",
         compute="_compute_interest",
         help="Late interest accrued on the customer's invoices and not yet "
         "invoiced or waived.",
@@ -41,13 +40,17 @@ class CollectionCase(models.Model):
                 )
             )
             pending = dict(self.env.cr.fetchall())
-        charges = self.env["collection.interest.charge"].sudo()._read_group(
-            [
-                ("partner_id", "in", self.partner_id.ids),
-                ("company_id", "in", self.company_id.ids),
-            ],
-            ["partner_id", "company_id", "kind"],
-            ["amount:sum"],
+        charges = (
+            self.env["collection.interest.charge"]
+            .sudo()
+            ._read_group(
+                [
+                    ("partner_id", "in", self.partner_id.ids),
+                    ("company_id", "in", self.company_id.ids),
+                ],
+                ["partner_id", "company_id", "kind"],
+                ["amount:sum"],
+            )
         )
         charged = {
             (partner.id, company.id, kind): amount

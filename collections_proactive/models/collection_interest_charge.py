@@ -50,8 +50,7 @@ class CollectionInterestCharge(models.Model):
         (
             "line_date_unique",
             "UNIQUE (move_line_id, date)",
-            "The interest of this amount due was already invoiced or waived "
-            "as of that day.",
+            "This amount due's interest was already charged that day.",
         ),
         ("amount_positive", "CHECK (amount > 0)", "A charge is of a positive amount."),
     ]

@@ -84,13 +84,12 @@ class CollectionKpiReport(models.Model):
         help="Installments of accepted payment plans whose date fell in the month.",
     )
     interest_accrued = fields.Monetary(
-        string="Interest Accrued",
         readonly=True,
         help="Late interest accrued on the amounts due, as of its last "
         "computation (today for what is still open), by that month.",
     )
-    interest_invoiced = fields.Monetary(string="Interest Invoiced", readonly=True)
-    interest_waived = fields.Monetary(string="Interest Waived", readonly=True)
+    interest_invoiced = fields.Monetary(readonly=True)
+    interest_waived = fields.Monetary(readonly=True)
     dso = fields.Float(
         string="DSO",
         readonly=True,

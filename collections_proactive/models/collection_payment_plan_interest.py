@@ -16,7 +16,6 @@ class CollectionPaymentPlan(models.Model):
         "and none accrues while the plan is kept.",
     )
     interest_waived = fields.Monetary(
-        string="Interest Waived",
         currency_field="currency_id",
         readonly=True,
         copy=False,

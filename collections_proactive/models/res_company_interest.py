@@ -106,8 +106,7 @@ class ResCompany(models.Model):
     )
     collection_interest_post = fields.Boolean(
         string="Post Interest Invoices",
-        help="Post the interest invoice at once; otherwise it stays a draft to "
-        "review.",
+        help="Post the interest invoice at once; otherwise it stays a draft to review.",
     )
     collection_interest_warning = fields.Char(
         compute="_compute_collection_interest_warning",
@@ -133,6 +132,7 @@ class ResCompany(models.Model):
             values = INTEREST_PRESET_VALUES.get(company.collection_interest_preset)
             if values:
                 super(ResCompany, company).write(values)
+        return True
 
     @api.constrains(
         "collection_interest_rate",
@@ -232,9 +232,9 @@ class ResCompany(models.Model):
             ]
         return [
             (start, end, self._collection_interest_daily_factor(rate))
-            for start, end, rate in self.env[
-                "collection.interest.rate"
-            ]._rate_periods(self)
+            for start, end, rate in self.env["collection.interest.rate"]._rate_periods(
+                self
+            )
         ]
 
     def _collection_interest_rate_today(self, today):
@@ -243,9 +243,9 @@ class ResCompany(models.Model):
         if self.collection_interest_rate_source == "fixed":
             return self.collection_interest_rate
         rate = 0.0
-        for start, _end, value in self.env[
-            "collection.interest.rate"
-        ]._rate_periods(self):
+        for start, _end, value in self.env["collection.interest.rate"]._rate_periods(
+            self
+        ):
             if start <= today:
                 rate = value
         return rate

@@ -138,7 +138,10 @@ class TestFuzzInterest(FuzzMixin, CollectionsCommon):
             invoiced.append(wizard.id)
             move = self.env["account.move"].sudo().browse(action["res_id"])
             self.assertTrue(move.collection_interest_invoice)
-            self.assertEqual(move.state, "posted" if settings["collection_interest_post"] else "draft")
+            self.assertEqual(
+                move.state,
+                "posted" if settings["collection_interest_post"] else "draft",
+            )
             charges = move.collection_interest_charge_ids
             self.assertTrue(charges)
             self.assertAlmostEqual(sum(charges.mapped("amount")), move.amount_total)

@@ -138,10 +138,16 @@ class TestInterestAccrual(InterestCommon):
             self.assertFalse(self._accrue(D0 + timedelta(days=10)), "no rate, nothing")
         Rate.create(
             [
-                {"company_id": self.company.id, "date_from": D0 - timedelta(days=30),
-                 "rate": 12.0},
-                {"company_id": self.company.id, "date_from": D0 + timedelta(days=5),
-                 "rate": 24.0},
+                {
+                    "company_id": self.company.id,
+                    "date_from": D0 - timedelta(days=30),
+                    "rate": 12.0,
+                },
+                {
+                    "company_id": self.company.id,
+                    "date_from": D0 + timedelta(days=5),
+                    "rate": 24.0,
+                },
             ]
         )
         invoice = self._cp_invoice(self.customer, 3000, D0, D0)
@@ -153,13 +159,18 @@ class TestInterestAccrual(InterestCommon):
             self.assertFalse(self.company.collection_interest_warning)
         with freeze_time(D0 + timedelta(days=70)):
             self.company.invalidate_recordset(["collection_interest_warning"])
-            self.assertIn("last published rate", self.company.collection_interest_warning)
+            self.assertIn(
+                "last published rate", self.company.collection_interest_warning
+            )
         with self.assertRaises(ValidationError), self.cr.savepoint():
             Rate.create({"company_id": self.company.id, "date_from": D0, "rate": -1})
         with self.assertRaises(ValidationError), self.cr.savepoint():
             Rate.create(
-                {"company_id": self.company.id, "date_from": D0 + timedelta(days=5),
-                 "rate": 20.0}
+                {
+                    "company_id": self.company.id,
+                    "date_from": D0 + timedelta(days=5),
+                    "rate": 20.0,
+                }
             )
 
     def test_settings_refuse_bad_values(self):
@@ -170,9 +181,11 @@ class TestInterestAccrual(InterestCommon):
             {"collection_interest_min_amount": -10},
             {"collection_interest_rate": 0},
         ):
-            with self.subTest(values=values), self.assertRaises(
-                ValidationError
-            ), self.cr.savepoint():
+            with (
+                self.subTest(values=values),
+                self.assertRaises(ValidationError),
+                self.cr.savepoint(),
+            ):
                 self.company.write(values)
                 self.company.flush_recordset()
         settings = self.env["res.config.settings"].new(
@@ -223,8 +236,10 @@ class TestInterestInvoicing(InterestCommon):
 
     def _interest_moves(self):
         return self.env["account.move"].search(
-            [("partner_id", "=", self.customer.id),
-             ("collection_interest_invoice", "=", True)]
+            [
+                ("partner_id", "=", self.customer.id),
+                ("collection_interest_invoice", "=", True),
+            ]
         )
 
     def test_invoice_once_then_only_the_new_accrual(self):
@@ -243,12 +258,17 @@ class TestInterestInvoicing(InterestCommon):
             self.assertIn(self.invoice.name, move.invoice_line_ids.name)
             self.assertTrue(
                 self.env["ir.attachment"].search_count(
-                    [("res_model", "=", "account.move"), ("res_id", "=", move.id),
-                     ("mimetype", "=", "text/csv")]
+                    [
+                        ("res_model", "=", "account.move"),
+                        ("res_id", "=", move.id),
+                        ("mimetype", "=", "text/csv"),
+                    ]
                 ),
                 "the computation is attached",
             )
-            self.assertAlmostEqual(self._term(self.invoice).collection_interest_charged, 10)
+            self.assertAlmostEqual(
+                self._term(self.invoice).collection_interest_charged, 10
+            )
             self.case.invalidate_recordset()
             self.assertAlmostEqual(self.case.interest_invoiced, 10.0)
             self.assertFalse(self.case.interest_pending)
@@ -283,7 +303,9 @@ class TestInterestInvoicing(InterestCommon):
         )
         with freeze_time(D0 + timedelta(days=10)):
             result = self._wizard(self.collector).action_invoice()
-        self.assertEqual(self.env["account.move"].browse(result["res_id"]).state, "posted")
+        self.assertEqual(
+            self.env["account.move"].browse(result["res_id"]).state, "posted"
+        )
 
     def test_bad_input(self):
         with freeze_time(D0 + timedelta(days=10)):
@@ -363,17 +385,28 @@ class TestInterestShown(InterestCommon):
             )["statements"][self.customer.id]
             self.assertTrue(values["interest_enabled"])
             self.assertAlmostEqual(values["interest"], 10.0, "brought up to date")
-            html = self.env["ir.actions.report"]._render_qweb_html(
-                "collections_proactive.report_customer_statement",
-                self.customer.ids,
-                {"date_from": "2025-12-01", "date_to": str(D0 + timedelta(days=10))},
-            )[0].decode()
+            html = (
+                self.env["ir.actions.report"]
+                ._render_qweb_html(
+                    "collections_proactive.report_customer_statement",
+                    self.customer.ids,
+                    {
+                        "date_from": "2025-12-01",
+                        "date_to": str(D0 + timedelta(days=10)),
+                    },
+                )[0]
+                .decode()
+            )
         self.assertIn("Late interest", html)
         self.assertIn(invoice.name, html)
         self.company.collection_interest_enabled = False
-        html = self.env["ir.actions.report"]._render_qweb_html(
-            "collections_proactive.report_customer_statement", self.customer.ids
-        )[0].decode()
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html(
+                "collections_proactive.report_customer_statement", self.customer.ids
+            )[0]
+            .decode()
+        )
         self.assertNotIn("Late interest", html)
 
     def _reminder(self, partner, invoice, template_xmlid, index=0):
@@ -439,7 +472,9 @@ class TestInterestShown(InterestCommon):
         with freeze_time(D0 - timedelta(days=3)):
             for partner, invoice in soon.items():
                 template, reminder = self._reminder(
-                    partner, invoice, "collections_proactive.mail_template_reminder_notice"
+                    partner,
+                    invoice,
+                    "collections_proactive.mail_template_reminder_notice",
                 )
                 body = template._render_field(
                     "body_html", reminder.ids, compute_lang=True

@@ -72,8 +72,9 @@ class CollectionInterestWizard(models.TransientModel):
         if not self.env.user.has_group("collections_proactive.group_collections_user"):
             raise AccessError(self.env._("Only collectors invoice late interest."))
         if company not in self.env.user.company_ids:
-            raise AccessError(self.env._("You do not work for %(company)s.",
-                                         company=company.name))
+            raise AccessError(
+                self.env._("You do not work for %(company)s.", company=company.name)
+            )
 
     @api.model
     def _interest_rows(self, partner, company, lock=False):
@@ -83,8 +84,10 @@ class CollectionInterestWizard(models.TransientModel):
         self._check_collector(company)
         if not company.collection_interest_enabled:
             raise UserError(
-                self.env._("Late interest is not enabled for %(company)s.",
-                           company=company.name)
+                self.env._(
+                    "Late interest is not enabled for %(company)s.",
+                    company=company.name,
+                )
             )
         MoveLine = self.env["account.move.line"].sudo()
         MoveLine._collection_accrue_interest(company, partner=partner)
@@ -127,7 +130,9 @@ class CollectionInterestWizard(models.TransientModel):
         self.ensure_one()
         partner, company = self.partner_id.commercial_partner_id, self.company_id
         if not partner:
-            raise UserError(self.env._("Choose the customer whose interest to invoice."))
+            raise UserError(
+                self.env._("Choose the customer whose interest to invoice.")
+            )
         self._check_collector(company)
         issue = company._collection_interest_rate_issue(fields.Date.context_today(self))
         if issue:
@@ -169,8 +174,10 @@ class CollectionInterestWizard(models.TransientModel):
         total = currency.round(sum(row["amount"] for row in rows))
         if currency.compare_amounts(total, 0) <= 0:
             raise UserError(
-                self.env._("%(customer)s has no late interest to invoice.",
-                           customer=partner.display_name)
+                self.env._(
+                    "%(customer)s has no late interest to invoice.",
+                    customer=partner.display_name,
+                )
             )
         if currency.compare_amounts(total, company.collection_interest_min_amount) < 0:
             raise UserError(
@@ -184,8 +191,10 @@ class CollectionInterestWizard(models.TransientModel):
         today = fields.Date.context_today(self)
         Charge = self.env["collection.interest.charge"].sudo()
         if Charge.search_count(
-            [("move_line_id", "in", [row["move_line_id"] for row in rows]),
-             ("date", "=", today)]
+            [
+                ("move_line_id", "in", [row["move_line_id"] for row in rows]),
+                ("date", "=", today),
+            ]
         ):
             raise UserError(
                 self.env._(
@@ -194,8 +203,10 @@ class CollectionInterestWizard(models.TransientModel):
                     "invoiced."
                 )
             )
-        lines = self.env["account.move.line"].sudo().browse(
-            [row["move_line_id"] for row in rows]
+        lines = (
+            self.env["account.move.line"]
+            .sudo()
+            .browse([row["move_line_id"] for row in rows])
         )
         Move = self.env["account.move"].sudo().with_company(company)
         values = {

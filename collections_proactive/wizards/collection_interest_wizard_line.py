@@ -19,6 +19,6 @@ class CollectionInterestWizardLine(models.TransientModel):
     days = fields.Integer(string="Days Late", readonly=True)
     rate = fields.Float(string="Rate Today (%)", digits=(16, 4), readonly=True)
     base = fields.Monetary(string="Amount", readonly=True)
-    accrued = fields.Monetary(string="Accrued", readonly=True)
+    accrued = fields.Monetary(readonly=True)
     charged = fields.Monetary(string="Invoiced or Waived", readonly=True)
     amount = fields.Monetary(string="To Invoice", readonly=True)

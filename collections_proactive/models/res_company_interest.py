@@ -109,6 +109,7 @@ class ResCompany(models.Model):
         help="Post the interest invoice at once; otherwise it stays a draft to review.",
     )
     collection_interest_warning = fields.Char(
+        string="Interest Warning",
         compute="_compute_collection_interest_warning",
         help="Why interest cannot be trusted today (no rate in force).",
     )

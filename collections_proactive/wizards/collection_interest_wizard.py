@@ -33,7 +33,7 @@ class CollectionInterestWizard(models.TransientModel):
     amount_total = fields.Monetary(
         string="Interest to Invoice", compute="_compute_amount_total"
     )
-    warning = fields.Char(compute="_compute_amount_total")
+    warning = fields.Char(string="Rate Warning", compute="_compute_amount_total")
 
     @api.model
     def default_get(self, fields_list):

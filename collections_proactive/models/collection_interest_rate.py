@@ -1,14 +1,14 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-CMF_URL = "https://www.cmfchile.cl/portal/principal/613/w3-propertyvalue-43365.html"
+CMF_URL = "https://www.cmfchile.cl"
 
 
 class CollectionInterestRate(models.Model):
     """A published late-interest rate, in force from a date until the next
-    row's date: for Chile, the *interés máximo convencional* that the CMF
-    publishes in the first fortnight of each month (Ley 18.010, art. 6), which
-    unpaid invoices accrue (Ley 19.983, art. 2). A manager keeps the table up
+    row's date: for Chile, the rate that the CMF publishes in the first
+    fortnight of each month (Ley 18.010, art. 6) and that unpaid invoices
+    accrue (Ley 19.983, art. 2; which row applies: readme/CONFIGURE.md). A manager keeps the table up
     to date from the CMF's page; a row belongs to one company or, without a
     company, to every company of its country. The addon never reads the
     network: when the current month has no row, the screens say so."""
@@ -38,8 +38,8 @@ class CollectionInterestRate(models.Model):
         string="Annual Rate (%)",
         required=True,
         digits=(16, 4),
-        help="The annual rate as published (e.g. the CMF's maximum conventional "
-        "rate for non-adjustable operations in pesos of less than 90 days).",
+        help="The annual rate as published (e.g. the CMF's rate for "
+        "non-adjustable operations in pesos of less than 90 days).",
     )
     operation = fields.Char(
         string="Type of Operation",

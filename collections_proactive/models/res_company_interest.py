@@ -12,8 +12,8 @@ INTEREST_START = [
     ("grace", "After the grace days"),
 ]
 INTEREST_PRESETS = [("chile", "Chile (Ley 19.983)"), ("custom", "Custom")]
-# What the Chilean preset sets: the maximum conventional rate published by the
-# CMF (annual, the monthly one being a twelfth of it: a 360-day year), from the
+# What the Chilean preset sets: the rate published monthly by the CMF (annual,
+# the monthly one being a twelfth of it: a 360-day year), from the
 # day after the due date, no grace, simple interest (Ley 19.983 art. 2, Ley
 # 18.010 art. 6). See readme/CONFIGURE.md.
 INTEREST_PRESET_VALUES = {
@@ -44,8 +44,8 @@ class ResCompany(models.Model):
         string="Interest Rule",
         default="custom",
         required=True,
-        help="Chile (Ley 19.983, art. 2): the maximum conventional rate published "
-        "monthly by the CMF, from the day after the due date, simple interest.",
+        help="Chile (Ley 19.983, art. 2): the rate published monthly by the CMF "
+        "(Interest Rates), from the day after the due date, simple interest.",
     )
     collection_interest_rate_source = fields.Selection(
         INTEREST_RATE_SOURCES,

@@ -265,13 +265,14 @@ class CollectionInterestWizard(models.TransientModel):
         return move
 
     def _line_label(self, line, row, company):
+        rate = "{:g}".format(row["rate"])
         return self.env._(
             "Late interest on %(invoice)s due %(due)s: %(days)s days at %(rate)s%% "
             "on %(base)s",
             invoice=line.move_id.name,
             due=format_date(self.env, line.date_maturity),
             days=row["days"],
-            rate=f"{row['rate']:g}",
+            rate=rate,
             base=company.currency_id.format(row["base"]),
         )
 

@@ -26,7 +26,9 @@ class CollectionInterestWizard(models.TransientModel):
         default=lambda self: self.env.company,
     )
     currency_id = fields.Many2one(related="company_id.currency_id")
-    date = fields.Date(string="As Of", readonly=True, default=fields.Date.today)
+    date = fields.Date(
+        string="As Of", readonly=True, default=fields.Date.context_today
+    )
     line_ids = fields.One2many(
         "collection.interest.wizard.line", "wizard_id", string="Computation"
     )

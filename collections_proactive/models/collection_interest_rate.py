@@ -8,9 +8,9 @@ class CollectionInterestRate(models.Model):
     """A published late-interest rate, in force from a date until the next
     row's date: for Chile, the rate that the CMF publishes in the first
     fortnight of each month (Ley 18.010, art. 6) and that unpaid invoices
-    accrue (Ley 19.983, art. 2; which row applies: readme/CONFIGURE.md). A manager keeps the table up
-    to date from the CMF's page; a row belongs to one company or, without a
-    company, to every company of its country. The addon never reads the
+    accrue (Ley 19.983, art. 2; which row applies: readme/CONFIGURE.md). A
+    manager keeps the table up to date from the CMF's page; a row belongs to
+    one company or, without a company, to every company of its country. The addon never reads the
     network: when the current month has no row, the screens say so."""
 
     _name = "collection.interest.rate"

@@ -10,8 +10,9 @@ class CollectionInterestRate(models.Model):
     fortnight of each month (Ley 18.010, art. 6) and that unpaid invoices
     accrue (Ley 19.983, art. 2; which row applies: readme/CONFIGURE.md). A
     manager keeps the table up to date from the CMF's page; a row belongs to
-    one company or, without a company, to every company of its country. The addon never reads the
-    network: when the current month has no row, the screens say so."""
+    one company or, without a company, to every company of its country. The
+    addon never reads the network: when the current month has no row, the
+    screens say so."""
 
     _name = "collection.interest.rate"
     _description = "Late Interest Rate"

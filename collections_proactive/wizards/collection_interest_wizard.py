@@ -26,9 +26,7 @@ class CollectionInterestWizard(models.TransientModel):
         default=lambda self: self.env.company,
     )
     currency_id = fields.Many2one(related="company_id.currency_id")
-    date = fields.Date(
-        string="As Of", readonly=True, default=fields.Date.context_today
-    )
+    date = fields.Date(string="As Of", readonly=True, default=fields.Date.context_today)
     line_ids = fields.One2many(
         "collection.interest.wizard.line", "wizard_id", string="Computation"
     )

@@ -16,7 +16,8 @@ class AccountMoveLine(models.Model):
     Interest is simple, in the company's currency, on each amount of the line
     for the days it stayed unpaid after the due date (the day after the due
     date is the first): the residual until today, each payment until the day
-    it was reconciled; a credit note reconciled with the line reduces it from
+    it was reconciled (a line paid in full is computed once more after its
+    payment, up to it); a credit note reconciled with the line reduces it from
     the start (that amount was never owed). With grace days and "from the due
     date", nothing accrues on what was paid within the grace days, and what was
     paid later accrues from the due date; "after the grace days" counts only
@@ -171,7 +172,16 @@ lines AS (
            l.date_maturity + %(shift)s AS s
       FROM account_move_line l
       JOIN account_move m ON m.id = l.move_id
-     WHERE l.company_id = %(company)s AND %(open)s
+     WHERE l.company_id = %(company)s
+       AND (%(open)s
+            -- paid in full since the last computation: once more, to count
+            -- the days up to the payment
+            OR (l.reconciled AND l.collection_interest_date IS NOT NULL
+                AND l.parent_state = 'posted' AND m.move_type = 'out_invoice'
+                AND EXISTS (
+                    SELECT 1 FROM account_partial_reconcile apr
+                     WHERE apr.debit_move_id = l.id
+                       AND apr.create_date::date >= l.collection_interest_date)))
        AND l.date_maturity < %(today)s
        AND NOT COALESCE(m.collection_interest_invoice, FALSE) %(partner)s
        AND NOT EXISTS (
@@ -201,11 +211,17 @@ acc AS (
      GROUP BY p.id
 ),
 new AS (
+    -- the days the line has been late: until today, or until it was paid
     SELECT lines.id,
            ROUND(COALESCE(acc.amount, 0)::numeric, %(digits)s) AS amount,
-           CASE WHEN %(today)s::date - lines.due > %(grace)s
-                THEN %(today)s::date - lines.s ELSE 0 END AS days
-      FROM lines
+           CASE WHEN lines.until - lines.due > %(grace)s
+                THEN lines.until - lines.s ELSE 0 END AS days
+      FROM (SELECT lines.*,
+                   CASE WHEN lines.residual > 0 THEN %(today)s::date
+                        ELSE (SELECT LEAST(MAX(apr.max_date), %(today)s::date)
+                                FROM account_partial_reconcile apr
+                               WHERE apr.debit_move_id = lines.id) END AS until
+              FROM lines) lines
       LEFT JOIN acc ON acc.id = lines.id
 )
 UPDATE account_move_line l

@@ -74,6 +74,39 @@ class TestInterestAccrual(InterestCommon):
             self.Line._cron_interest_accrual()
         self.assertAlmostEqual(term.collection_interest_accrued, 20.0)
 
+    def test_set_based_and_per_company(self):
+        """The accrual's queries do not grow with the lines; another company's
+        lines, rates and charges stay its own."""
+        due = D0 - timedelta(days=5)
+        self._cp_invoice(self.customer, 100, due, due)
+        self.env.flush_all()
+        before = self.cr.sql_log_count
+        self._accrue(D0)
+        one = self.cr.sql_log_count - before
+        for amount in range(200, 1200, 100):
+            self._cp_invoice(self.customer, amount, due, due)
+        self.env.flush_all()
+        before = self.cr.sql_log_count
+        self._accrue(D0 + timedelta(days=1))
+        self.assertEqual(self.cr.sql_log_count - before, one)
+        other = self.setup_other_company(name="Otra Empresa Interés")["company"]
+        foreign = self._cp_invoice(self.customer, 1000, due, due, company=other)
+        self._accrue(D0 + timedelta(days=5))
+        self.assertFalse(
+            self._term(foreign).collection_interest_accrued,
+            "the other company has no late interest",
+        )
+        rate = self.env["collection.interest.rate"].create(
+            {"company_id": other.id, "date_from": D0, "rate": 10.0}
+        )
+        self.assertNotIn(
+            rate,
+            self.env["collection.interest.rate"]
+            .with_user(self.collector)
+            .search([]),
+            "a collector of the first company does not see it",
+        )
+
     def test_year_rate_and_day_count(self):
         self.company.write(
             {
@@ -108,6 +141,21 @@ class TestInterestAccrual(InterestCommon):
         self._accrue(D0 + timedelta(days=10))
         # 600 for 10 days and 400 for the 5 days before it was paid.
         self.assertAlmostEqual(self._term(invoice).collection_interest_accrued, 8.0)
+
+    def test_paid_in_full_counts_up_to_the_payment(self):
+        invoice = self._cp_invoice(self.customer, 1000, D0, D0)
+        term = self._term(invoice)
+        self._accrue(D0 + timedelta(days=10))
+        self.assertAlmostEqual(term.collection_interest_accrued, 10.0)
+        self._cp_pay(invoice, payment_date=D0 + timedelta(days=12))
+        self.assertTrue(term.reconciled)
+        self._accrue(D0 + timedelta(days=15))
+        self.assertAlmostEqual(term.collection_interest_accrued, 12.0)
+        self.assertEqual(term.collection_interest_days, 12)
+        self._accrue(D0 + timedelta(days=30))
+        self.assertAlmostEqual(
+            term.collection_interest_accrued, 12.0, "paid: it stops growing"
+        )
 
     def test_credit_note_offsets_from_the_start(self):
         invoice = self._cp_invoice(self.customer, 1000, D0, D0)

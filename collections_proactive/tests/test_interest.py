@@ -101,9 +101,7 @@ class TestInterestAccrual(InterestCommon):
         )
         self.assertNotIn(
             rate,
-            self.env["collection.interest.rate"]
-            .with_user(self.collector)
-            .search([]),
+            self.env["collection.interest.rate"].with_user(self.collector).search([]),
             "a collector of the first company does not see it",
         )
 

@@ -9,6 +9,7 @@ class CollectionCase(models.Model):
     _inherit = "collection.case"
 
     interest_enabled = fields.Boolean(related="company_id.collection_interest_enabled")
+    interest_warning = fields.Char(related="company_id.collection_interest_warning")
     interest_pending = fields.Monetary(
         compute="_compute_interest",
         help="Late interest accrued on the customer's invoices and not yet "

@@ -3,7 +3,7 @@ fuzz_common.py)."""
 
 import traceback
 import unittest
-from datetime import timedelta
+from datetime import date, timedelta
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
@@ -14,6 +14,7 @@ from .fuzz_common import (
     BACK_OFFICE_EXAMPLES,
     FuzzMixin,
     fuzz_settings,
+    fuzz_strategies,
     given,
     st,
 )
@@ -164,3 +165,70 @@ class TestFuzzInterest(FuzzMixin, CollectionsCommon):
 
         self._run("interest_wizard", BACK_OFFICE_EXAMPLES, run)
         self.assertTrue(invoiced, "some examples reached an interest invoice")
+
+    def test_fuzz_interest_rate_table(self):
+        """collection.interest.rate: a managers' table; hostile rates, dates,
+        companies and texts are stored sane or refused with a message, and a
+        collector (read only) or a portal user cannot write it."""
+        other_company = self.setup_other_company(name="Otra Empresa Tasas")["company"]
+        text, hostile_text, _number = fuzz_strategies()
+
+        @given(
+            user=st.sampled_from(
+                [self.collections_manager] * 3 + [self.collector, self.portal_user]
+            ),
+            values=st.fixed_dictionaries(
+                {
+                    "company_id": st.sampled_from(
+                        [self.company.id, False, other_company.id]
+                    ),
+                    "date_from": st.one_of(
+                        st.just(self.today),
+                        st.dates(),
+                        st.sampled_from([date.min, date.max]),
+                    ),
+                    "rate": st.one_of(
+                        st.sampled_from([24.5, 0.0, -1.0, 999.9999, 1000.0]),
+                        st.floats(
+                            min_value=-1e12,
+                            max_value=1e12,
+                            allow_nan=False,
+                            allow_infinity=False,
+                        ),
+                    ),
+                    "operation": st.one_of(text, hostile_text),
+                    "source": st.one_of(text, hostile_text),
+                }
+            ),
+        )
+        @fuzz_settings(BACK_OFFICE_EXAMPLES)
+        @self._in_example("interest_rate")
+        def run(user, values):
+            Rate = self.env["collection.interest.rate"].sudo()
+            before = Rate.search_count([])
+            values = {
+                key: value.replace("\x00", "") if isinstance(value, str) else value
+                for key, value in values.items()
+            }
+            try:
+                with self.env.cr.savepoint():
+                    rate = (
+                        self.env["collection.interest.rate"]
+                        .with_user(user)
+                        .create(values)
+                    )
+                    self.env.flush_all()
+            except UserError:
+                self.env.invalidate_all()
+                self.assertEqual(Rate.search_count([]), before)
+                return
+            except Exception as error:  # noqa: BLE001 - any other is the finding
+                self.fail(
+                    f"{type(error).__name__} instead of a UserError\n"
+                    + "".join(traceback.format_exception(error))
+                )
+            self.assertEqual(user, self.collections_manager)
+            self.assertTrue(0 <= rate.rate < 1000)
+            self.assertNotEqual(rate.company_id, other_company)
+
+        self._run("interest_rate", BACK_OFFICE_EXAMPLES, run)

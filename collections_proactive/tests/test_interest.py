@@ -566,6 +566,17 @@ class TestInterestShown(InterestCommon):
             ["interest_accrued:sum", "interest_invoiced:sum", "interest_waived:sum"],
         )[0]
         self.assertEqual(totals, (10.0, 0.0, 4.0))
+        overview = self.env["collection.overview"].create(
+            {"date": D0 + timedelta(days=10)}
+        )
+        self.assertEqual(
+            (
+                overview.interest_accrued,
+                overview.interest_invoiced,
+                overview.interest_waived,
+            ),
+            (10.0, 0.0, 4.0),
+        )
 
 
 @tagged("post_install", "-at_install")

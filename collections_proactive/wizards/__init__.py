@@ -9,4 +9,3 @@ from . import collection_payment_plan_decline
 from . import collection_statement_wizard
 from . import collection_interest_wizard
 from . import collection_interest_wizard_line
-from . import collection_overview_interest

@@ -39,3 +39,12 @@ from . import collection_risk_alert
 from . import collection_manager_digest
 from . import collection_target
 from . import mail_mail
+from . import collection_interest_rate
+from . import collection_interest_charge
+from . import res_company_interest
+from . import res_config_settings_interest
+from . import account_move_interest
+from . import account_move_line_interest
+from . import collection_case_interest
+from . import res_partner_interest
+from . import collection_payment_plan_interest

@@ -70,6 +70,11 @@ class ReportCustomerStatement(models.AbstractModel):
     def _statement(self, partner, company, date_from, date_to):
         """The figures of one customer's statement."""
         cr = self.env.cr
+        if company.collection_interest_enabled:
+            # The interest of the open items as of today, not of the last cron.
+            self.env["account.move.line"].sudo()._collection_accrue_interest(
+                company, partner=partner
+            )
         self.env.flush_all()
         where = SQL(
             """l.company_id = %(company)s AND l.parent_state = 'posted'
@@ -128,6 +133,8 @@ class ReportCustomerStatement(models.AbstractModel):
             SQL(
                 """
                 SELECT m.name, l.date, l.date_maturity,
+                       GREATEST(COALESCE(l.collection_interest_accrued, 0)
+                                - COALESCE(l.collection_interest_charged, 0), 0),
                        l.balance - COALESCE((
                            SELECT SUM(CASE WHEN apr.debit_move_id = l.id
                                            THEN apr.amount ELSE -apr.amount END)
@@ -149,7 +156,8 @@ class ReportCustomerStatement(models.AbstractModel):
             )
         )
         open_items, aging = [], dict.fromkeys((key for _b, key in BUCKETS), 0.0)
-        for name, day, due, left in cr.fetchall():
+        interest_on = company.collection_interest_enabled
+        for name, day, due, interest, left in cr.fetchall():
             if company.currency_id.is_zero(left):
                 continue
             late = (date_to - due).days if due else 0
@@ -160,6 +168,8 @@ class ReportCustomerStatement(models.AbstractModel):
                     "due": due,
                     "days_overdue": max(late, 0),
                     "amount": left,
+                    # Late interest accrued (as of today) and not yet invoiced.
+                    "interest": interest if interest_on else 0.0,
                 }
             )
             aging[self._bucket(late)] += left
@@ -177,6 +187,8 @@ class ReportCustomerStatement(models.AbstractModel):
             "aging": aging,
             "total_due": sum(item["amount"] for item in open_items),
             "overdue": overdue,
+            "interest_enabled": interest_on,
+            "interest": sum(item["interest"] for item in open_items),
             **commitments,
         }
 

@@ -7,3 +7,5 @@ from . import collection_aging_wizard
 from . import collection_payment_plan_accept
 from . import collection_payment_plan_decline
 from . import collection_statement_wizard
+from . import collection_interest_wizard
+from . import collection_interest_wizard_line

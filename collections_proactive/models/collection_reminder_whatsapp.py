@@ -1,6 +1,11 @@
+import re
+
 from markupsafe import Markup
 
 from odoo import Command, fields, models
+
+# What people put between the digits of a phone number.
+SEPARATORS = re.compile(r"[\s().\-/]")
 
 
 class CollectionReminderWhatsapp(models.Model):
@@ -30,9 +35,19 @@ class CollectionReminderWhatsapp(models.Model):
         number = partner.mobile or partner.phone
         if not number:
             return False
-        formatted = partner._phone_format(number=number, force_format="E164") or ""
-        digits = formatted[1:]
-        if not (formatted.startswith("+") and digits.isdigit() and len(digits) >= 8):
+        # Without the phonenumbers library, _phone_format gives the number back
+        # as typed: an international one is still usable.
+        formatted = partner._phone_format(number=number, force_format="E164") or number
+        cleaned = SEPARATORS.sub("", formatted)
+        if cleaned.startswith("00"):
+            cleaned = "+" + cleaned[2:]
+        digits = cleaned[1:]
+        if not (
+            cleaned.startswith("+")
+            and digits.isascii()
+            and digits.isdigit()
+            and 8 <= len(digits) <= 15
+        ):
             return False
         return digits
 

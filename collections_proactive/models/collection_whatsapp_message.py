@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import api, fields, models, modules
 from odoo.tools import SQL
 
 from ..tools import whatsapp_api
@@ -118,8 +118,10 @@ class CollectionWhatsappMessage(models.Model):
     @api.model
     def _cron_send_whatsapp(self, batch_size=BATCH_SIZE):
         """Send the due outgoing messages, one transaction each: the state
-        ``sending`` is committed before the request and its answer after it."""
-        auto_commit = not self.env.registry.in_test_mode()
+        ``sending`` is committed before the request and its answer after it.
+        A system job: it runs in sudo, as the scheduler does."""
+        self = self.sudo()  # noqa: PLW0642
+        auto_commit = not modules.module.current_test
         self._fail_interrupted()
         self.env["collection.whatsapp.notification"]._prune()
         now = fields.Datetime.now()
@@ -269,7 +271,7 @@ class CollectionWhatsappMessage(models.Model):
                           write_uid = %(uid)s, write_date = %(now)s
                      FROM (VALUES %(rows)s) AS v(id, reason)
                     WHERE r.id = v.id AND r.state = 'sent'
-                      AND r.channel = 'whatsapp' AND NOT r.whatsapp_failed
+                      AND r.channel = 'whatsapp' AND r.whatsapp_failed IS NOT TRUE
                 RETURNING r.id""",
                 rows=rows,
                 now=now,

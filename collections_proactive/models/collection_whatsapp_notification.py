@@ -28,7 +28,7 @@ class CollectionWhatsappNotification(models.Model):
     ]
 
     @api.model
-    def _register(self, body, company):
+    def _accept(self, body, company):
         """Record the notification ``body`` (bytes); False when it was seen
         before. Atomic: two copies posted at once, one waits for the other's
         commit and is then refused by the unique index."""

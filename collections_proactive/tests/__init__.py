@@ -31,3 +31,4 @@ from . import test_targets
 from . import test_statement
 from . import test_offer
 from . import test_fuzz_preventive
+from . import test_whatsapp

@@ -98,8 +98,10 @@ class CollectionsWhatsapp(http.Controller):
         if not signed:
             return self._answer(403, "Bad signature")
         Message = request.env["collection.whatsapp.message"].sudo()
-        if not request.env["collection.whatsapp.notification"].sudo()._accept(
-            body, signed[0]
+        if (
+            not request.env["collection.whatsapp.notification"]
+            .sudo()
+            ._accept(body, signed[0])
         ):
             return self._answer(409, "Replayed")
         now = int(time.time())

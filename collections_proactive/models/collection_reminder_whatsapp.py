@@ -85,7 +85,8 @@ class CollectionReminderWhatsapp(models.Model):
         for reminder in self:
             template = reminder._whatsapp_template()
             values = template._parameter_values(reminder)
-            queued.append((reminder, template, values, template._render_preview(values)))
+            text = template._render_preview(values)
+            queued.append((reminder, template, values, text))
         messages = self.env["mail.message"].create(
             [
                 {

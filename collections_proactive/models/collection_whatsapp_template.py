@@ -43,11 +43,9 @@ class CollectionWhatsappTemplate(models.Model):
         help="What the template is for, as staff see it.",
     )
     language_code = fields.Char(
-        string="Language Code",
         required=True,
         default="es",
-        help="The template language's code at Meta: es, es_MX, en, en_US, "
-        "pt_BR...",
+        help="The template language's code at Meta: es, es_MX, en, en_US, pt_BR...",
     )
     body = fields.Text(
         string="Body Preview",
@@ -123,8 +121,7 @@ class CollectionWhatsappTemplate(models.Model):
                         "%(found)s but %(count)s parameters are listed; number "
                         "them {{1}} to {{%(count)s}}, one per parameter.",
                         name=template.name,
-                        found=", ".join(f"{{{{{n}}}}}" for n in sorted(numbers))
-                        or "-",
+                        found=", ".join(f"{{{{{n}}}}}" for n in sorted(numbers)) or "-",
                         count=len(keys),
                     )
                 )

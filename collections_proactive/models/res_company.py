@@ -45,7 +45,9 @@ WEEKDAYS = [
     ("6", "Sunday"),
 ]
 # Who reads the WhatsApp token and secrets.
-WHATSAPP_SECRET_GROUPS = "base.group_system,collections_proactive.group_collections_manager"
+WHATSAPP_SECRET_GROUPS = (
+    "base.group_system,collections_proactive.group_collections_manager"
+)
 RISK_MODEL_STATES = [
     ("model", "Learnt model"),
     ("weak", "Rules (model not accurate enough)"),
@@ -300,14 +302,11 @@ class ResCompany(models.Model):
                         "API Setup, digits only (not the phone number itself)."
                     )
                 )
-            if (
-                number_id
-                and self.sudo().search_count(
-                    [
-                        ("collection_whatsapp_phone_number_id", "=", number_id),
-                        ("id", "!=", company.id),
-                    ]
-                )
+            if number_id and self.sudo().search_count(
+                [
+                    ("collection_whatsapp_phone_number_id", "=", number_id),
+                    ("id", "!=", company.id),
+                ]
             ):
                 raise ValidationError(
                     self.env._(

@@ -98,7 +98,8 @@ class ResConfigSettings(models.TransientModel):
         groups=WHATSAPP_SECRET_GROUPS,
     )
     collection_whatsapp_webhook_url = fields.Char(
-        string="WhatsApp Webhook URL", compute="_compute_collection_whatsapp_webhook_url"
+        string="WhatsApp Webhook URL",
+        compute="_compute_collection_whatsapp_webhook_url",
     )
 
     def _compute_collection_whatsapp_webhook_url(self):

@@ -32,3 +32,4 @@ from . import test_statement
 from . import test_offer
 from . import test_fuzz_preventive
 from . import test_whatsapp
+from . import test_fuzz_whatsapp

@@ -10,8 +10,9 @@ past the first check. Each example runs inside a savepoint rolled back after it,
 so that every example starts from the same data. The tests are split by surface:
 ``test_fuzz_portal_promise.py`` (the promise form), ``test_fuzz_portal_plan.py``
 (requesting, accepting, declining and reading plans), ``test_fuzz_payment.py``
-(paying an installment, the automatic debit) and ``test_fuzz_back_office.py``
-(the wizards and the models' entry points).
+(paying an installment, the automatic debit), ``test_fuzz_back_office.py``
+(the wizards and the models' entry points) and ``test_fuzz_whatsapp.py`` (Meta's
+webhook, the WhatsApp template and settings forms).
 
 ``COLLECTIONS_FUZZ_EXAMPLES`` is the number of examples per HTTP property (40 by
 default); the back-office properties, cheaper, run three times as many. The

@@ -44,9 +44,7 @@ class WhatsappCommon(CollectionsCommon):
             PHONE_ID,
             TOKEN,
             {
-                (template.name, template.language_code): len(
-                    template._parameter_keys()
-                )
+                (template.name, template.language_code): len(template._parameter_keys())
                 for template in cls.templates
             },
         ).start()

@@ -45,7 +45,7 @@ class FakeMeta:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
+            def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 fake.requests.append((self.path, dict(self.headers), body))
@@ -122,8 +122,7 @@ class FakeMeta:
                 404,
                 132001,
                 "(#132001) Template name does not exist in the translation",
-                details=f"template name ({key[0]}) does not exist in "
-                f"{key[1]}",
+                details=f"template name ({key[0]}) does not exist in {key[1]}",
             )
         parameters = [
             parameter

@@ -155,9 +155,11 @@ def changes(data):
 def items(value, key):
     """The dicts of ``value[key]`` (statuses, messages)."""
     listed = value.get(key)
-    return [item for item in listed if isinstance(item, dict)] if isinstance(
-        listed, list
-    ) else []
+    return (
+        [item for item in listed if isinstance(item, dict)]
+        if isinstance(listed, list)
+        else []
+    )
 
 
 def timestamp(item):

@@ -166,6 +166,8 @@ class CollectionWhatsappTemplate(models.Model):
         env = reminder.with_context(lang=self._odoo_lang()).env
         partner = reminder.partner_id
         dates = [d for d in reminder.due_line_ids.mapped("date_maturity") if d]
+        if reminder.installment_id.date:
+            dates = [reminder.installment_id.date]
         values = {
             "customer": partner.commercial_partner_id.name or partner.name,
             "company": reminder.company_id.name,

@@ -20,7 +20,8 @@ examples are derived from the test's name, so that a run in CI is reproducible,
 unless ``COLLECTIONS_FUZZ_RANDOM`` is set, for a longer exploring run by hand::
 
     COLLECTIONS_FUZZ_EXAMPLES=300 COLLECTIONS_FUZZ_RANDOM=1 odoo-bin ... --test-tags \
-        :TestFuzzPortalPromise,:TestFuzzPortalPlan,:TestFuzzPayment,:TestFuzzBackOffice
+        :TestFuzzPortalPromise,:TestFuzzPortalPlan,:TestFuzzPayment,:TestFuzzBackOffice,\
+:TestFuzzWhatsapp
 """
 
 import functools

@@ -508,6 +508,20 @@ class TestWhatsappWebhook(WhatsappCommon, HttpCase):
             self.customer.message_ids[:1].body,
         )
 
+    def test_unsubscribe_link_stops_whatsapp(self):
+        url = self.customer._collection_optout_url("whatsapp")
+        self.assertIn("/collections/optout/whatsapp/", url)
+        page = self.url_open(url)
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("WhatsApp", page.text)
+        self.customer.invalidate_recordset()
+        self.assertFalse(self.customer.collection_no_whatsapp, "a GET changes nothing")
+        done = self.url_open(url, data={"confirm": "1"})
+        self.assertEqual(done.status_code, 200)
+        self.customer.invalidate_recordset()
+        self.assertTrue(self.customer.collection_no_whatsapp)
+        self.assertIn("by WhatsApp", self.customer.message_ids[:1].body)
+
     def test_garbage_is_never_a_server_error(self):
         for body in (
             b"",

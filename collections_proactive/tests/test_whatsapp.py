@@ -461,6 +461,27 @@ class TestWhatsappWebhook(WhatsappCommon, HttpCase):
         self.message.invalidate_recordset()
         self.assertEqual(self.message.state, "sent")
 
+    def test_other_company_cannot_touch_these_messages(self):
+        other = self.env["res.company"].sudo().create(
+            {
+                "name": "Otra Empresa",
+                "collection_whatsapp_phone_number_id": "222333444",
+                "collection_whatsapp_token": "other-token",
+                "collection_whatsapp_app_secret": "other-secret",
+            }
+        )
+        # Signed by the other company for its own number, about this
+        # company's message: accepted, but applied to its records only.
+        theirs = self._payload([self._status("read")], phone_id="222333444")
+        self.assertEqual(self._post(theirs, secret="other-secret").status_code, 200)
+        # Signed by the other company for this company's number: refused.
+        ours = self._payload([self._status("read", time.time() + 1)])
+        self.assertEqual(self._post(ours, secret="other-secret").status_code, 403)
+        self.message.invalidate_recordset()
+        self.assertEqual(self.message.state, "sent")
+        with self.assertRaisesRegex(ValidationError, "Another company"):
+            other.collection_whatsapp_phone_number_id = PHONE_ID
+
     def test_replay_is_refused(self):
         stamp = int(time.time())
         payload = self._payload([self._status("failed", stamp)])

@@ -462,13 +462,17 @@ class TestWhatsappWebhook(WhatsappCommon, HttpCase):
         self.assertEqual(self.message.state, "sent")
 
     def test_other_company_cannot_touch_these_messages(self):
-        other = self.env["res.company"].sudo().create(
-            {
-                "name": "Otra Empresa",
-                "collection_whatsapp_phone_number_id": "222333444",
-                "collection_whatsapp_token": "other-token",
-                "collection_whatsapp_app_secret": "other-secret",
-            }
+        other = (
+            self.env["res.company"]
+            .sudo()
+            .create(
+                {
+                    "name": "Otra Empresa",
+                    "collection_whatsapp_phone_number_id": "222333444",
+                    "collection_whatsapp_token": "other-token",
+                    "collection_whatsapp_app_secret": "other-secret",
+                }
+            )
         )
         # Signed by the other company for its own number, about this
         # company's message: accepted, but applied to its records only.

@@ -3,10 +3,11 @@ import threading
 import unicodedata
 from datetime import UTC, datetime, timedelta
 
+import psycopg2
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
 
 from ..tools import whatsapp_api
 
@@ -142,15 +143,22 @@ class CollectionWhatsappMessage(models.Model):
         this worker's to send."""
         self.ensure_one()
         self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                """SELECT id FROM collection_whatsapp_message
-                    WHERE id = %s AND state = 'outgoing'
-                      FOR UPDATE SKIP LOCKED""",
-                self.id,
-            )
-        )
-        if not self.env.cr.fetchone():
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    SQL(
+                        """SELECT id FROM collection_whatsapp_message
+                            WHERE id = %s AND state = 'outgoing'
+                              FOR UPDATE SKIP LOCKED""",
+                        self.id,
+                    )
+                )
+                mine = self.env.cr.fetchone()
+        except psycopg2.errors.SerializationFailure:
+            # Another worker committed it after this transaction began (it
+            # holds "sending" or more by now): theirs.
+            return False
+        if not mine:
             return False
         self.invalidate_recordset()
         refusal = self._refusal()

@@ -6,7 +6,7 @@
 #   ./dev.sh test   set up, run lint, install the addon in a fresh database, run every test
 #                   with Odoo's runner (what CI runs); args go to Odoo, e.g.
 #                   --test-tags=/collections_proactive:TestAutoDebit
-#   ./dev.sh pytest [args]
+#   ./dev.sh pytest [args]    (or ./dev.sh test --pytest [args])
 #                   the tests under pytest-odoo on a database kept between runs
 #                   ($PYTEST_DB, default cp_pytest: created, or updated when the addon
 #                   changed), e.g. ./dev.sh pytest collections_proactive/tests/test_auto_debit.py
@@ -314,7 +314,10 @@ cmd_odoo_tests() {
 
 case "${1:-}" in
     run) shift; cmd_run "$@" ;;
-    test) shift; cmd_test "$@" ;;
+    test)
+        shift
+        # ./dev.sh test --pytest [args]: the same tests under pytest-odoo.
+        if [ "${1:-}" = --pytest ]; then shift; cmd_pytest "$@"; else cmd_test "$@"; fi ;;
     pytest) shift; cmd_pytest "$@" ;;
     lint) shift; cmd_lint ;;
     i18n) shift; cmd_i18n ;;

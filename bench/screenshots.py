@@ -6,8 +6,11 @@ Start the demo first (``./dev.sh run``), then::
 
 It logs in as the demo collector (the overview where Collections opens, the aged
 balance), as the administrator for the back office (the follow-up board, a
-customer's risk panel, a reminder email as the customer receives it) and as the
-demo portal customer for the portal (its payment plan), and writes one PNG each.
+customer's risk panel, a reminder email as the customer receives it, the early
+warnings, the cash-in forecast, a customer statement), opens the signed link of
+an overdue email as the customer would (no login), and logs in as the demo
+portal customer for the portal (what it owes, automatic debit, its statement,
+its payment plan), and writes one PNG each.
 Uses only Chromium's DevTools protocol (``websocket-client``, a test dependency).
 """
 
@@ -24,6 +27,14 @@ import urllib.request
 import websocket
 
 ADDON = "collections_proactive"
+# A JSON-RPC call from the logged-in page: (model, method, args, kwargs) -> result.
+RPC = (
+    "(model, method, args, kwargs = {}) => fetch('/web/dataset/call_kw',"
+    " {method: 'POST', headers: {'Content-Type': 'application/json'},"
+    " body: JSON.stringify({jsonrpc: '2.0', method: 'call',"
+    " params: {model, method, args, kwargs}})})"
+    ".then(r => r.json()).then(r => r.result)"
+)
 
 
 class Browser:
@@ -211,8 +222,45 @@ def main():
             browser.evaluate(f"document.body.innerHTML = {json.dumps(body)}")
             time.sleep(1)
             browser.shot(os.path.join(args.out, "reminder_email.png"))
+        # The early warnings and the cash-in forecast by week.
+        browser.open(
+            f"{base}/odoo/action-{ADDON}.collection_risk_alert_action",
+            ".o_list_view, .o_view_nocontent",
+        )
+        time.sleep(1)
+        browser.shot(os.path.join(args.out, "risk_alerts.png"))
+        browser.open(
+            f"{base}/odoo/action-{ADDON}.account_move_action_forecast",
+            ".o_action .o_view_controller",
+        )
+        time.sleep(1.5)
+        browser.shot(os.path.join(args.out, "cash_forecast.png"))
+        # The customer statement of the riskiest customer, as its PDF shows it.
+        browser.open(
+            f"{base}/report/html/{ADDON}.report_customer_statement/{partner}",
+            ".page",
+        )
+        time.sleep(1)
+        browser.shot(os.path.join(args.out, "statement.png"))
+        # The signed link of an overdue email: what the customer sees, no login.
+        offer_url = browser.evaluate(
+            f"({RPC})('collection.reminder', 'search_read',"
+            " [[['channel', '=', 'email'], ['kind', 'in', ['overdue', 'offer']],"
+            "   ['installment_id', '=', false]], ['offer_url']],"
+            " {limit: 1, order: 'id desc'}).then(rows => rows[0]?.offer_url)"
+        )
         browser.logout(base)
+        if offer_url:
+            browser.open(offer_url, ".o_collections_offer")
+            browser.shot(os.path.join(args.out, "offer_page.png"))
         browser.login(base, *args.portal.split(":", 1))
+        for page, shot, ready in (
+            ("/my/collections", "portal_summary.png", ".o_collections_summary"),
+            ("/my/autopay", "portal_autopay.png", ".o_collections_autopay"),
+            ("/my/statement", "portal_statement.png", "#wrap form, #wrap .o_portal"),
+        ):
+            browser.open(f"{base}{page}", ready)
+            browser.shot(os.path.join(args.out, shot))
         browser.open(f"{base}/my/payment_plans", ".o_portal_my_doc_table a")
         link = browser.evaluate(
             "document.querySelector('.o_portal_my_doc_table a').href"

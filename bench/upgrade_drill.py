@@ -12,20 +12,36 @@ changed from their defaults):
 Prints what it compared and exits non-zero on any difference::
 
     python bench/upgrade_drill.py --db cp_upgrade
+
+With ``--from-ref REF`` (a commit or tag of this repository, for instance the last
+commit of 18.0.1.1.0), steps 1 and 2 are an update between versions: the addon of
+``REF`` is installed with its demo data and put to work (in a process of its own,
+with that version's code), then ``-u`` runs with this checkout's code, and the drill
+also checks that the history reached the new unit, the receivable line: every
+reminder line of an invoice has its receivable line, every promise and plan the
+lines of its invoices::
+
+    python bench/upgrade_drill.py --db cp_upgrade --from-ref 2cb297d^
 """
 
 import argparse
+import json
+import os
+import subprocess
 import sys
+import tempfile
 from datetime import timedelta
 
 from odoo_env import (
     ADDON,
+    REPO,
     add_odoo_path,
     clock,
     copy_database,
     demo_template,
     open_env,
     run_odoo,
+    template_database,
 )
 
 SETTINGS = {
@@ -115,7 +131,9 @@ def fill(env):
     company = env.ref(f"{ADDON}.demo_company")
     company.write(SETTINGS)
     Reminder = env["collection.reminder"].with_company(company)
-    Reminder.env["collection.reminder.planner"]._plan_reminders(companies=company)
+    # Before 18.0.1.2.0, planning was a method of the reminder.
+    planner = env.get("collection.reminder.planner", Reminder)
+    planner._plan_reminders(companies=company)
     reminders = Reminder.search([("state", "=", "planned")], limit=200)
     reminders._send()
     env["collection.case"]._sync_cases(company)
@@ -163,44 +181,166 @@ def fill(env):
     env["collection.risk.scoring"]._compute_risk(companies=company)
 
 
+def fill_and_snapshot(db, odoo_path, repo):
+    """Step 1 in this process: put the addon of ``repo`` to work on ``db``
+    (a copy of its demo template) and return what to compare after the update."""
+    cr, env = open_env(db, odoo_path, repo=repo)
+    fill(env)
+    cr.commit()
+    counts, settings = addon_snapshot(env)
+    books = accounting(cr)
+    cr.close()
+    return {"counts": counts, "settings": settings, "books": books}
+
+
+def line_history(cr):
+    """What the update from a version before the receivable line as the unit
+    must fill: reminder lines of an invoice without their receivable line, and
+    promises and plans without the lines of their invoices."""
+    figures = {}
+    cr.execute(
+        """SELECT count(*), count(*) FILTER (WHERE move_line_id IS NULL)
+             FROM collection_reminder_line WHERE move_id IS NOT NULL"""
+    )
+    figures["reminder lines"] = cr.fetchone()
+    for model, table, rel, key in (
+        (
+            "promises",
+            "collection_promise",
+            "collection_promise_move_line_rel",
+            "promise_id",
+        ),
+        (
+            "plans",
+            "collection_payment_plan",
+            "collection_plan_move_line_rel",
+            "plan_id",
+        ),
+    ):
+        cr.execute(
+            f"""SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (
+                       SELECT 1 FROM {rel} r WHERE r.{key} = t.id))
+                  FROM {table} t"""
+        )
+        figures[model] = cr.fetchone()
+    return figures
+
+
+def from_ref_step_1(args):
+    """Install the addon as ``args.from_ref`` had it, with its demo data, and
+    put it to work with that version's code (in a child process: a process
+    loads one version of the addon)."""
+    folder = tempfile.mkdtemp(prefix="cp_upgrade_ref_")
+    archive = subprocess.run(
+        ["git", "-C", REPO, "archive", args.from_ref, ADDON],
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+    template = template_database(
+        "cp_demo_tpl_ref",
+        args.odoo_path,
+        modules=(ADDON, "payment_demo"),
+        demo=True,
+        repo=folder,
+    )
+    copy_database(template, args.db)
+    child = subprocess.run(
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--db",
+            args.db,
+            "--odoo-path",
+            args.odoo_path,
+            "--fill-with",
+            folder,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if child.returncode:
+        sys.exit(f"putting {args.from_ref} to work failed:\n{child.stderr[-3000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def update(args, before, settings, books):
+    """Step 2: ``-u`` keeps every row and setting, and the books. Returns the
+    problems and the addon's tables after it."""
+    problems = []
+    print(f"2. -u {ADDON}" + (" with this checkout's code" if args.from_ref else ""))
+    odoo(["-u", ADDON], args.odoo_path, args.db)
+    cr, env = open_env(args.db, args.odoo_path)
+    after, settings_after = addon_snapshot(env)
+    # A newer version adds tables: each table there before keeps its rows.
+    for table in sorted(before):
+        if before.get(table) != after.get(table):
+            problems.append(
+                f"update: {table} {before.get(table)} -> {after.get(table)}"
+            )
+    if not args.from_ref and set(after) != set(before):
+        problems.append(f"update: tables {sorted(set(before) ^ set(after))}")
+    if json.loads(json.dumps(settings_after)) != settings:
+        problems.append(f"update: settings {settings} -> {settings_after}")
+    if accounting(cr) != books:
+        problems.append("update: the accounting changed")
+    history = line_history(cr)
+    cr.close()
+    kept = sum(after.get(table, 0) for table in before)
+    print(f"   rows kept: {kept} of {sum(before.values())}")
+    print(
+        "   by receivable line: "
+        + "; ".join(
+            f"{name} {total}, {missing} without their lines"
+            for name, (total, missing) in history.items()
+        )
+    )
+    for name, (_total, missing) in history.items():
+        if missing:
+            problems.append(f"update: {missing} {name} without their receivable lines")
+    return problems, set(after)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", default="cp_upgrade")
+    parser.add_argument(
+        "--from-ref",
+        help="a git ref of this repository: update from the addon it holds",
+    )
+    # Internal: step 1 of --from-ref, run by the drill in a child process.
+    parser.add_argument("--fill-with", help=argparse.SUPPRESS)
     add_odoo_path(parser)
     args = parser.parse_args()
+    if args.fill_with:
+        print(json.dumps(fill_and_snapshot(args.db, args.odoo_path, args.fill_with)))
+        return
     problems = []
     start = clock()
 
-    print(f"1. install {ADDON} with demo data in {args.db}")
-    # Installed once into a template (again when the addon's code changed),
-    # then copied: the drill changes its copy.
-    copy_database(demo_template(args.odoo_path), args.db)
-    cr, env = open_env(args.db, args.odoo_path)
-    fill(env)
-    cr.commit()
-    before, settings = addon_snapshot(env)
-    books = accounting(cr)
-    cr.close()
+    if args.from_ref:
+        version = f"{ADDON} as {args.from_ref} had it"
+        print(f"1. install {version}, with demo data, in {args.db}")
+        snapshot = from_ref_step_1(args)
+    else:
+        print(f"1. install {ADDON} with demo data in {args.db}")
+        # Installed once into a template (again when the addon's code changed),
+        # then copied: the drill changes its copy.
+        copy_database(demo_template(args.odoo_path), args.db)
+        snapshot = fill_and_snapshot(args.db, args.odoo_path, REPO)
+    before, settings, books = (
+        snapshot["counts"],
+        snapshot["settings"],
+        {name: tuple(value) for name, value in snapshot["books"].items()},
+    )
     print(
         f"   {len(before)} tables of the addon, {sum(before.values())} rows;"
         f" {books['moves'][0]} moves, {books['reconciliations'][0]} reconciliations"
     )
 
-    print(f"2. -u {ADDON}")
-    odoo(["-u", ADDON], args.odoo_path, args.db)
-    cr, env = open_env(args.db, args.odoo_path)
-    after, settings_after = addon_snapshot(env)
-    for table in sorted(set(before) | set(after)):
-        if before.get(table) != after.get(table):
-            problems.append(
-                f"update: {table} {before.get(table)} -> {after.get(table)}"
-            )
-    if settings != settings_after:
-        problems.append(f"update: settings {settings} -> {settings_after}")
-    if accounting(cr) != books:
-        problems.append("update: the accounting changed")
-    cr.close()
-    print(f"   rows kept: {sum(after.values())} of {sum(before.values())}")
+    found, tables_updated = update(args, before, settings, books)
+    problems += found
 
     print(f"3. uninstall {ADDON}")
     odoo(
@@ -257,8 +397,8 @@ def main():
     again = addon_tables(cr)
     strategies = env["collection.strategy"].search_count([])
     cr.close()
-    if set(again) != set(before):
-        problems.append(f"reinstall: tables {sorted(set(before) ^ set(again))}")
+    if set(again) != tables_updated:
+        problems.append(f"reinstall: tables {sorted(tables_updated ^ set(again))}")
     if not strategies:
         problems.append("reinstall: no strategy")
     print(f"   tables {len(again)}, strategies {strategies}")

@@ -164,9 +164,12 @@ class CollectionsPortal(PortalAccount):
             "due_now_lines": lines["due_now"],
             "due_later_lines": lines["due_later"],
             "overdue_lines": lines["overdue"],
+            # What a promise may be about: overdue, or due soon as the band's
+            # plan policy allows.
+            "agreeable_lines": lines["agreeable"],
             # What a new plan may take: not what a proposal holds already.
             "plannable_lines": lines["plannable"],
-            "plannable_overdue_lines": lines["plannable_overdue"],
+            "plannable_now_lines": lines["plannable_now"],
             "line_left": lines["left"],
             "collections_company": company,
             "plan_policy": env["collection.plan.policy"]._for_partner(
@@ -223,7 +226,7 @@ class CollectionsPortal(PortalAccount):
         invoice_ids = self._collections_ids("invoice_ids")
         if line_ids is None or invoice_ids is None or not (line_ids or invoice_ids):
             return self._collections_error(
-                env._("Choose the overdue invoices you promise to pay.")
+                env._("Choose the invoices you promise to pay.")
             )
         try:
             when = fields.Date.to_date(self._text(promised_date, 64) or None)
@@ -477,9 +480,12 @@ class CollectionsPortal(PortalAccount):
     def portal_payment_plan_request(self, **post):
         env = request.env
         values = self._collections_overdue_values(page_name="payment_plan_request")
-        if not values["overdue_lines"]:
+        if not values["agreeable_lines"]:
             return self._collections_error(
-                env._("You have no overdue invoice: there is nothing to spread."),
+                env._(
+                    "Nothing of yours is overdue or falls due soon: there is "
+                    "nothing to spread."
+                ),
                 status=409,
             )
         Plan = env["collection.payment.plan"]
@@ -494,7 +500,7 @@ class CollectionsPortal(PortalAccount):
         invoice_ids = self._collections_ids("invoice_ids")
         if line_ids is None or invoice_ids is None or not (line_ids or invoice_ids):
             return self._collections_error(
-                env._("Choose the overdue invoices the plan should cover.")
+                env._("Choose the invoices the plan should cover.")
             )
         try:
             # Checked before anything is created: a refused request leaves no

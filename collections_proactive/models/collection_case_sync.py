@@ -1,10 +1,13 @@
 import logging
+from contextlib import nullcontext
 from datetime import datetime, time, timedelta
 
 from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.tools import SQL
+
+from ..tools.sql import without_jit
 
 _logger = logging.getLogger(__name__)
 
@@ -167,7 +170,9 @@ class CollectionCaseSync(models.Model):
         now = fields.Datetime.now()
         self.env.flush_all()
         for company in companies or self.env["res.company"].search([]):
-            result = self._sync_company(company, now, partners)
+            # A few customers' refresh is cheap; the whole ledger is not.
+            with nullcontext() if partners else without_jit(self.env.cr):
+                result = self._sync_company(company, now, partners)
             for key in counts:
                 counts[key] += result[key]
         self.invalidate_model()

@@ -323,10 +323,11 @@ class CollectionPaymentPlanAgreement(models.Model):
             plannable,
             line_ids,
             invoice_ids,
-            by_invoice=offered["plannable_overdue"],
+            by_invoice=offered["plannable_now"],
         )
-        if lines is not None and not lines & offered["plannable_overdue"]:
-            # A plan spreads what is overdue, and what falls due later with it.
+        if lines is not None and not lines & offered["plannable_now"]:
+            # A plan spreads what is overdue or falls due soon (as the band's
+            # policy allows), and what falls due later with it.
             lines = None
         if lines is None:
             held = partner._collection_planned_lines(HOLDING_PLAN_STATES)
@@ -337,7 +338,10 @@ class CollectionPaymentPlanAgreement(models.Model):
                     env._("Some of these invoices are already in a payment plan.")
                 )
             raise AccessError(
-                env._("Some of these invoices are not yours or not overdue.")
+                env._(
+                    "Some of these invoices are not yours, or none of them is "
+                    "overdue or falls due soon."
+                )
             )
         company = lines.company_id
         if len(company) > 1:

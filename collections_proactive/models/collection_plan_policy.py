@@ -41,6 +41,13 @@ class CollectionPlanPolicy(models.Model):
         string="Manager Proposes",
         help="Plans for this band are proposed by a collections manager only.",
     )
+    early_days = fields.Integer(
+        string="Before the Due Date (days)",
+        default=30,
+        help="On the portal, the customer may promise a date for, or ask for a "
+        "plan on, amounts that fall due within this many days, not only on what "
+        "is overdue: an agreement before the default. 0: overdue amounts only.",
+    )
     broken_after_days = fields.Integer(
         string="Broken After (days)",
         default=10,
@@ -60,6 +67,7 @@ class CollectionPlanPolicy(models.Model):
         "max_months",
         "min_down_payment_percent",
         "broken_after_days",
+        "early_days",
     )
     def _check_limits(self):
         for policy in self:
@@ -76,6 +84,10 @@ class CollectionPlanPolicy(models.Model):
             if policy.broken_after_days < 0:
                 raise ValidationError(
                     self.env._("Days before a plan breaks cannot be negative.")
+                )
+            if not 0 <= policy.early_days <= 366:
+                raise ValidationError(
+                    self.env._("Days before the due date are between 0 and 366.")
                 )
 
     @api.model

@@ -389,18 +389,29 @@ class CollectionPromise(models.Model):
         today=None,
     ):
         """A promise made on the portal by ``partner`` (the logged-in customer)
-        to pay by ``promised_date`` its overdue lines ``line_ids``, or the
-        overdue lines of its invoices ``invoice_ids`` (not the installment due
-        in two months), for what is left to pay on them after its credits; its
-        collector is told. Raises AccessError when one is not an overdue amount
-        of the customer (another's, not due yet, settled by its credits),
-        ValidationError for the rest."""
+        to pay by ``promised_date`` its lines ``line_ids``, or the lines of its
+        invoices ``invoice_ids``: overdue, or falling due within the days its
+        band's plan policy allows (not the installment due in six months), for
+        what is left to pay on them after its credits; its collector is told.
+        Raises AccessError when one is not such an amount of the customer
+        (another's, due too late, settled by its credits), ValidationError for
+        the rest."""
         today = today or fields.Date.context_today(self)
-        overdue, left = partner._collection_due_lines(today, overdue=True, planned=True)
-        lines = partner._collection_pick_lines(overdue, line_ids, invoice_ids)
+        open_lines, left = partner._collection_due_lines(today, planned=True)
+        until = {
+            company: partner._collection_agreeable_until(company, today)
+            for company in open_lines.company_id
+        }
+        agreeable = open_lines.filtered(
+            lambda line: line.date_maturity <= until[line.company_id]
+        )
+        lines = partner._collection_pick_lines(agreeable, line_ids, invoice_ids)
         if lines is None:
             raise AccessError(
-                self.env._("Some of these invoices are not yours or not overdue.")
+                self.env._(
+                    "Some of these invoices are not yours, or not due soon enough "
+                    "to promise a date for."
+                )
             )
         if len(lines.company_id) > 1:
             raise ValidationError(

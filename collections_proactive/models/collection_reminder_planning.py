@@ -1,7 +1,10 @@
 from collections import defaultdict
+from contextlib import nullcontext
 
 from odoo import api, fields, models
 from odoo.tools import SQL
+
+from ..tools.sql import without_jit
 
 # The reminder engine logs under one name, that of collection_reminder.py.
 from .collection_reminder import _logger
@@ -35,9 +38,11 @@ class CollectionReminderPlanner(models.AbstractModel):
         created = self.env["collection.reminder"].browse()
         for company in (companies or self.env["res.company"].search([])).sudo():
             first = self._first_offsets(company)
-            rows = self._plan_candidates(company, now, partners, first)
-            if "paid" in first:
-                rows += self._plan_thanks(company, now, partners)
+            # A few customers' plan is cheap; the whole ledger's is not.
+            with nullcontext() if partners else without_jit(self.env.cr):
+                rows = self._plan_candidates(company, now, partners, first)
+                if "paid" in first:
+                    rows += self._plan_thanks(company, now, partners)
             if rows:
                 created |= self._plan_create(company, rows, now)
             created |= self._plan_installments(company, now, partners)

@@ -8,6 +8,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..tools import risk_model as rm
+from ..tools.sql import no_jit
 
 _logger = logging.getLogger(__name__)
 
@@ -148,6 +149,7 @@ class CollectionRiskScoring(models.AbstractModel):
         )
         return [row[0] for row in self.env.cr.fetchall()]
 
+    @no_jit
     def _risk_finish_run(self, company, today):
         company = company.sudo()
         if not company.collection_risk_run_start:
@@ -449,6 +451,7 @@ class CollectionRiskScoring(models.AbstractModel):
     # Scoring a batch
     # ------------------------------------------------------------------
 
+    @no_jit
     def _risk_score_partners(self, company, partner_ids, today):
         company = company.sudo()
         params = company.collection_risk_model_params or {}
@@ -641,6 +644,7 @@ class CollectionRiskScoring(models.AbstractModel):
             history[partner_id].append((invoice_date, due, paid_on, float(amount)))
         return history
 
+    @no_jit
     def _risk_fit(self, company, today, force=False):
         """Back-test on a time-ordered split (the model beside the two simple
         rules), then fit and calibrate: see ``rm.learn``. The model scores only

@@ -220,7 +220,11 @@ class CollectionStrategy(models.Model):
                  WHERE l.company_id = %(company)s AND %(open)s
                    %(move_filter)s
             ),
-            owed AS (%(owed)s),
+            -- Materialized and joined: read once, not once per line.
+            owed AS MATERIALIZED (%(owed)s),
+            autopay AS MATERIALIZED (
+                SELECT DISTINCT line_id FROM (%(autopay)s) ap
+            ),
             planned AS (
                 SELECT DISTINCT ON (rl.move_line_id)
                        rl.move_line_id AS line_id, r.step_id,
@@ -232,11 +236,11 @@ class CollectionStrategy(models.Model):
                  ORDER BY rl.move_line_id, r.planned_date
             ),
             step AS (%(step)s),
-            facts AS (
-                SELECT mv.line_id, mv.move_id, mv.partner_id,
-                       mv.held OR COALESCE((SELECT o.amount FROM owed o
-                                             WHERE o.partner_id = mv.partner_id),
-                                            0) <= 0 AS held,
+            -- Materialized: each of its subqueries runs once per line, not once
+            -- per mention below.
+            facts AS MATERIALIZED (
+                SELECT mv.line_id, mv.move_id, mv.partner_id, mv.due,
+                       mv.held OR COALESCE(o.amount, 0) <= 0 AS held,
                        mv.held AS on_hold,
                        (SELECT pl.id
                           FROM collection_payment_plan pl
@@ -252,7 +256,7 @@ class CollectionStrategy(models.Model):
                          WHERE pm.move_line_id = mv.line_id AND pr.state = 'open'
                            AND pr.grace_until >= %(today)s
                          ORDER BY pr.promised_date LIMIT 1) AS promise_id,
-                       mv.line_id IN (%(autopay)s) AS autopay,
+                       ap.line_id IS NOT NULL AS autopay,
                        (SELECT c.paused_until
                           FROM collection_case c
                          WHERE c.partner_id = mv.partner_id
@@ -261,6 +265,8 @@ class CollectionStrategy(models.Model):
                        pd.step_id AS planned_step, pd.day AS planned_day,
                        st.step_id AS next_step, st.day AS next_day
                   FROM moves mv
+                  LEFT JOIN owed o ON o.partner_id = mv.partner_id
+                  LEFT JOIN autopay ap ON ap.line_id = mv.line_id
                   LEFT JOIN planned pd ON pd.line_id = mv.line_id
                   LEFT JOIN step st ON st.line_id = mv.line_id
             )
@@ -286,8 +292,7 @@ class CollectionStrategy(models.Model):
                         WHEN f.promise_id IS NOT NULL THEN (
                             SELECT pr.promised_date FROM collection_promise pr
                              WHERE pr.id = f.promise_id)
-                        WHEN f.autopay THEN (SELECT mv.due FROM moves mv
-                                              WHERE mv.line_id = f.line_id)
+                        WHEN f.autopay THEN f.due
                         WHEN COALESCE(f.planned_step, f.next_step) IS NULL
                         THEN NULL
                         -- a step already reached goes out with the next run

@@ -1,4 +1,5 @@
 import json
+from datetime import timedelta
 
 from markupsafe import Markup
 from stdnum import get_cc_module
@@ -411,10 +412,12 @@ class ResPartner(models.Model):
         """What the customer's portal summary shows, line by line (an invoice
         with terms at 30/60/90 days has three lines, each on its own date),
         after its credits and outside its agreed plans: ``due_now`` (due by
-        today, overdue first), ``due_later``, ``overdue`` (what a promise may
-        cover), ``plannable`` (what a plan request may cover: not what a plan
-        holds already, the installments due later too), ``plannable_overdue``
-        (a request is for these, at least one) and ``left`` ({line id: left to
+        today, overdue first), ``due_later``, ``overdue``, ``agreeable`` (what
+        a promise or a plan request may be about: the overdue lines and, as
+        the plan policy of the customer's band allows, those falling due
+        soon), ``plannable`` (what a plan request may cover: not what a plan
+        holds already, the installments due later too), ``plannable_now`` (a
+        request is for these, at least one) and ``left`` ({line id: left to
         pay})."""
         self.ensure_one()
         today = today or fields.Date.context_today(self)
@@ -422,14 +425,33 @@ class ResPartner(models.Model):
         held = self._collection_planned_lines(HOLDING_PLAN_STATES)
         due_now = lines.filtered(lambda line: line.date_maturity <= today)
         overdue = due_now.filtered(lambda line: line.date_maturity < today)
+        until = {
+            company: self._collection_agreeable_until(company, today)
+            for company in lines.company_id
+        }
+        agreeable = overdue | lines.filtered(
+            lambda line: line.date_maturity <= until[line.company_id]
+        )
         return {
             "due_now": due_now,
             "due_later": lines - due_now,
             "overdue": overdue,
+            "agreeable": agreeable,
             "plannable": lines - held,
-            "plannable_overdue": overdue - held,
+            "plannable_now": agreeable - held,
             "left": left,
         }
+
+    def _collection_agreeable_until(self, company, today):
+        """The last due date a promise or a plan request of the customer may
+        be about in ``company``: before today (overdue) unless the plan policy
+        of its band lets it agree on what falls due within some days."""
+        days = (
+            self.env["collection.plan.policy"]
+            ._for_partner(self.sudo(), company)
+            .early_days
+        )
+        return today + timedelta(days=days) if days else today - timedelta(days=1)
 
     def _collection_pick_lines(
         self, allowed, line_ids=(), invoice_ids=(), by_invoice=None

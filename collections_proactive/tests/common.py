@@ -202,6 +202,15 @@ class PortalCommon(CollectionsCommon, HttpCase):
         cls.company.collection_escalation_user_id = cls.collections_manager
 
     @classmethod
+    def _agree_early(cls, customer, days):
+        """Let ``customer`` promise a date for, or ask for a plan on, what falls
+        due within ``days`` (0: what is overdue only), as its band's plan
+        policy says (30 days as shipped)."""
+        cls.env["collection.plan.policy"]._for_partner(
+            customer, cls.company
+        ).early_days = days
+
+    @classmethod
     def _portal_user(cls, login, customer):
         user = new_test_user(
             cls.env,

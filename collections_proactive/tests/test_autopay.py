@@ -462,6 +462,28 @@ class TestAutopayPortal(PortalCommon):
         self.assertEqual(len(self._mandates()), 2)
         self.assertEqual(self._mandates().mapped("state"), ["active", "revoked"])
 
+    def test_tour_turn_on_pause_resume_stop(self):
+        """The page as the customer clicks it: a mandate after each click, in
+        the state the page says."""
+        self.start_tour(
+            "/my/autopay", "collections_proactive_autopay_tour", login="cp_portal"
+        )
+        autopay = self._mandates()
+        self.assertEqual(len(autopay), 1, "one mandate through all the clicks")
+        self.assertEqual(
+            (autopay.state, autopay.token_id, autopay.max_amount),
+            ("revoked", self.own_token, 1000),
+        )
+        self.assertEqual(autopay.accepted_user_id, self.portal_user)
+        self.assertEqual(autopay.accepted_channel, "portal")
+        tracked = autopay.message_ids.tracking_value_ids.filtered(
+            lambda value: value.field_id.name == "state"
+        )
+        self.assertEqual(
+            sorted(tracked.mapped("new_value_char")),
+            sorted(["Paused", "Active", "Revoked"]),
+        )
+
     def test_someone_elses_mandate_is_a_404(self):
         autopay = self.Autopay.create(
             {"partner_id": self.customer.id, "token_id": self.own_token.id}

@@ -34,6 +34,8 @@ class TestFirstUsePortal(PortalCommon):
     # ------------------------------------------------------------------
 
     def test_signed_and_paid_plan_is_not_contradicted(self):
+        # What is overdue only (not the invoice due in 10 days) may be planned.
+        self._agree_early(self.customer, 0)
         plan = self._plan(state="active")
         first = plan._portal_next_installment()
         # Installment 1 paid, as the portal's payment does (see _post_process).
@@ -66,6 +68,8 @@ class TestFirstUsePortal(PortalCommon):
         self.assertEqual(self._next_plan_number(), number)
 
     def test_request_form_offers_invoices_in_no_plan(self):
+        # What is overdue only (not the invoice due in 10 days) may be planned.
+        self._agree_early(self.customer, 0)
         proposed = self._plan(invoice_ids=[Command.set(self.overdue[0].ids)])
         self.authenticate("cp_portal", "cp_portal")
         page = self.url_open("/my/collections").text

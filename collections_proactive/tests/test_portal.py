@@ -160,6 +160,8 @@ class TestPortal(PortalCommon):
         self.assertEqual(expired.state, "proposed")
 
     def test_promise_a_date(self):
+        # What falls due within 5 days may be promised: not the invoice due in 10.
+        self._agree_early(self.customer, 5)
         self.authenticate("cp_portal", "cp_portal")
         Promise = self.env["collection.promise"]
         when = self.today + timedelta(days=5)
@@ -372,6 +374,7 @@ class TestPortalInstallments(PortalCommon):
     def test_one_installment_due_now_two_later(self):
         page = self._page("cp_portal_terms")
         now, later = page.split("o_collections_due_later", 1)
+        now = now.split("o_collections_promise_form", 1)[0]
         later = later.split("o_collections_plans", 1)[0]
         self.assertEqual(now.count("o_collections_line "), 1)
         self.assertIn("installment 1 of 3", now)
@@ -380,34 +383,67 @@ class TestPortalInstallments(PortalCommon):
         self.assertIn("installment 3 of 3", later)
         self.assertNotIn("installment 2 of 3", now)
         self.assertEqual(self._due_count(), 1, "the first third is due, not the rest")
-        # What may be promised: the overdue line, not the installments to come.
+        # What may be promised: the overdue line (ticked) and, as the band's
+        # plan policy allows (30 days), the one due in 20 days; not the last.
         form = page.split("o_collections_promise_form", 1)[1].split("</form>", 1)[0]
-        self.assertIn(f'value="{self.lines[0].id}"', form)
-        for line in self.lines[1:]:
-            self.assertNotIn(f'value="{line.id}"', form)
+        self.assertIn(f'value="{self.lines[0].id}" checked', form)
+        self.assertIn(f'value="{self.lines[1].id}"', form)
+        self.assertNotIn(f'value="{self.lines[1].id}" checked', form)
+        self.assertIn("o_collections_falls_due", form)
+        self.assertNotIn(f'value="{self.lines[2].id}"', form)
 
-    def test_promise_covers_the_overdue_line_only(self):
+    def _policy(self):
+        return self.env["collection.plan.policy"]._for_partner(
+            self.terms_customer, self.invoice.company_id
+        )
+
+    def test_promise_covers_what_the_policy_allows(self):
         Promise = self.env["collection.promise"]
+        self.assertEqual(self._policy().early_days, 30)
         self.authenticate("cp_portal_terms", "cp_portal_terms")
         when = str(self.today + timedelta(days=5))
-        # The installment due in 20 days is not overdue: refused.
+        # The installment due in 50 days is too far ahead: refused.
         response = self._post(
             "/my/collections/promise",
-            {"move_line_ids": self.lines[1].id, "promised_date": when},
+            {"move_line_ids": self.lines[2].id, "promised_date": when},
         )
         self.assertEqual(response.status_code, 403)
         self.assertFalse(Promise.search([("partner_id", "=", self.terms_customer.id)]))
-        # The invoice chosen (as older pages send it): its overdue line only.
+        # The invoice chosen (as older pages send it): its overdue line and the
+        # one due within the policy's 30 days.
         response = self._post(
             "/my/collections/promise",
             {"invoice_ids": self.invoice.id, "promised_date": when},
         )
         self.assertEqual(response.status_code, 200)
         promise = Promise.search([("partner_id", "=", self.terms_customer.id)])
-        self.assertEqual(promise.move_line_ids, self.lines[0])
+        self.assertEqual(promise.move_line_ids, self.lines[:2])
         self.assertEqual(promise.invoice_ids, self.invoice)
-        self.assertEqual(promise.amount, 300, "the overdue third, not the invoice")
+        self.assertEqual(promise.amount, 600, "two thirds, not the invoice")
         promise.action_cancel()
+        # Before the default: the installment due in 20 days alone.
+        response = self._post(
+            "/my/collections/promise",
+            {"move_line_ids": self.lines[1].id, "promised_date": when},
+        )
+        self.assertEqual(response.status_code, 200)
+        promise = Promise.search(
+            [("partner_id", "=", self.terms_customer.id), ("state", "=", "open")]
+        )
+        self.assertEqual(promise.move_line_ids, self.lines[1])
+        self.assertEqual(promise.amount, 300)
+        promise.action_cancel()
+        # A band whose policy says overdue only: the overdue line alone.
+        self._policy().early_days = 0
+        response = self._post(
+            "/my/collections/promise",
+            {"move_line_ids": self.lines[1].id, "promised_date": when},
+        )
+        self.assertEqual(response.status_code, 403)
+        self.assertNotIn(
+            "o_collections_falls_due",
+            self._page("cp_portal_terms").split("o_collections_promise_form", 1)[1],
+        )
         response = self._post(
             "/my/collections/promise",
             {"move_line_ids": self.lines[0].id, "promised_date": when},
@@ -418,6 +454,51 @@ class TestPortalInstallments(PortalCommon):
         )
         self.assertEqual(promise.move_line_ids, self.lines[0])
         self.assertEqual(promise.amount, 300)
+
+    def test_plan_before_the_default(self):
+        """Nothing overdue yet, an installment due in 10 days: the customer may
+        already ask for a plan on it (and what falls due later with it), not on
+        what falls due after the policy's days alone."""
+        customer = self._cp_customer(
+            "Cliente Previsor", country_id=self.env.ref("base.cl").id
+        )
+        self._portal_user("cp_portal_early", customer)
+        _invoice, lines = three_term_invoice(
+            self, customer, self.today - timedelta(days=20)
+        )
+        self.authenticate("cp_portal_early", "cp_portal_early")
+        policy = self.env["collection.plan.policy"]._for_partner(
+            customer, lines.company_id
+        )
+        # A band whose policy says overdue only: nothing to spread yet.
+        policy.early_days = 0
+        self.assertEqual(self.url_open("/my/payment_plans/request").status_code, 409)
+        page = self.url_open("/my/collections").text
+        self.assertNotIn("o_collections_request_plan", page)
+        self.assertNotIn("o_collections_promise_form", page)
+        policy.early_days = 30
+        page = self.url_open("/my/collections").text
+        self.assertIn("o_collections_request_plan", page)
+        self.assertIn("o_collections_promise_form", page)
+        form = self.url_open("/my/payment_plans/request")
+        self.assertEqual(form.status_code, 200)
+        self.assertIn(f'value="{lines[0].id}" checked', form.text)
+        self.assertNotIn(f'value="{lines[1].id}" checked', form.text)
+        # What falls due in 40 days alone is not yet for a plan.
+        response = self._post(
+            "/my/payment_plans/request",
+            {"move_line_ids": lines[1].id, "installment_count": "2"},
+        )
+        self.assertEqual(response.status_code, 403)
+        response = self._post(
+            "/my/payment_plans/request",
+            {"move_line_ids": lines.ids, "installment_count": "3"},
+        )
+        self.assertEqual(response.status_code, 200)
+        plan = self.env["collection.payment.plan"].search(
+            [("partner_id", "=", customer.id)]
+        )
+        self.assertEqual(plan.move_line_ids, lines)
 
     def test_plan_can_cover_all_three_due_dates(self):
         self.authenticate("cp_portal_terms", "cp_portal_terms")

@@ -16,12 +16,18 @@ SHIPPED_1_1_0 = {
         "a2b75d333f3086df441507fb21bb3865"
     ),
 }
+# The overdue SMS as 18.0.1.1.0 shipped it (it now links to the same choices).
+SHIPPED_SMS_1_1_0 = {
+    "collections_proactive.sms_template_reminder_overdue": (
+        "ea6fe3704ccb0208c61c5e20ac77053f"
+    ),
+}
 
 
 def migrate(cr, version):
     """The reminder emails invite the customer to automatic payment, and the
-    due-date and overdue ones link to its choices (pay now, automatic
-    payment, a date, a plan). They are kept on update
+    due-date and overdue ones (the overdue SMS too) link to its choices (pay
+    now, automatic payment, a date, a plan). They are kept on update
     (``noupdate``): those still as shipped are reset from the module's files,
     in every installed language; a rewritten one is left as it is."""
     env = api.Environment(cr, SUPERUSER_ID, {})
@@ -31,4 +37,11 @@ def migrate(cr, version):
             continue
         body = template.with_context(lang="en_US").body_html or ""
         if hashlib.md5(str(body).encode()).hexdigest() == digest:
+            template.reset_template()
+    for xmlid, digest in SHIPPED_SMS_1_1_0.items():
+        template = env.ref(xmlid, raise_if_not_found=False)
+        if not template or not template.template_fs:
+            continue
+        body = template.with_context(lang="en_US").body or ""
+        if hashlib.md5(body.encode()).hexdigest() == digest:
             template.reset_template()

@@ -4,3 +4,4 @@ from . import payment
 from . import offer
 from . import statement
 from . import autopay
+from . import whatsapp

@@ -1,6 +1,9 @@
 from odoo import http
 from odoo.http import request
 
+# How the unsubscribe messages name each channel.
+CHANNEL_WORDS = {"email": "email", "sms": "SMS", "whatsapp": "WhatsApp"}
+
 
 class CollectionsOptOut(http.Controller):
     """The unsubscribe link every reminder carries: signed per customer and
@@ -43,7 +46,7 @@ class CollectionsOptOut(http.Controller):
                 partner.message_post(
                     body=request.env._(
                         "The customer stopped payment reminders by %(channel)s.",
-                        channel="SMS" if channel == "sms" else "email",
+                        channel=CHANNEL_WORDS[channel],
                     ),
                     message_type="notification",
                     subtype_xmlid="mail.mt_note",

@@ -17,6 +17,10 @@ from . import collection_reminder_email
 from . import collection_reminder_sms
 from . import collection_reminder_letter
 from . import collection_reminder_call
+from . import collection_reminder_whatsapp
+from . import collection_whatsapp_template
+from . import collection_whatsapp_message
+from . import collection_whatsapp_notification
 from . import collection_reminder_offer
 from . import collection_reminder_line
 from . import collection_holiday

@@ -11,7 +11,13 @@ _logger = logging.getLogger(__name__)
 # Days the choices link of a message keeps working after its last due date.
 OFFER_DAYS = 30
 
-CHANNELS = [("email", "Email"), ("sms", "SMS"), ("call", "Call"), ("letter", "Letter")]
+CHANNELS = [
+    ("email", "Email"),
+    ("sms", "SMS"),
+    ("call", "Call"),
+    ("letter", "Letter"),
+    ("whatsapp", "WhatsApp"),
+]
 
 
 class CollectionReminder(models.Model):

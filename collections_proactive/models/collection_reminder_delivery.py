@@ -13,7 +13,9 @@ class CollectionReminderDelivery(models.Model):
 
     def _deliverable_channel(self):
         """The channel to use, honouring opt-outs, with a fallback to the other
-        written channel; (False, reason) when nothing can reach the customer."""
+        written channel (from WhatsApp: to SMS, else email, when it is off, not
+        accepted or failed); (False, reason) when nothing can reach the
+        customer."""
         partner = self.partner_id
         can_email = bool(partner.email) and not (
             partner.is_blacklisted or partner.collection_no_email
@@ -22,6 +24,23 @@ class CollectionReminderDelivery(models.Model):
             partner.phone_sanitized_blacklisted or partner.collection_no_sms
         )
         step_channels = self.step_id._channels()
+        if self.channel == "whatsapp":
+            refusal = self._whatsapp_refusal()
+            if not refusal:
+                return "whatsapp", False
+            # Once, to the written channel the step does not use already.
+            if can_sms and "sms" not in step_channels:
+                return "sms", self.env._(
+                    "%(reason)s: sent by SMS instead", reason=refusal
+                )
+            if can_email and "email" not in step_channels:
+                return "email", self.env._(
+                    "%(reason)s: sent by email instead", reason=refusal
+                )
+            return False, self.env._(
+                "%(reason)s, and no other channel reaches the customer",
+                reason=refusal,
+            )
         if self.channel == "email" and not can_email:
             if can_sms and "sms" not in step_channels:
                 return "sms", self.env._("Email not allowed: sent by SMS instead")
@@ -72,6 +91,7 @@ class CollectionReminderDelivery(models.Model):
         links = {
             **batch.get("email", none)._deliver_emails(senders),
             **batch.get("sms", none)._deliver_sms(senders),
+            **batch.get("whatsapp", none)._deliver_whatsapp(senders),
             **batch.get("letter", none)._deliver_letters(senders),
             **batch.get("call", none)._deliver_calls(),
         }

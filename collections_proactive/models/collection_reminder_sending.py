@@ -12,7 +12,8 @@ from ..tools import contact_policy as cp
 # The reminder engine logs under one name, that of collection_reminder.py.
 from .collection_reminder import _logger
 
-WRITTEN = ("email", "sms", "letter")
+# The written contacts of the contact policy (calls are counted apart).
+WRITTEN = ("email", "sms", "letter", "whatsapp")
 BATCH_SIZE = 500
 RETRY_DELAY = timedelta(hours=1)
 # A retry planned one cron interval ahead is due at the run after, even when that
@@ -711,7 +712,7 @@ class CollectionReminderSending(models.Model):
         )
         earliest, reason = now, False
         if channel in WRITTEN:
-            written = sorted(sent["email"] + sent["sms"] + sent["letter"])
+            written = sorted(date for kind in WRITTEN for date in sent[kind])
             gap = timedelta(days=company.collection_min_days_between_written)
             if written and written[-1] + gap > earliest:
                 earliest = written[-1] + gap

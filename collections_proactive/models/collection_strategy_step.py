@@ -82,6 +82,16 @@ class CollectionStrategyStep(models.Model):
         string="SMS",
         domain="[('model', '=', 'collection.reminder')]",
     )
+    whatsapp_template_id = fields.Many2one(
+        "collection.whatsapp.template",
+        string="WhatsApp",
+        check_company=True,
+        domain="['|', ('company_id', '=', False), ('company_id', '=', company_id)]",
+        help="A template approved by Meta, sent in the customer's language (else "
+        "the company's). When WhatsApp is not configured, not accepted by the "
+        "customer or fails, the reminder goes by SMS, else by email, unless the "
+        "step sends those already.",
+    )
     letter = fields.Boolean(
         string="PDF Letter",
         help="Print a letter (PDF, in the customer's language) listing the invoices, "
@@ -181,19 +191,26 @@ class CollectionStrategyStep(models.Model):
                     )
                 )
 
-    @api.constrains("mail_template_id", "sms_template_id", "activity_type_id", "letter")
+    @api.constrains(
+        "mail_template_id",
+        "sms_template_id",
+        "whatsapp_template_id",
+        "activity_type_id",
+        "letter",
+    )
     def _check_has_action(self):
         for step in self:
             if not (
                 step.mail_template_id
                 or step.sms_template_id
+                or step.whatsapp_template_id
                 or step.activity_type_id
                 or step.letter
             ):
                 raise ValidationError(
                     self.env._(
                         "Step %(step)s does nothing: give it an email, an SMS, a "
-                        "letter or an activity.",
+                        "WhatsApp message, a letter or an activity.",
                         step=step.display_name,
                     )
                 )
@@ -207,6 +224,7 @@ class CollectionStrategyStep(models.Model):
                 ("sms", "sms_template_id"),
                 ("call", "activity_type_id"),
                 ("letter", "letter"),
+                ("whatsapp", "whatsapp_template_id"),
             )
             if self[field]
         ]

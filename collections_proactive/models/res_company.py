@@ -44,6 +44,10 @@ WEEKDAYS = [
     ("5", "Saturday"),
     ("6", "Sunday"),
 ]
+# Who reads the WhatsApp token and secrets.
+WHATSAPP_SECRET_GROUPS = (
+    "base.group_system,collections_proactive.group_collections_manager"
+)
 RISK_MODEL_STATES = [
     ("model", "Learnt model"),
     ("weak", "Rules (model not accurate enough)"),
@@ -242,6 +246,75 @@ class ResCompany(models.Model):
     collection_risk_full_requested = fields.Boolean(
         string="Full Risk Recompute Requested", readonly=True, copy=False
     )
+
+    # WhatsApp Business Cloud API. The token and the secrets give access to the
+    # company's WhatsApp account: only administrators and collections managers
+    # read them (the channel reads them in sudo).
+    collection_whatsapp_phone_number_id = fields.Char(
+        string="WhatsApp Phone Number ID",
+        copy=False,
+        help="The ID Meta gives the company's WhatsApp Business phone number "
+        "(WhatsApp Manager, API Setup). Without it, the token and the app secret, "
+        "WhatsApp steps go out by SMS or email instead.",
+    )
+    collection_whatsapp_token = fields.Char(
+        string="WhatsApp Access Token",
+        copy=False,
+        groups=WHATSAPP_SECRET_GROUPS,
+        help="A permanent access token of a system user of the WhatsApp Business "
+        "account, with the whatsapp_business_messaging permission.",
+    )
+    collection_whatsapp_app_secret = fields.Char(
+        string="WhatsApp App Secret",
+        copy=False,
+        groups=WHATSAPP_SECRET_GROUPS,
+        help="The Meta app's secret: the webhook accepts only notifications "
+        "signed with it.",
+    )
+    collection_whatsapp_verify_token = fields.Char(
+        string="WhatsApp Verify Token",
+        copy=False,
+        groups=WHATSAPP_SECRET_GROUPS,
+        help="Any secret text, typed here and in the Meta app's webhook settings: "
+        "Meta sends it back when it checks the webhook address.",
+    )
+
+    def _collection_whatsapp_configured(self):
+        """Whether WhatsApp messages can go out for this company: the phone
+        number, the token and the app secret are all set (the channel is off
+        otherwise, and WhatsApp steps fall back to SMS or email)."""
+        self.ensure_one()
+        company = self.sudo()
+        return bool(
+            company.collection_whatsapp_phone_number_id
+            and company.collection_whatsapp_token
+            and company.collection_whatsapp_app_secret
+        )
+
+    @api.constrains("collection_whatsapp_phone_number_id")
+    def _check_collection_whatsapp_phone_number_id(self):
+        for company in self:
+            number_id = company.collection_whatsapp_phone_number_id
+            if number_id and not (number_id.isascii() and number_id.isdigit()):
+                raise ValidationError(
+                    self.env._(
+                        "The WhatsApp phone number ID is the number Meta shows in "
+                        "API Setup, digits only (not the phone number itself)."
+                    )
+                )
+            if number_id and self.sudo().search_count(
+                [
+                    ("collection_whatsapp_phone_number_id", "=", number_id),
+                    ("id", "!=", company.id),
+                ]
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "Another company already uses the WhatsApp phone number "
+                        "ID %(number)s.",
+                        number=number_id,
+                    )
+                )
 
     def _collection_manager(self):
         """Who handles escalations and approvals: the escalation manager, else

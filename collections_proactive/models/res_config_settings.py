@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 
-from .res_company import CONTACT_PRESET_VALUES
+from .res_company import CONTACT_PRESET_VALUES, WHATSAPP_SECRET_GROUPS
 
 
 class ResConfigSettings(models.TransientModel):
@@ -79,6 +79,34 @@ class ResConfigSettings(models.TransientModel):
     collection_autopay_retry_days = fields.Integer(
         related="company_id.collection_autopay_retry_days", readonly=False
     )
+    collection_whatsapp_phone_number_id = fields.Char(
+        related="company_id.collection_whatsapp_phone_number_id", readonly=False
+    )
+    collection_whatsapp_token = fields.Char(
+        related="company_id.collection_whatsapp_token",
+        readonly=False,
+        groups=WHATSAPP_SECRET_GROUPS,
+    )
+    collection_whatsapp_app_secret = fields.Char(
+        related="company_id.collection_whatsapp_app_secret",
+        readonly=False,
+        groups=WHATSAPP_SECRET_GROUPS,
+    )
+    collection_whatsapp_verify_token = fields.Char(
+        related="company_id.collection_whatsapp_verify_token",
+        readonly=False,
+        groups=WHATSAPP_SECRET_GROUPS,
+    )
+    collection_whatsapp_webhook_url = fields.Char(
+        string="WhatsApp Webhook URL",
+        compute="_compute_collection_whatsapp_webhook_url",
+    )
+
+    def _compute_collection_whatsapp_webhook_url(self):
+        for settings in self:
+            settings.collection_whatsapp_webhook_url = (
+                settings.company_id.get_base_url() + "/collections/whatsapp/webhook"
+            )
 
     @api.onchange("collection_contact_preset")
     def _onchange_collection_contact_preset(self):

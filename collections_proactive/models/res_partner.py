@@ -75,6 +75,31 @@ class ResPartner(models.Model):
     collection_no_sms = fields.Boolean(
         string="No Collection SMS", help="The customer asked for no reminder SMS."
     )
+    collection_whatsapp_optin = fields.Boolean(
+        string="Accepts WhatsApp Reminders",
+        copy=False,
+        help="The customer agreed to get payment reminders by WhatsApp: WhatsApp "
+        "steps reach only such customers (the others get SMS or email).",
+    )
+    collection_whatsapp_optin_date = fields.Datetime(
+        string="WhatsApp Accepted On",
+        compute="_compute_collection_whatsapp_optin_date",
+        store=True,
+        copy=False,
+    )
+    collection_no_whatsapp = fields.Boolean(
+        string="No Collection WhatsApp",
+        copy=False,
+        help="The customer asked for no reminders by WhatsApp (a STOP reply or "
+        "the unsubscribe link).",
+    )
+    collection_whatsapp_unreachable = fields.Boolean(
+        string="Not on WhatsApp",
+        copy=False,
+        help="WhatsApp answered that the customer's number cannot receive its "
+        "messages: WhatsApp steps go by SMS or email. Clear it when the number "
+        "changes.",
+    )
     collection_no_followup = fields.Boolean(
         string="No Follow-up", copy=False, help="Send this customer no reminder at all."
     )
@@ -132,6 +157,7 @@ class ResPartner(models.Model):
     COLLECTION_OPTOUT_FIELDS = {
         "email": "collection_no_email",
         "sms": "collection_no_sms",
+        "whatsapp": "collection_no_whatsapp",
     }
 
     def _collection_optout_token(self, channel):
@@ -250,6 +276,15 @@ class ResPartner(models.Model):
         return self._collection_action_of(
             "collections_proactive.collection_payment_plan_action"
         )
+
+    @api.depends("collection_whatsapp_optin")
+    def _compute_collection_whatsapp_optin_date(self):
+        now = fields.Datetime.now()
+        for partner in self:
+            if not partner.collection_whatsapp_optin:
+                partner.collection_whatsapp_optin_date = False
+            elif not partner.collection_whatsapp_optin_date:
+                partner.collection_whatsapp_optin_date = now
 
     def action_open_collection_cases(self):
         self.ensure_one()

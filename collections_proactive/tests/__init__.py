@@ -33,3 +33,5 @@ from . import test_offer
 from . import test_fuzz_preventive
 from . import test_interest
 from . import test_fuzz_interest
+from . import test_whatsapp
+from . import test_fuzz_whatsapp

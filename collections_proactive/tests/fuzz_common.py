@@ -10,8 +10,9 @@ past the first check. Each example runs inside a savepoint rolled back after it,
 so that every example starts from the same data. The tests are split by surface:
 ``test_fuzz_portal_promise.py`` (the promise form), ``test_fuzz_portal_plan.py``
 (requesting, accepting, declining and reading plans), ``test_fuzz_payment.py``
-(paying an installment, the automatic debit) and ``test_fuzz_back_office.py``
-(the wizards and the models' entry points).
+(paying an installment, the automatic debit), ``test_fuzz_back_office.py``
+(the wizards and the models' entry points) and ``test_fuzz_whatsapp.py`` (Meta's
+webhook, the WhatsApp template and settings forms).
 
 ``COLLECTIONS_FUZZ_EXAMPLES`` is the number of examples per HTTP property (40 by
 default); the back-office properties, cheaper, run three times as many. The
@@ -19,7 +20,8 @@ examples are derived from the test's name, so that a run in CI is reproducible,
 unless ``COLLECTIONS_FUZZ_RANDOM`` is set, for a longer exploring run by hand::
 
     COLLECTIONS_FUZZ_EXAMPLES=300 COLLECTIONS_FUZZ_RANDOM=1 odoo-bin ... --test-tags \
-        :TestFuzzPortalPromise,:TestFuzzPortalPlan,:TestFuzzPayment,:TestFuzzBackOffice
+        :TestFuzzPortalPromise,:TestFuzzPortalPlan,:TestFuzzPayment,:TestFuzzBackOffice,\
+:TestFuzzWhatsapp
 """
 
 import functools

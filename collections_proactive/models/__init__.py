@@ -37,7 +37,6 @@ from . import collection_payment_plan_installment
 from . import collection_autopay
 from . import collection_autopay_notice
 from . import payment_transaction
-from . import collection_kpi_report
 from . import res_partner_risk_watch
 from . import collection_risk_alert
 from . import collection_manager_digest
@@ -52,3 +51,6 @@ from . import account_move_line_interest
 from . import collection_case_interest
 from . import res_partner_interest
 from . import collection_payment_plan_interest
+
+# Its SQL view reads the tables of the models above (interest charges too).
+from . import collection_kpi_report

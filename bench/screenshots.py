@@ -225,13 +225,13 @@ def main():
         # The early warnings and the cash-in forecast by week.
         browser.open(
             f"{base}/odoo/action-{ADDON}.collection_risk_alert_action",
-            ".o_list_view, .o_view_nocontent",
+            ".o_list_view, .o_kanban_view, .o_view_nocontent",
         )
         time.sleep(1)
         browser.shot(os.path.join(args.out, "risk_alerts.png"))
         browser.open(
             f"{base}/odoo/action-{ADDON}.account_move_action_forecast",
-            ".o_action .o_view_controller",
+            ".o_graph_view, .o_pivot_view, .o_list_view",
         )
         time.sleep(1.5)
         browser.shot(os.path.join(args.out, "cash_forecast.png"))

@@ -110,16 +110,18 @@ class ReportCustomerStatement(models.AbstractModel):
                 end=date_to,
             )
         )
+        # In the customer's language, as the rest of its statement.
+        words = self.with_context(lang=partner.lang or self.env.lang).env
         kinds = {
-            "out_invoice": self.env._("Invoice"),
-            "out_refund": self.env._("Credit Note"),
-            "entry": self.env._("Payment"),
+            "out_invoice": words._("Invoice"),
+            "out_refund": words._("Credit Note"),
+            "entry": words._("Payment"),
         }
         moves = [
             {
                 "date": day,
                 "name": name,
-                "kind": kinds.get(move_type, self.env._("Entry")),
+                "kind": kinds.get(move_type, words._("Entry")),
                 "due": due if move_type == "out_invoice" else False,
                 "debit": balance if balance > 0 else 0.0,
                 "credit": -balance if balance < 0 else 0.0,

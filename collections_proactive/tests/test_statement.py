@@ -56,6 +56,18 @@ class TestStatement(CollectionsCommon):
         self.assertEqual(st["total_due"], 1000, "what is open adds up to the balance")
         self.assertEqual(st["overdue"], 700)
 
+    def test_documents_named_in_the_customers_language(self):
+        self.env["res.lang"]._activate_lang("es_CL")
+        self.env["ir.module.module"]._load_module_terms(
+            ["collections_proactive"], ["es_CL"]
+        )
+        self.customer.lang = "es_CL"
+        kinds = [move["kind"] for move in self._values()["moves"]]
+        self.assertEqual(kinds, ["Nota de crédito", "Pago", "Factura"])
+        self.customer.lang = "en_US"
+        kinds = [move["kind"] for move in self._values()["moves"]]
+        self.assertEqual(kinds, ["Credit Note", "Payment", "Invoice"])
+
     def test_bad_period_and_access(self):
         with self.assertRaises(UserError):
             self._values(date_from="2026-04-01")

@@ -94,6 +94,15 @@ class ReportCustomerStatement(models.AbstractModel):
             )
         )
         opening = cr.fetchone()[0]
+        # In the customer's language, as the rest of its statement (before the
+        # query below: translating may read the database).
+        words = self.with_context(lang=partner.lang or self.env.lang).env
+        kinds = {
+            "out_invoice": words._("Invoice"),
+            "out_refund": words._("Credit Note"),
+            "entry": words._("Payment"),
+        }
+        other = words._("Entry")
         cr.execute(
             SQL(
                 """
@@ -110,18 +119,11 @@ class ReportCustomerStatement(models.AbstractModel):
                 end=date_to,
             )
         )
-        # In the customer's language, as the rest of its statement.
-        words = self.with_context(lang=partner.lang or self.env.lang).env
-        kinds = {
-            "out_invoice": words._("Invoice"),
-            "out_refund": words._("Credit Note"),
-            "entry": words._("Payment"),
-        }
         moves = [
             {
                 "date": day,
                 "name": name,
-                "kind": kinds.get(move_type, words._("Entry")),
+                "kind": kinds.get(move_type, other),
                 "due": due if move_type == "out_invoice" else False,
                 "debit": balance if balance > 0 else 0.0,
                 "credit": -balance if balance < 0 else 0.0,

@@ -16,7 +16,7 @@ from odoo.addons.sms.tests.common import SMSCase
 
 from ..tools import whatsapp_api
 from .common import CollectionsCommon
-from .whatsapp_fake import FakeMeta
+from .whatsapp_fake import FakeMeta, notification
 
 DUE = date(2026, 3, 20)
 # Tuesday 17 March 2026, 10:00 in Santiago: the low-risk notice's day.
@@ -376,28 +376,7 @@ class TestWhatsappWebhook(WhatsappCommon, HttpCase):
         self.assertEqual(self.message.state, "sent")
 
     def _payload(self, statuses=(), messages=(), phone_id=PHONE_ID):
-        return {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": "102290129340398",
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {
-                                    "display_phone_number": "15550783881",
-                                    "phone_number_id": phone_id,
-                                },
-                                "statuses": list(statuses),
-                                "messages": list(messages),
-                            },
-                        }
-                    ],
-                }
-            ],
-        }
+        return notification(phone_id, statuses, messages)
 
     def _status(self, status, stamp=None, **extra):
         return {

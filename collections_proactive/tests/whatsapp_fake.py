@@ -15,6 +15,33 @@ PATH = re.compile(r"^/(v\d+\.\d+)/(\d+)/messages$")
 PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 
 
+def notification(phone_id, statuses=(), messages=()):
+    """A webhook notification as Meta sends it: the statuses and the incoming
+    messages of the phone number ``phone_id``."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": phone_id,
+                            },
+                            "statuses": list(statuses),
+                            "messages": list(messages),
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
 def meta_error(status, code, message, error_type="OAuthException", details=None):
     error = {
         "message": message,

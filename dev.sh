@@ -8,8 +8,8 @@
 #                   --test-tags=/collections_proactive:TestAutoDebit
 #   ./dev.sh pytest [args]    (or ./dev.sh test --pytest [args])
 #                   the tests under pytest-odoo on a database kept between runs
-#                   ($PYTEST_DB, default cp_pytest: created, or updated when the addon
-#                   changed), e.g. ./dev.sh pytest collections_proactive/tests/test_auto_debit.py
+#                   ($PYTEST_DB, default cp_pytest: created, and made afresh when the
+#                   addon changed), e.g. ./dev.sh pytest collections_proactive/tests/test_auto_debit.py
 #   ./dev.sh lint   ruff, ruff-format, pylint-odoo, oca-checks-odoo-module, oca-checks-po
 #   ./dev.sh i18n   export i18n/collections_proactive.pot and merge it into i18n/es.po
 #   ./dev.sh odoo-tests [--fast] [--baseline]
@@ -229,15 +229,20 @@ cmd_pytest() {
     # What the database's copy of the addon was installed from: all but the tests.
     stamp=$(cd "$ROOT" && find "$ADDON" -path "$ADDON/tests" -prune -o -type f \
         ! -name '*.py[co]' -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-12)
+    if psql -lqt | cut -d'|' -f1 | grep -qw "$db" && {
+        ! grep -qx "# addon: $stamp" "$conf" 2>/dev/null || ! grep -qx "db_name = $db" "$conf"
+    }; then
+        # Made afresh, not updated: an update keeps the shipped emails and SMS
+        # as they were (noupdate), and the tests check the current ones.
+        say "The addon changed since $db was made: dropping it"
+        dropdb "$db"
+    fi
     if ! psql -lqt | cut -d'|' -f1 | grep -qw "$db"; then
         say "Creating database $db with $ADDON for pytest-odoo"
         odoo -d "$db" -i "$ADDON,payment_demo" --without-demo=all --stop-after-init \
             --log-level=warn --max-cron-threads=0
     elif [ "$(DEMO_DB=$db module_state "$ADDON")" != installed ]; then
         die "$db exists without $ADDON (an interrupted creation?): dropdb $db and run again"
-    elif ! grep -qx "# addon: $stamp" "$conf" 2>/dev/null || ! grep -qx "db_name = $db" "$conf"; then
-        say "Updating $ADDON in $db"
-        odoo -d "$db" -u "$ADDON" --stop-after-init --log-level=warn --max-cron-threads=0
     fi
     # The Odoo configuration pytest-odoo reads (conftest.py points ODOO_RC at it).
     cat > "$conf" <<CONF

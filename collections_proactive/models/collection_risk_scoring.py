@@ -64,8 +64,11 @@ class CollectionRiskScoring(models.AbstractModel):
         today = self._risk_today()
         total = 0
         for company in companies.sudo():
-            while todo := self._risk_todo(company, today, full):
-                batch = todo[:batch_size]
+            # One transaction: the list is read once (the cron reads it per call,
+            # to resume after a crash).
+            todo = self._risk_todo(company, today, full)
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start : start + batch_size]
                 self._risk_score_partners(company, batch, today)
                 total += len(batch)
             self._risk_finish_run(company, today)

@@ -3,7 +3,9 @@ from datetime import date, timedelta
 
 from odoo.tests import BaseCase, tagged
 
+from ..tools import risk_dates as rd
 from ..tools import risk_model as rm
+from ..tools import risk_stats as rs
 
 
 @tagged("post_install", "-at_install")
@@ -193,6 +195,44 @@ class TestRiskModelLearning(BaseCase):
         # An erratic payer gets a wide interval.
         low_q, high_q = rm.residual_band(residuals, prior)
         self.assertGreater(high_q - low_q, 10)
+
+    def test_date_backtest_steps_as_from_scratch(self):
+        """The back-test keeps each step's habits as it goes and caches what it
+        reads of a paid invoice: every step must say what predicting that invoice
+        from the ones paid before it says, habits counted afresh."""
+        rng = random.Random(11)
+        holidays = frozenset({date(2026, 5, 1), date(2026, 9, 18), date(2026, 12, 25)})
+        for payer in range(60):
+            rows, issued = [], date(2025, 1, 6)
+            count = rng.randint(4, 30)
+            for i in range(count):
+                issued += timedelta(days=rng.randint(3, 20))
+                due = issued + timedelta(days=rng.choice((0, 30, 30, 60)))
+                # Thursdays; month ends; erratic; Mondays, then Thursdays (the
+                # habit of the latest DATE_HIST changes along the back-test)
+                weekday = 3 if payer % 4 == 0 or 2 * i > count else 0
+                paid = (
+                    rm.month_end(due)
+                    if payer % 4 == 1
+                    else due + timedelta(days=rng.randint(-5, 25))
+                    if payer % 4 == 2
+                    else due + timedelta(days=(weekday - due.weekday()) % 7)
+                )
+                rows.append((issued, due, paid, 100.0))
+            rows.sort(key=lambda row: row[2], reverse=True)
+            s = rm.CustomerStats(paid_rows=rows)
+            default = ("weekday", "monthday", "due", "recent")[payer % 4]
+            prior = rm.Prior(date_default=default)
+            errors = rm.date_backtest(s, prior, holidays)
+            chrono = rows[::-1]
+            start = max(len(chrono) - rs.DATE_BACKTEST, 1)
+            for step, j in enumerate(range(start, len(chrono))):
+                invoice_date, due, paid_on, _amount = chrono[j]
+                expected = rd.date_candidates(
+                    chrono[:j], prior, invoice_date, due, set(holidays)
+                )
+                for name, day in expected.items():
+                    self.assertEqual(errors[name][step], (paid_on - day).days)
 
     def test_interval_scale_holds_eight_in_ten(self):
         day = date(2026, 3, 2)

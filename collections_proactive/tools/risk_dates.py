@@ -2,6 +2,7 @@
 own record, and the 10th-90th percentile interval around it (see
 :func:`payment_dates`)."""
 
+import functools
 import math
 from datetime import timedelta
 
@@ -73,6 +74,7 @@ def month_end(day):
     return following - timedelta(days=1)
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def monthday_key(day):
     """0 for a month-end run, else the day of the month."""
     if (day + timedelta(days=MONTH_END_DAYS + 1)).month != day.month:
@@ -110,43 +112,95 @@ def _weekday_run(day, weekday, _holidays=()):
     return day + timedelta(days=(weekday - day.weekday()) % 7)
 
 
+# Pure functions of a date and the company's holidays, called for every paid
+# invoice of every customer (each appears in up to DATE_BACKTEST back-test steps):
+# cached, a ledger has a few hundred distinct dates.
+@functools.lru_cache(maxsize=1 << 16)
 def _monthday_run(day, key, holidays=()):
     """The first run date (see :func:`_monthday_dates`) on or after ``day``."""
     return min(run for run in _monthday_dates(day, key, holidays) if run >= day)
 
 
-def _habit(values, share):
-    """The most frequent value if it occurs at least HABIT_MIN times and makes
-    ``share`` of ``values``, else None."""
-    counts = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
+def _frozen(holidays):
+    """The holidays as a cache key."""
+    return holidays if isinstance(holidays, frozenset) else frozenset(holidays)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _business_day(day, holidays):
+    return next_business_day(day, holidays)
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _row_facts(row):
+    """What the predictors read of a paid invoice ``(invoice_date, due, paid_on,
+    amount)``: days paid after the due date as payers see it, days after issue,
+    the term, the weekday and the day-of-month key it was paid on."""
+    invoice_date, due, paid, _amount = row
+    return (
+        (paid - weekday_on_or_after(due)).days,
+        (paid - invoice_date).days,
+        (due - invoice_date).days,
+        paid.weekday(),
+        monthday_key(paid),
+    )
+
+
+def _habit(counts, n, share):
+    """The most frequent value of ``counts`` ({value: count} over ``n`` paid
+    invoices) if it occurs at least HABIT_MIN times and makes ``share`` of them,
+    else None (of equally frequent values, the lowest)."""
     if not counts:
         return None
-    best = max(counts, key=lambda value: (counts[value], -value))
-    if counts[best] < max(HABIT_MIN, share * len(values)):
+    top = max(counts.values())
+    if top < max(HABIT_MIN, share * n):
         return None
-    return best
+    return min(value for value, count in counts.items() if count == top)
 
 
-def date_candidates(past, prior, invoice_date, due, holidays=(), names=None):
+def _count(counts, value, step=1):
+    counts[value] = counts.get(value, 0) + step
+    if not counts[value]:
+        del counts[value]
+
+
+def _habits(history):
+    """The weekday and the day-of-month key the customer pays on, or None, from
+    the :func:`_row_facts` of its latest paid invoices."""
+    weekdays, keys = {}, {}
+    for facts in history:
+        _count(weekdays, facts[3])
+        _count(keys, facts[4])
+    return (
+        _habit(weekdays, len(history), WEEKDAY_SHARE),
+        _habit(keys, len(history), MONTHDAY_SHARE),
+    )
+
+
+def date_candidates(
+    past, prior, invoice_date, due, holidays=(), names=None, habits=None
+):
     """{predictor: date} for an invoice, from ``past``: the customer's paid
     invoices ``(invoice_date, due, paid_on, amount)``, oldest first. A short
-    record leans on the company's figures (``prior``)."""
+    record leans on the company's figures (``prior``). ``habits``: the
+    :func:`_habits` of ``past``, when the caller has them."""
+    holidays = _frozen(holidays)
     last = past[-DATE_N:]
     n = len(last)
-    delays = [(paid - weekday_on_or_after(d)).days for _i, d, paid, _a in last]
-    dtps = [(paid - i).days for i, _d, paid, _a in last]
+    facts = [_row_facts(tuple(row)) for row in last]
+    delays = [f[0] for f in facts]
     delay = shrink(median(delays) if n else 0.0, n, prior.delay_q[1], DATE_SHRINK)
-    dtp = shrink(median(dtps) if n else 0.0, n, prior.dtp_q[1], DATE_SHRINK)
+    dtp = shrink(
+        median([f[1] for f in facts]) if n else 0.0, n, prior.dtp_q[1], DATE_SHRINK
+    )
     # A later due date than usual (a second installment) is not paid before it is
     # due: the issue-anchored dates move by the extra days.
-    usual = sum((d - i).days for i, d, _p, _a in last) / n if n else prior.term
+    usual = sum(f[2] for f in facts) / n if n else prior.term
     extra = max((due - invoice_date).days - usual, 0)
     bdue = weekday_on_or_after(due)
     out = {
-        "due": next_business_day(bdue + timedelta(days=round(delay)), holidays),
-        "issue": next_business_day(
+        "due": _business_day(bdue + timedelta(days=round(delay)), holidays),
+        "issue": _business_day(
             invoice_date + timedelta(days=round(dtp + extra)), holidays
         ),
     }
@@ -154,13 +208,13 @@ def date_candidates(past, prior, invoice_date, due, holidays=(), names=None):
         return out
     recent = delays[-3:]
     out["recent"] = (
-        next_business_day(bdue + timedelta(days=round(median(recent))), holidays)
+        _business_day(bdue + timedelta(days=round(median(recent))), holidays)
         if len(recent) == 3
         else out["due"]
     )
-    history = past[-DATE_HIST:]
-    weekday = _habit([paid.weekday() for _i, _d, paid, _a in history], WEEKDAY_SHARE)
-    key = _habit([monthday_key(paid) for _i, _d, paid, _a in history], MONTHDAY_SHARE)
+    if habits is None:
+        habits = _habits([_row_facts(tuple(row)) for row in past[-DATE_HIST:]])
+    weekday, key = habits
     for name, habit, run in (
         ("weekday", weekday, _weekday_run),
         ("monthday", key, _monthday_run),
@@ -173,7 +227,7 @@ def date_candidates(past, prior, invoice_date, due, holidays=(), names=None):
         )
         out[name] = run(due, habit, holidays) + timedelta(days=round(wait))
         if round(wait):
-            out[name] = next_business_day(out[name], holidays)
+            out[name] = _business_day(out[name], holidays)
     return out
 
 
@@ -181,12 +235,31 @@ def date_backtest(s, prior, holidays=()):
     """{predictor: [actual - predicted, in days]} on the customer's latest
     DATE_BACKTEST paid invoices, each predicted from those paid before it."""
     chrono = s.paid_rows[::-1]
+    facts = [_row_facts(tuple(row)) for row in chrono]
     errors = {name: [] for name in DATE_PREDICTORS}
-    for j in range(max(len(chrono) - DATE_BACKTEST, 1), len(chrono)):
+    start = max(len(chrono) - DATE_BACKTEST, 1)
+    # The habits of the DATE_HIST invoices before each step, kept step by step.
+    weekdays, keys = {}, {}
+    for fact in facts[max(start - DATE_HIST, 0) : start]:
+        _count(weekdays, fact[3])
+        _count(keys, fact[4])
+    for j in range(start, len(chrono)):
         invoice_date, due, paid_on, _amount = chrono[j]
-        candidates = date_candidates(chrono[:j], prior, invoice_date, due, holidays)
+        n = min(j, DATE_HIST)
+        habits = (
+            _habit(weekdays, n, WEEKDAY_SHARE),
+            _habit(keys, n, MONTHDAY_SHARE),
+        )
+        candidates = date_candidates(
+            chrono[:j], prior, invoice_date, due, holidays, habits=habits
+        )
         for name, day in candidates.items():
             errors[name].append((paid_on - day).days)
+        _count(weekdays, facts[j][3])
+        _count(keys, facts[j][4])
+        if j >= DATE_HIST:
+            _count(weekdays, facts[j - DATE_HIST][3], -1)
+            _count(keys, facts[j - DATE_HIST][4], -1)
     return errors
 
 
@@ -239,6 +312,7 @@ def payment_dates(
     (issue date + median days-to-pay, no shrinking), when the back-test found it
     better on the company's history.
     """
+    holidays = _frozen(holidays)
     if rule:
         dtp = s.dtp_q[1] if s.dtp_q else prior.dtp_q[1]
         day = invoice_date + timedelta(days=round(dtp))
@@ -249,12 +323,8 @@ def payment_dates(
             s.paid_rows[::-1], prior, invoice_date, due, holidays, names=(choice,)
         )[choice]
         q_low, q_high = residual_band(residuals, prior)
-        low = next_business_day(
-            day + timedelta(days=math.floor(scale * q_low)), holidays
-        )
-        high = next_business_day(
-            day + timedelta(days=math.ceil(scale * q_high)), holidays
-        )
+        low = _business_day(day + timedelta(days=math.floor(scale * q_low)), holidays)
+        high = _business_day(day + timedelta(days=math.ceil(scale * q_high)), holidays)
     start = max(today, invoice_date)
     if day < start:
         # Not paid by the date it was expected: soon, but not in the past.

@@ -135,17 +135,24 @@ class CollectionRiskAlert(models.Model):
         self.env.cr.execute(
             SQL(
                 """
+                -- The customers owing something, read once: right after a run
+                -- PostgreSQL's statistics still say few customers have a band,
+                -- and with the ledger as a subquery it planned to read the
+                -- ledger once per customer (over 10 minutes on 1,000,000
+                -- invoices).
+                WITH owing AS MATERIALIZED (
+                    SELECT DISTINCT m.commercial_partner_id AS id
+                      FROM account_move_line l
+                      JOIN account_move m ON m.id = l.move_id
+                     WHERE l.company_id = %(company)s AND %(open)s
+                )
                 SELECT p.id, %(band)s, %(seen)s,
                        %(trend)s >= %(turn)s
                        AND NOT COALESCE((p.collection_alert_trend->>%(key)s)::bool,
                                         TRUE)
-                  FROM res_partner p
+                  FROM owing
+                  JOIN res_partner p ON p.id = owing.id
                  WHERE p.collection_risk_band ? %(key)s
-                   AND p.id IN (
-                        SELECT m.commercial_partner_id
-                          FROM account_move_line l
-                          JOIN account_move m ON m.id = l.move_id
-                         WHERE l.company_id = %(company)s AND %(open)s)
                    AND ((%(new_rank)s) > (%(old_rank)s)
                         OR (%(trend)s >= %(turn)s
                             AND NOT COALESCE(

@@ -82,6 +82,9 @@
         "web.assets_backend": [
             "collections_proactive/static/src/views/**/*",
         ],
+        "web.report_assets_common": [
+            "collections_proactive/static/src/scss/report_customer_statement.scss",
+        ],
         "web.assets_tests": [
             "collections_proactive/static/tests/tours/*.js",
         ],

@@ -54,3 +54,4 @@ from . import collection_payment_plan_interest
 
 # Its SQL view reads the tables of the models above (interest charges too).
 from . import collection_kpi_report
+from . import ir_actions_report

@@ -1,8 +1,11 @@
+import ast
 from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, float_round, format_date, get_lang
+
+from odoo.addons.base.models.res_lang import intersperse
 
 from ..tools.portal_access import report_docs
 
@@ -95,7 +98,8 @@ class ReportCustomerStatement(models.AbstractModel):
         )
         opening = cr.fetchone()[0]
         # In the customer's language, as the rest of its statement (before the
-        # query below: translating may read the database).
+        # query below: translating and the language's formats may read the
+        # database).
         words = self.with_context(lang=partner.lang or self.env.lang).env
         kinds = {
             "out_invoice": words._("Invoice"),
@@ -103,6 +107,7 @@ class ReportCustomerStatement(models.AbstractModel):
             "entry": words._("Payment"),
         }
         other = words._("Entry")
+        text = self._formatter(words, company.currency_id)
         cr.execute(
             SQL(
                 """
@@ -119,8 +124,9 @@ class ReportCustomerStatement(models.AbstractModel):
                 end=date_to,
             )
         )
-        moves = [
-            {
+        moves = []
+        for day, name, move_type, due, balance, running in cr.fetchall():
+            move = {
                 "date": day,
                 "name": name,
                 "kind": kinds.get(move_type, other),
@@ -129,8 +135,10 @@ class ReportCustomerStatement(models.AbstractModel):
                 "credit": -balance if balance < 0 else 0.0,
                 "balance": running,
             }
-            for day, name, move_type, due, balance, running in cr.fetchall()
-        ]
+            move["text"] = text(
+                move, ("date", "due"), ("balance",), blank_if_zero=("debit", "credit")
+            )
+            moves.append(move)
         closing = moves[-1]["balance"] if moves else opening
         # What is open at the end of the period: what was not settled by then.
         cr.execute(
@@ -165,17 +173,19 @@ class ReportCustomerStatement(models.AbstractModel):
             if company.currency_id.is_zero(left):
                 continue
             late = (date_to - due).days if due else 0
-            open_items.append(
-                {
-                    "name": name,
-                    "date": day,
-                    "due": due,
-                    "days_overdue": max(late, 0),
-                    "amount": left,
-                    # Late interest accrued (as of today) and not yet invoiced.
-                    "interest": interest if interest_on else 0.0,
-                }
+            item = {
+                "name": name,
+                "date": day,
+                "due": due,
+                "days_overdue": max(late, 0),
+                "amount": left,
+                # Late interest accrued (as of today) and not yet invoiced.
+                "interest": interest if interest_on else 0.0,
+            }
+            item["text"] = text(
+                item, ("date", "due"), ("amount",), blank_if_zero=("interest",)
             )
+            open_items.append(item)
             aging[self._bucket(late)] += left
         overdue = sum(
             item["amount"]
@@ -195,6 +205,56 @@ class ReportCustomerStatement(models.AbstractModel):
             "interest": sum(item["interest"] for item in open_items),
             **commitments,
         }
+
+    @staticmethod
+    def _formatter(env, currency):
+        """``text(line, dates, amounts, blank_if_zero)``: the ``dates`` and
+        amounts of a statement line as the customer reads them (the language
+        of ``env``), written as the ``date`` and ``monetary`` widgets (and
+        ``tools.format_date``, ``tools.format_amount``) write them; no date
+        and a zero amount of ``blank_if_zero`` are left empty.
+
+        Formatted here in one pass, not by a widget per cell: with thousands
+        of rows the widgets, and ``format_amount`` looking the language up at
+        each call, took over a second of a long statement's rendering. The
+        language is read once; dates repeat, each is formatted once."""
+        lang = get_lang(env, env.lang)
+        grouping = ast.literal_eval(lang.grouping)
+        separator, point = lang.thousands_sep or "", lang.decimal_point
+        digits = f"%.{currency.decimal_places}f"
+        symbol = currency.symbol or ""
+        if currency.position == "before":
+            pre, post = f"{symbol}\N{NO-BREAK SPACE}", ""
+        else:
+            pre, post = "", f"\N{NO-BREAK SPACE}{symbol}"
+        rounding = currency.rounding
+        dates = {}
+
+        def amount(value):
+            rounded = float_round(value, precision_rounding=rounding)
+            parts = (digits % rounded).split(".")
+            parts[0] = intersperse(parts[0], grouping, separator)[0]
+            number = (
+                point.join(parts)
+                .replace(" ", "\N{NO-BREAK SPACE}")
+                .replace("-", "-\N{ZERO WIDTH NO-BREAK SPACE}")
+            )
+            return f"{pre}{number}{post}"
+
+        def text(line, date_keys, amount_keys, blank_if_zero=()):
+            values = {}
+            for key in date_keys:
+                day = line[key]
+                if day and day not in dates:
+                    dates[day] = format_date(env, day, lang_code=lang.code)
+                values[key] = dates[day] if day else ""
+            for key in amount_keys:
+                values[key] = amount(line[key])
+            for key in blank_if_zero:
+                values[key] = amount(line[key]) if line[key] else ""
+            return values
+
+        return text
 
     @staticmethod
     def _bucket(days_overdue):

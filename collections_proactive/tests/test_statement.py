@@ -1,8 +1,9 @@
 from datetime import date
+from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, new_test_user, tagged
-from odoo.tools import mute_logger
+from odoo.tools import format_amount, format_date, mute_logger
 
 from .common import CollectionsCommon, PortalCommon
 
@@ -67,6 +68,85 @@ class TestStatement(CollectionsCommon):
         self.customer.lang = "en_US"
         kinds = [move["kind"] for move in self._values()["moves"]]
         self.assertEqual(kinds, ["Credit Note", "Payment", "Invoice"])
+
+    def test_lines_written_in_the_customers_language(self):
+        """The dates and amounts of the lines are written by the report (not
+        by a widget per cell), as the widgets write them, in the customer's
+        language."""
+        self.env["res.lang"]._activate_lang("es_CL")
+        currency = self.env.company.currency_id
+        for lang in ("es_CL", "en_US"):
+            self.customer.lang = lang
+            # Formats read from a cold cache query the database: not between
+            # a query of the report and the reading of its rows.
+            self.env.registry.clear_cache()
+            st = self._values()
+            refund, payment, invoice = st["moves"]
+            self.assertEqual(
+                invoice["text"]["debit"], format_amount(self.env, 500, currency, lang)
+            )
+            self.assertEqual(invoice["text"]["credit"], "", "nothing for no credit")
+            self.assertEqual(
+                payment["text"]["balance"], format_amount(self.env, 500, currency, lang)
+            )
+            self.assertEqual(
+                refund["text"]["date"],
+                format_date(self.env, date(2026, 2, 1), lang_code=lang),
+            )
+            self.assertEqual(refund["text"]["due"], "", "a credit note falls not due")
+            item = next(i for i in st["open_items"] if i["amount"] < 0)
+            self.assertEqual(
+                item["text"]["amount"], format_amount(self.env, -200, currency, lang)
+            )
+        self.customer.lang = "es_CL"
+        spanish = self._values()["moves"][2]["text"]
+        self.assertEqual(spanish["date"], "01/03/2026")
+        self.assertIn("1.000", spanish["balance"], "Chile groups thousands by dots")
+        html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html(
+                "collections_proactive.report_customer_statement",
+                self.customer.ids,
+                {"date_from": "2026-02-01", "date_to": "2026-03-15"},
+            )[0]
+            .decode()
+        )
+        self.assertIn(f"<td>{spanish['date']}</td>", html)
+        self.assertIn(spanish["debit"], html)
+
+    def test_pdf_waits_for_no_script(self):
+        """wkhtmltopdf waits ``report.print_delay`` after loading a report, for
+        scripts: not for the statement, which has none; other reports wait."""
+        Report = self.env["ir.actions.report"]
+        commands = []
+
+        class Process:
+            returncode = 0
+
+            def __init__(self, command, **kwargs):
+                commands.append(command)
+
+            def communicate(self):
+                return "", ""
+
+        popen = "odoo.addons.base.models.ir_actions_report.subprocess.Popen"
+        with patch(popen, Process):
+            Report._run_wkhtmltopdf(
+                ["<html/>"],
+                report_ref="collections_proactive.action_report_customer_statement",
+            )
+            Report._run_wkhtmltopdf(
+                ["<html/>"],
+                report_ref="collections_proactive.collection_payment_plan_report",
+            )
+        delays = [c[c.index("--javascript-delay") + 1] for c in commands]
+        self.assertEqual(delays[0], "0")
+        self.assertEqual(
+            delays[1],
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("report.print_delay", "1000"),
+        )
 
     def test_bad_period_and_access(self):
         with self.assertRaises(UserError):

@@ -196,20 +196,21 @@ class CollectionRiskScoring(models.AbstractModel):
                    AND (m.invoice_date_due >= %(window_start)s
                         OR m.payment_state NOT IN ('paid', 'in_payment')
                         OR m.invoice_date > %(today)s)
-            ), paid AS (
-                SELECT aml.move_id, BOOL_AND(aml.reconciled) AS reconciled,
-                       MAX(apr.max_date) AS last_date
-                  FROM account_move_line aml
-             LEFT JOIN account_partial_reconcile apr ON apr.debit_move_id = aml.id
-                 WHERE aml.move_id IN (SELECT id FROM inv)
-                   AND aml.display_type = 'payment_term'
-              GROUP BY aml.move_id
             )
             SELECT inv.*,
                    CASE WHEN paid.reconciled AND paid.last_date <= %(today)s
                         THEN paid.last_date END AS paid_on
               FROM inv
-         LEFT JOIN paid ON paid.move_id = inv.id
+              -- per invoice, by the indexes: its receivable lines and their
+              -- reconciliations
+              LEFT JOIN LATERAL (
+                SELECT BOOL_AND(aml.reconciled) AS reconciled,
+                       MAX(apr.max_date) AS last_date
+                  FROM account_move_line aml
+             LEFT JOIN account_partial_reconcile apr ON apr.debit_move_id = aml.id
+                 WHERE aml.move_id = inv.id
+                   AND aml.display_type = 'payment_term'
+              ) paid ON TRUE
             """,
             company=company.id,
             partners=list(partner_ids),

@@ -126,12 +126,15 @@ def _frozen(holidays):
     return holidays if isinstance(holidays, frozenset) else frozenset(holidays)
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 14)
 def _business_day(day, holidays):
     return next_business_day(day, holidays)
 
 
-@functools.lru_cache(maxsize=1 << 18)
+# A customer's paid invoices are read over and over in its back-test and its
+# open invoices' predictions, one customer after the other: a few thousand
+# entries hold the current one's.
+@functools.lru_cache(maxsize=1 << 12)
 def _row_facts(row):
     """What the predictors read of a paid invoice ``(invoice_date, due, paid_on,
     amount)``: days paid after the due date as payers see it, days after issue,

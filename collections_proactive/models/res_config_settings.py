@@ -102,6 +102,7 @@ class ResConfigSettings(models.TransientModel):
         compute="_compute_collection_whatsapp_webhook_url",
     )
 
+    @api.depends("company_id")
     def _compute_collection_whatsapp_webhook_url(self):
         for settings in self:
             settings.collection_whatsapp_webhook_url = (

@@ -85,6 +85,33 @@
         "web.report_assets_common": [
             "collections_proactive/static/src/scss/report_customer_statement.scss",
         ],
+        # The customer statement's pages: web.report_assets_common without the
+        # Bootstrap components, the editor's and the other reports' styles (see
+        # report_statement_bootstrap.scss).
+        "collections_proactive.report_assets_statement": [
+            "web/static/src/scss/functions.scss",
+            "web/static/src/scss/utils.scss",
+            ("include", "web._assets_primary_variables"),
+            ("include", "web._assets_secondary_variables"),
+            "web/static/src/webclient/actions/reports/bootstrap_overridden_report.scss",
+            ("include", "web._assets_helpers"),
+            ("include", "web._assets_backend_helpers"),
+            "web/static/src/scss/pre_variables.scss",
+            "web/static/lib/bootstrap/scss/_variables.scss",
+            "web/static/lib/bootstrap/scss/_variables-dark.scss",
+            "web/static/lib/bootstrap/scss/_maps.scss",
+            "collections_proactive/static/src/scss/report_statement_bootstrap.scss",
+            "web/static/src/scss/utilities_custom.scss",
+            "web/static/src/webclient/actions/reports/utilities_custom_report.scss",
+            "web/static/lib/bootstrap/scss/utilities/_api.scss",
+            "web/static/fonts/fonts.scss",
+            "web/static/src/webclient/actions/reports/bootstrap_review_report.scss",
+            "web/static/src/webclient/actions/reports/report.scss",
+            "web/static/src/webclient/actions/reports/report_tables.scss",
+            "web/static/src/webclient/actions/reports/layout_assets/layout_*.scss",
+            "web/static/asset_styles_company_report.scss",
+            "collections_proactive/static/src/scss/report_customer_statement.scss",
+        ],
         "web.assets_tests": [
             "collections_proactive/static/tests/tours/*.js",
         ],

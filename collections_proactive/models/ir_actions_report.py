@@ -18,6 +18,13 @@ class IrActionsReport(models.Model):
             bodies, report_ref=report_ref, **kwargs
         )
 
+    def _get_layout(self):
+        # A statement of thousands of rows is laid out with a lean style bundle:
+        # wkhtmltopdf matches each cell against every rule of the report bundle.
+        if len(self) == 1 and self.report_name == STATEMENT:
+            return self.env.ref(f"{STATEMENT}_layout")
+        return super()._get_layout()
+
     def _build_wkhtmltopdf_args(self, *args, **kwargs):
         command = super()._build_wkhtmltopdf_args(*args, **kwargs)
         if self.env.context.get("collections_no_print_delay"):

@@ -148,6 +148,37 @@ class TestStatement(CollectionsCommon):
             .get_param("report.print_delay", "1000"),
         )
 
+    def test_pdf_pages_in_the_lean_bundle(self):
+        """wkhtmltopdf lays the statement's pages out with its lean style
+        bundle (the rules matched on each of thousands of cells), its header
+        and footer with every report's; other reports keep theirs."""
+        Report = self.env["ir.actions.report"]
+        statement = Report._get_report(
+            "collections_proactive.action_report_customer_statement"
+        )
+        html = Report._render_qweb_html(
+            statement, self.customer.ids, {"date_from": "2026-02-01"}
+        )[0]
+        bodies, _ids, header, footer, _args = statement._prepare_html(
+            html, report_model=statement.model
+        )
+        self.assertIn("collections_proactive.report_assets_statement", bodies[0])
+        self.assertNotIn("web.report_assets_common", bodies[0])
+        self.assertIn("web.report_assets_common", header)
+        self.assertIn("web.report_assets_common", footer)
+        self.assertIn("Opening balance", bodies[0])
+        # The bundle compiles: a failed one is served as an error notice.
+        bundle = self.env["ir.qweb"]._get_asset_bundle(
+            "collections_proactive.report_assets_statement", js=False
+        )
+        css = bundle.css().raw.decode()
+        self.assertNotIn("css_error_message", css)
+        self.assertIn(".o_collections_statement_lines", css)
+        plan = Report._get_report(
+            "collections_proactive.collection_payment_plan_report"
+        )
+        self.assertEqual(plan._get_layout(), self.env.ref("web.minimal_layout"))
+
     def test_bad_period_and_access(self):
         with self.assertRaises(UserError):
             self._values(date_from="2026-04-01")

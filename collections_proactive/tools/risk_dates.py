@@ -180,25 +180,40 @@ def _habits(history):
     )
 
 
-def date_candidates(
-    past, prior, invoice_date, due, holidays=(), names=None, habits=None
-):
-    """{predictor: date} for an invoice, from ``past``: the customer's paid
-    invoices ``(invoice_date, due, paid_on, amount)``, oldest first. A short
-    record leans on the company's figures (``prior``). ``habits``: the
-    :func:`_habits` of ``past``, when the caller has them."""
-    holidays = _frozen(holidays)
-    last = past[-DATE_N:]
+def date_anchors(last, facts, prior, holidays, habits):
+    """What the candidates read of a customer's paid invoices ``last`` (its
+    latest DATE_N, oldest first) whose :func:`_row_facts` are ``facts``, whatever
+    the invoice predicted: the shrunk median delay after the due date and days
+    after issue, the usual term, the median of the last 3 delays (None with
+    fewer) and, per habit of ``habits`` (see :func:`_habits`), the habit and the
+    median wait after its run date (None without the habit)."""
     n = len(last)
-    facts = [_row_facts(tuple(row)) for row in last]
     delays = [f[0] for f in facts]
     delay = shrink(median(delays) if n else 0.0, n, prior.delay_q[1], DATE_SHRINK)
     dtp = shrink(
         median([f[1] for f in facts]) if n else 0.0, n, prior.dtp_q[1], DATE_SHRINK
     )
+    usual = sum(f[2] for f in facts) / n if n else prior.term
+    recent = median(delays[-3:]) if n >= 3 else None
+    runs = []
+    for habit, run in zip(habits, (_weekday_run, _monthday_run), strict=True):
+        if habit is None or not n:
+            runs.append(None)
+            continue
+        wait = median(
+            [(paid - run(d, habit, holidays)).days for _i, d, paid, _a in last]
+        )
+        runs.append((run, habit, wait))
+    return delay, dtp, usual, recent, runs
+
+
+def anchored_dates(anchors, invoice_date, due, holidays, names=None):
+    """{predictor: date} for an invoice issued on ``invoice_date`` and due on
+    ``due``, from the customer's :func:`date_anchors` (only ``due`` and
+    ``issue`` when ``names`` asks for no other)."""
+    delay, dtp, usual, recent, runs = anchors
     # A later due date than usual (a second installment) is not paid before it is
     # due: the issue-anchored dates move by the extra days.
-    usual = sum(f[2] for f in facts) / n if n else prior.term
     extra = max((due - invoice_date).days - usual, 0)
     bdue = weekday_on_or_after(due)
     out = {
@@ -209,34 +224,44 @@ def date_candidates(
     }
     if names is not None and not any(name not in ("due", "issue") for name in names):
         return out
-    recent = delays[-3:]
     out["recent"] = (
-        _business_day(bdue + timedelta(days=round(median(recent))), holidays)
-        if len(recent) == 3
+        _business_day(bdue + timedelta(days=round(recent)), holidays)
+        if recent is not None
         else out["due"]
     )
-    if habits is None:
-        habits = _habits([_row_facts(tuple(row)) for row in past[-DATE_HIST:]])
-    weekday, key = habits
-    for name, habit, run in (
-        ("weekday", weekday, _weekday_run),
-        ("monthday", key, _monthday_run),
-    ):
-        if habit is None or not n:
+    for name, habit_run in zip(("weekday", "monthday"), runs, strict=True):
+        if habit_run is None:
             out[name] = out["due"]
             continue
-        wait = median(
-            [(paid - run(d, habit, holidays)).days for _i, d, paid, _a in last]
-        )
+        run, habit, wait = habit_run
         out[name] = run(due, habit, holidays) + timedelta(days=round(wait))
         if round(wait):
             out[name] = _business_day(out[name], holidays)
     return out
 
 
+def date_candidates(
+    past, prior, invoice_date, due, holidays=(), names=None, habits=None
+):
+    """{predictor: date} for an invoice, from ``past``: the customer's paid
+    invoices ``(invoice_date, due, paid_on, amount)``, oldest first. A short
+    record leans on the company's figures (``prior``). ``habits``: the
+    :func:`_habits` of ``past``, when the caller has them."""
+    holidays = _frozen(holidays)
+    last = past[-DATE_N:]
+    if names is not None and not any(name not in ("due", "issue") for name in names):
+        habits = (None, None)
+    elif habits is None:
+        habits = _habits([_row_facts(tuple(row)) for row in past[-DATE_HIST:]])
+    facts = [_row_facts(tuple(row)) for row in last]
+    anchors = date_anchors(last, facts, prior, holidays, habits)
+    return anchored_dates(anchors, invoice_date, due, holidays, names)
+
+
 def date_backtest(s, prior, holidays=()):
     """{predictor: [actual - predicted, in days]} on the customer's latest
     DATE_BACKTEST paid invoices, each predicted from those paid before it."""
+    holidays = _frozen(holidays)
     chrono = s.paid_rows[::-1]
     facts = [_row_facts(tuple(row)) for row in chrono]
     errors = {name: [] for name in DATE_PREDICTORS}
@@ -253,10 +278,9 @@ def date_backtest(s, prior, holidays=()):
             _habit(weekdays, n, WEEKDAY_SHARE),
             _habit(keys, n, MONTHDAY_SHARE),
         )
-        candidates = date_candidates(
-            chrono[:j], prior, invoice_date, due, holidays, habits=habits
-        )
-        for name, day in candidates.items():
+        first = max(j - DATE_N, 0)
+        anchors = date_anchors(chrono[first:j], facts[first:j], prior, holidays, habits)
+        for name, day in anchored_dates(anchors, invoice_date, due, holidays).items():
             errors[name].append((paid_on - day).days)
         _count(weekdays, facts[j][3])
         _count(keys, facts[j][4])
@@ -322,8 +346,26 @@ def payment_dates(
         low = high = day
     else:
         choice, residuals = date_choice(s, prior, holidays)
-        day = date_candidates(
-            s.paid_rows[::-1], prior, invoice_date, due, holidays, names=(choice,)
+        if s.date_anchors is None or s.date_anchors[0] != choice:
+            chrono = s.paid_rows[::-1]
+            last = chrono[-DATE_N:]
+            habits = (None, None)
+            if choice in ("weekday", "monthday"):
+                habits = _habits(
+                    [_row_facts(tuple(row)) for row in chrono[-DATE_HIST:]]
+                )
+            s.date_anchors = (
+                choice,
+                date_anchors(
+                    last,
+                    [_row_facts(tuple(row)) for row in last],
+                    prior,
+                    holidays,
+                    habits,
+                ),
+            )
+        day = anchored_dates(
+            s.date_anchors[1], invoice_date, due, holidays, names=(choice,)
         )[choice]
         q_low, q_high = residual_band(residuals, prior)
         low = _business_day(day + timedelta(days=math.floor(scale * q_low)), holidays)

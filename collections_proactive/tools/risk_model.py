@@ -437,7 +437,7 @@ def date_prior(prior, history, today, window_start, holidays=()):
     prior.date_default = min(scored, key=lambda name: (scored[name], name != "due"))
     residuals = []
     for s, _errors in customers:
-        s.date_model = None
+        s.date_model = s.date_anchors = None
         residuals.extend(date_choice(s, prior, holidays)[1])
     if len(residuals) >= 20:
         prior.resid_q = percentiles(residuals, (0.1, 0.9))

@@ -124,6 +124,10 @@ class CustomerStats:
     paid_rows: list = field(default_factory=list)
     # (predictor, back-test residuals) once :func:`date_choice` has read them.
     date_model: tuple = None
+    # (predictor, what the dates of its invoices read of its paid ones) once
+    # :func:`payment_dates` has read them (see :func:`date_anchors`): the same
+    # for each of its open invoices.
+    date_anchors: tuple = None
 
     @property
     def on_time(self):

@@ -618,7 +618,10 @@ class CollectionRiskScoring(models.AbstractModel):
                     WHERE company_id = %(company)s AND move_type = 'out_invoice'
                       AND state = 'posted' AND invoice_date_due >= %(start)s
                       AND invoice_date <= %(today)s
-                 GROUP BY commercial_partner_id""",
+                 GROUP BY commercial_partner_id
+                 -- in a set order: the seeded shuffle below must start from
+                 -- the same list (a parallel aggregate returns any order)
+                 ORDER BY commercial_partner_id""",
                 company=company.id,
                 start=start,
                 today=today,

@@ -403,6 +403,8 @@ class CollectionReminderSending(models.Model):
             "in_plan": self.env["collection.payment.plan"]._covered_lines(
                 self.line_ids.move_line_id.ids
             ),
+            # The reminders' amounts due still open, filtered once for the batch.
+            "open": set(self._open_due_lines().ids),
         }
 
     def _move_cases(self):
@@ -564,7 +566,9 @@ class CollectionReminderSending(models.Model):
 
     def _invoice_verdict(self, facts):
         """Why this invoice reminder no longer goes out (values to write), or None."""
-        open_lines = self._open_due_lines()
+        open_lines = self.line_ids.move_line_id.filtered(
+            lambda line: line.id in facts["open"]
+        )
         open_invoices = open_lines.move_id
         if not open_lines:
             return {"state": "cancelled", "reason": self.env._("Paid before sending")}

@@ -139,7 +139,7 @@ class CollectionReminder(models.Model):
         on hold (each with its own due date) and their invoices, with what is
         left to pay now; for an installment, the plan's open invoices and what
         is left to pay on the installment."""
-        # Filtered once for all: the domain is read for each call.
+        # One query for all the reminders, not a filter per reminder.
         open_lines = self._open_due_lines()
         for reminder in self:
             installment = reminder.installment_id
@@ -304,8 +304,8 @@ class CollectionReminder(models.Model):
         if not lines:
             return lines
         domain = self.env["account.move.line"]._collection_open_domain(owed_only=True)
-        # With what the callers and the messages read of them, for all at once:
-        # the recordsets they narrow it to prefetch only themselves.
+        # Read with what the callers and the messages use, for all the lines:
+        # each reminder's share of them would otherwise be fetched on its own.
         return lines & lines.sudo().search_fetch(
             [("id", "in", lines.ids), *domain],
             ["move_id", "date_maturity", "amount_residual", "amount_residual_currency"],

@@ -22,7 +22,9 @@ class IrActionsReport(models.Model):
         # A statement of thousands of rows is laid out with a lean style bundle:
         # wkhtmltopdf matches each cell against every rule of the report bundle.
         if len(self) == 1 and self.report_name == STATEMENT:
-            return self.env.ref(f"{STATEMENT}_layout")
+            layout = self.env.ref(f"{STATEMENT}_layout", raise_if_not_found=False)
+            if layout:
+                return layout
         return super()._get_layout()
 
     def _build_wkhtmltopdf_args(self, *args, **kwargs):

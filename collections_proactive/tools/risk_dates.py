@@ -182,11 +182,11 @@ def _habits(history):
 
 def date_anchors(last, facts, prior, holidays, habits):
     """What the candidates read of a customer's paid invoices ``last`` (its
-    latest DATE_N, oldest first) whose :func:`_row_facts` are ``facts``, whatever
-    the invoice predicted: the shrunk median delay after the due date and days
-    after issue, the usual term, the median of the last 3 delays (None with
-    fewer) and, per habit of ``habits`` (see :func:`_habits`), the habit and the
-    median wait after its run date (None without the habit)."""
+    latest DATE_N, oldest first) whose :func:`_row_facts` are ``facts``, the
+    same for each invoice predicted: the shrunk median delay after the due date
+    and days after issue, the usual term, the median of the last 3 delays (None
+    with fewer) and, per habit of ``habits`` (see :func:`_habits`), the habit
+    and the median wait after its run date (None without the habit)."""
     n = len(last)
     delays = [f[0] for f in facts]
     delay = shrink(median(delays) if n else 0.0, n, prior.delay_q[1], DATE_SHRINK)

@@ -240,21 +240,27 @@ def anchored_dates(anchors, invoice_date, due, holidays, names=None):
     return out
 
 
-def date_candidates(
-    past, prior, invoice_date, due, holidays=(), names=None, habits=None
-):
-    """{predictor: date} for an invoice, from ``past``: the customer's paid
-    invoices ``(invoice_date, due, paid_on, amount)``, oldest first. A short
-    record leans on the company's figures (``prior``). ``habits``: the
+def past_anchors(past, prior, holidays, names=None, habits=None):
+    """The :func:`date_anchors` of ``past``: the customer's paid invoices
+    ``(invoice_date, due, paid_on, amount)``, oldest first; the habits only if
+    ``names`` asks for a predictor that reads them. ``habits``: the
     :func:`_habits` of ``past``, when the caller has them."""
-    holidays = _frozen(holidays)
     last = past[-DATE_N:]
     if names is not None and not any(name not in ("due", "issue") for name in names):
         habits = (None, None)
     elif habits is None:
         habits = _habits([_row_facts(tuple(row)) for row in past[-DATE_HIST:]])
     facts = [_row_facts(tuple(row)) for row in last]
-    anchors = date_anchors(last, facts, prior, holidays, habits)
+    return date_anchors(last, facts, prior, holidays, habits)
+
+
+def date_candidates(
+    past, prior, invoice_date, due, holidays=(), names=None, habits=None
+):
+    """{predictor: date} for an invoice, from ``past`` (see :func:`past_anchors`).
+    A short record leans on the company's figures (``prior``)."""
+    holidays = _frozen(holidays)
+    anchors = past_anchors(past, prior, holidays, names, habits)
     return anchored_dates(anchors, invoice_date, due, holidays, names)
 
 
@@ -347,22 +353,9 @@ def payment_dates(
     else:
         choice, residuals = date_choice(s, prior, holidays)
         if s.date_anchors is None or s.date_anchors[0] != choice:
-            chrono = s.paid_rows[::-1]
-            last = chrono[-DATE_N:]
-            habits = (None, None)
-            if choice in ("weekday", "monthday"):
-                habits = _habits(
-                    [_row_facts(tuple(row)) for row in chrono[-DATE_HIST:]]
-                )
             s.date_anchors = (
                 choice,
-                date_anchors(
-                    last,
-                    [_row_facts(tuple(row)) for row in last],
-                    prior,
-                    holidays,
-                    habits,
-                ),
+                past_anchors(s.paid_rows[::-1], prior, holidays, names=(choice,)),
             )
         day = anchored_dates(
             s.date_anchors[1], invoice_date, due, holidays, names=(choice,)

@@ -25,6 +25,12 @@ class AccountMoveLine(models.Model):
     fixed rate, or the published table). Interest invoices accrue none (no
     interest on interest).
 
+    The collection fee (a percentage set per company; Chile: 1%) is charged
+    once per line that goes late, on what was still unpaid past the grace
+    days: the same amounts that accrue interest, whatever their number of
+    days. It is stored beside the interest by the same UPDATE, and invoiced or
+    waived once, like it.
+
     ``collection_interest_accrued`` is stored as of ``collection_interest_date``
     by the daily cron, one UPDATE per company; ``collection_interest_charged``
     is what was invoiced or waived of it (``collection.interest.charge``)."""
@@ -49,6 +55,35 @@ class AccountMoveLine(models.Model):
     )
     collection_interest_date = fields.Date(
         string="Interest As Of", readonly=True, copy=False
+    )
+    collection_fee_accrued = fields.Monetary(
+        string="Collection Fee",
+        currency_field="company_currency_id",
+        readonly=True,
+        copy=False,
+        help="The fixed fee this amount due owes for going late.",
+    )
+    collection_fee_base = fields.Monetary(
+        currency_field="company_currency_id",
+        readonly=True,
+        copy=False,
+        help="What was still unpaid when this amount due went late.",
+    )
+    collection_fee_charged = fields.Monetary(
+        string="Collection Fee Invoiced or Waived",
+        currency_field="company_currency_id",
+        readonly=True,
+        copy=False,
+    )
+    collection_fee_pending = fields.Monetary(
+        currency_field="company_currency_id",
+        compute="_compute_collection_interest_preview",
+        help="The collection fee not yet invoiced or waived.",
+    )
+    collection_fee_avoid = fields.Monetary(
+        string="Collection Fee if Late",
+        currency_field="company_currency_id",
+        compute="_compute_collection_interest_preview",
     )
     collection_interest_pending = fields.Monetary(
         string="Interest Pending",
@@ -75,14 +110,17 @@ class AccountMoveLine(models.Model):
     @api.depends(
         "collection_interest_accrued",
         "collection_interest_charged",
+        "collection_fee_accrued",
+        "collection_fee_charged",
         "amount_residual",
         "date_maturity",
     )
     def _compute_collection_interest_preview(self):
         """For the screens and the messages: what is pending, what one more day
-        adds, and, for what is not yet late, the last day without interest and
-        the interest of a month late. Small sets only (one invoice, one
-        customer's reminder); the ledger-wide work is the cron's."""
+        adds, and, for what is not yet late, the last day without interest, the
+        interest of a month late and the fee that going late costs. Small sets
+        only (one invoice, one customer's reminder); the ledger-wide work is
+        the cron's."""
         today = fields.Date.context_today(self)
         for line in self:
             company = line.company_id
@@ -91,6 +129,8 @@ class AccountMoveLine(models.Model):
                 "collection_interest_daily": 0.0,
                 "collection_interest_pay_by": False,
                 "collection_interest_avoid": 0.0,
+                "collection_fee_pending": 0.0,
+                "collection_fee_avoid": 0.0,
             }
             if (
                 company.collection_interest_enabled
@@ -106,6 +146,9 @@ class AccountMoveLine(models.Model):
                         0.0,
                     )
                 )
+                values["collection_fee_pending"] = currency.round(
+                    max(line.collection_fee_accrued - line.collection_fee_charged, 0.0)
+                )
                 residual = line.amount_residual if line.amount_residual > 0 else 0.0
                 factor = company._collection_interest_daily_factor(
                     company._collection_interest_rate_today(today)
@@ -119,6 +162,9 @@ class AccountMoveLine(models.Model):
                     )
                     values["collection_interest_avoid"] = currency.round(
                         residual * factor * late_days
+                    )
+                    values["collection_fee_avoid"] = currency.round(
+                        residual * company.collection_fee_percent / 100.0
                     )
                 elif residual:
                     values["collection_interest_daily"] = currency.round(
@@ -149,8 +195,12 @@ class AccountMoveLine(models.Model):
         theirs, except ``but_plan``'s (brought up to date as it waives them)."""
         today = today or fields.Date.context_today(self.with_company(company))
         periods = company._collection_interest_periods()
+        fee = company.collection_fee_percent / 100.0
         if not periods:
-            return 0
+            if not fee:
+                return 0
+            # No rate in force: no interest, but the fee is owed all the same.
+            periods = [(None, None, 0.0)]
         self.env.flush_all()
         grace = company.collection_interest_grace_days
         shift = grace if company.collection_interest_start == "grace" else 0
@@ -210,10 +260,19 @@ acc AS (
      WHERE p.until - p.due > %(grace)s
      GROUP BY p.id
 ),
+late AS (
+    -- what was still unpaid past the grace days: the fee's base
+    SELECT id, SUM(amount) AS amount FROM pieces
+     WHERE until - due > %(grace)s
+     GROUP BY id
+),
 new AS (
     -- the days the line has been late: until today, or until it was paid
     SELECT lines.id,
            ROUND(COALESCE(acc.amount, 0)::numeric, %(digits)s) AS amount,
+           ROUND((COALESCE(late.amount, 0) * %(fee)s)::numeric, %(digits)s) AS fee,
+           CASE WHEN %(fee)s > 0 THEN COALESCE(late.amount, 0) ELSE 0 END
+               AS fee_base,
            CASE WHEN lines.until - lines.due > %(grace)s
                 THEN lines.until - lines.s ELSE 0 END AS days
       FROM (SELECT lines.*,
@@ -223,15 +282,20 @@ new AS (
                                WHERE apr.debit_move_id = lines.id) END AS until
               FROM lines) lines
       LEFT JOIN acc ON acc.id = lines.id
+      LEFT JOIN late ON late.id = lines.id
 )
 UPDATE account_move_line l
    SET collection_interest_accrued = new.amount,
        collection_interest_days = new.days,
-       collection_interest_date = %(today)s
+       collection_interest_date = %(today)s,
+       collection_fee_accrued = new.fee,
+       collection_fee_base = new.fee_base
   FROM new
  WHERE l.id = new.id
    AND (l.collection_interest_accrued IS DISTINCT FROM new.amount
-        OR l.collection_interest_days IS DISTINCT FROM new.days)
+        OR l.collection_interest_days IS DISTINCT FROM new.days
+        OR l.collection_fee_accrued IS DISTINCT FROM new.fee
+        OR l.collection_fee_base IS DISTINCT FROM new.fee_base)
                 """,
                 rates=rates,
                 shift=shift,
@@ -244,6 +308,7 @@ UPDATE account_move_line l
                 else SQL(),
                 but_plan=but_plan.id if but_plan else 0,
                 digits=company.currency_id.decimal_places,
+                fee=fee,
             )
         )
         count = self.env.cr.rowcount
@@ -252,6 +317,8 @@ UPDATE account_move_line l
                 "collection_interest_accrued",
                 "collection_interest_days",
                 "collection_interest_date",
+                "collection_fee_accrued",
+                "collection_fee_base",
             ]
         )
         return count

@@ -3,16 +3,19 @@ from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
 CHARGE_KINDS = [("invoiced", "Invoiced"), ("waived", "Waived")]
+CHARGE_TYPES = [("interest", "Late interest"), ("fee", "Collection fee")]
 
 
 class CollectionInterestCharge(models.Model):
-    """What was done with the late interest of one receivable line up to a
-    date: invoiced (on an interest invoice) or waived (by a payment plan).
+    """What was done with the late interest, or the collection fee, of one
+    receivable line up to a date: invoiced (on an interest invoice) or waived
+    (by a payment plan).
 
-    Each charge covers the interest accrued after the line's previous charge,
-    so that an amount of interest is invoiced or waived once: a second
-    invoicing only takes the new accrual, and the database refuses two charges
-    of a line as of the same day (two clicks at once)."""
+    Each charge covers what accrued after the line's previous charge of its
+    type, so that an amount is invoiced or waived once: a second invoicing only
+    takes the new accrual, and the
+    database refuses two charges of a line and type as of the same day (two
+    clicks at once)."""
 
     _name = "collection.interest.charge"
     _description = "Late Interest Charge"
@@ -34,6 +37,9 @@ class CollectionInterestCharge(models.Model):
     company_id = fields.Many2one("res.company", required=True, index=True)
     currency_id = fields.Many2one(related="company_id.currency_id")
     kind = fields.Selection(CHARGE_KINDS, required=True)
+    charge_type = fields.Selection(
+        CHARGE_TYPES, string="Charge", required=True, default="interest"
+    )
     date = fields.Date(string="As Of", required=True)
     days = fields.Integer()
     rate = fields.Float(string="Rate (%)", digits=(16, 4))
@@ -49,8 +55,8 @@ class CollectionInterestCharge(models.Model):
     _sql_constraints = [
         (
             "line_date_unique",
-            "UNIQUE (move_line_id, date)",
-            "This amount due's interest was already charged that day.",
+            "UNIQUE (move_line_id, date, charge_type)",
+            "This amount due's interest or fee was already charged that day.",
         ),
         ("amount_positive", "CHECK (amount > 0)", "A charge is of a positive amount."),
     ]
@@ -76,7 +82,7 @@ class CollectionInterestCharge(models.Model):
         return result
 
     def _sync_lines(self, lines=None):
-        """The lines' charged total, from their charges (one UPDATE)."""
+        """The lines' charged totals, from their charges (one UPDATE)."""
         self.env.flush_all()
         lines = self.move_line_id if lines is None else lines
         if lines:
@@ -85,9 +91,16 @@ class CollectionInterestCharge(models.Model):
                     """UPDATE account_move_line l
                           SET collection_interest_charged = COALESCE((
                               SELECT SUM(c.amount) FROM collection_interest_charge c
-                               WHERE c.move_line_id = l.id), 0)
+                               WHERE c.move_line_id = l.id
+                                 AND c.charge_type = 'interest'), 0),
+                              collection_fee_charged = COALESCE((
+                              SELECT SUM(c.amount) FROM collection_interest_charge c
+                               WHERE c.move_line_id = l.id
+                                 AND c.charge_type = 'fee'), 0)
                         WHERE l.id = ANY(%s)""",
                     lines.ids,
                 )
             )
-            lines.invalidate_recordset(["collection_interest_charged"])
+            lines.invalidate_recordset(
+                ["collection_interest_charged", "collection_fee_charged"]
+            )

@@ -90,6 +90,14 @@ class CollectionKpiReport(models.Model):
     )
     interest_invoiced = fields.Monetary(readonly=True)
     interest_waived = fields.Monetary(readonly=True)
+    fee_accrued = fields.Monetary(
+        string="Collection Fees Accrued",
+        readonly=True,
+        help="Collection fees owed by the amounts due that went late, as of "
+        "their last computation, by that month.",
+    )
+    fee_invoiced = fields.Monetary(string="Collection Fees Invoiced", readonly=True)
+    fee_waived = fields.Monetary(string="Collection Fees Waived", readonly=True)
     dso = fields.Float(
         string="DSO",
         readonly=True,
@@ -255,33 +263,34 @@ facts AS (
            0 AS due_amount, 0 AS paid_by_due, 0 AS reminded, 0 AS reminded_paid,
            0 AS promises_kept, 0 AS promises_closed,
            0 AS installments_paid, 0 AS installments_due,
-           0 AS interest_accrued, 0 AS interest_invoiced, 0 AS interest_waived
+           0 AS interest_accrued, 0 AS interest_invoiced, 0 AS interest_waived,
+           0 AS fee_accrued, 0 AS fee_invoiced, 0 AS fee_waived
       FROM snap_open
      WHERE open > 0
     UNION ALL
     SELECT company_id, partner_id, date_trunc('month', invoice_date)::date, amount,
-           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
       FROM inv
     UNION ALL
     SELECT inv.company_id, inv.partner_id, date_trunc('month', p.date)::date, 0,
-           p.amount, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+           p.amount, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
       FROM pay p
       JOIN inv ON inv.id = p.line_id
     UNION ALL
     SELECT inv.company_id, inv.partner_id, date_trunc('month', inv.due)::date, 0, 0,
            0, 0, 0, 0, 0, 0, inv.amount, LEAST(inv.amount, paid.by_due),
-           0, 0, 0, 0, 0, 0, 0, 0, 0
+           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
       FROM inv
       JOIN paid ON paid.id = inv.id
     UNION ALL
     SELECT company_id, partner_id, date_trunc('month', sent)::date, 0, 0,
-           0, 0, 0, 0, 0, 0, 0, 0, amount, paid, 0, 0, 0, 0, 0, 0, 0
+           0, 0, 0, 0, 0, 0, 0, 0, amount, paid, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
       FROM reminded
     UNION ALL
     -- promises to pay, by the month of their promised date, once settled
     SELECT company_id, partner_id, date_trunc('month', promised_date)::date, 0, 0,
            0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-           CASE WHEN state = 'kept' THEN 1 ELSE 0 END, 1, 0, 0, 0, 0, 0
+           CASE WHEN state = 'kept' THEN 1 ELSE 0 END, 1, 0, 0, 0, 0, 0, 0, 0, 0
       FROM collection_promise
      WHERE state IN ('kept', 'broken')
     UNION ALL
@@ -292,7 +301,7 @@ facts AS (
     SELECT pl.company_id, pl.partner_id, date_trunc('month', i.date)::date, 0, 0,
            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
            CASE WHEN COALESCE(paid.amount, 0) >= i.cumulative THEN 1 ELSE 0 END, 1,
-           0, 0, 0
+           0, 0, 0, 0, 0, 0
       FROM (SELECT plan_id, date,
                    SUM(amount) OVER (PARTITION BY plan_id
                                      ORDER BY date, sequence, id) AS cumulative
@@ -312,21 +321,29 @@ facts AS (
       ) paid ON TRUE
      WHERE pl.state IN ('active', 'done', 'broken') AND i.date <= CURRENT_DATE
     UNION ALL
-    -- late interest accrued on each amount due, as of its last computation
-    -- (today for what is still open), by the month of that computation
+    -- late interest and collection fees accrued on each amount due, as of
+    -- their last computation (today for what is still open), by the month of
+    -- that computation
     SELECT l.company_id, m.commercial_partner_id,
            date_trunc('month', l.collection_interest_date)::date,
            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-           l.collection_interest_accrued, 0, 0
+           COALESCE(l.collection_interest_accrued, 0), 0, 0,
+           COALESCE(l.collection_fee_accrued, 0), 0, 0
       FROM account_move_line l
       JOIN account_move m ON m.id = l.move_id
-     WHERE l.collection_interest_accrued > 0 AND m.state = 'posted'
+     WHERE (l.collection_interest_accrued > 0 OR l.collection_fee_accrued > 0)
+       AND m.state = 'posted'
     UNION ALL
-    -- late interest invoiced or waived, by the month it was
+    -- late interest and fees invoiced or waived, by the month they were
     SELECT company_id, partner_id, date_trunc('month', date)::date,
            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-           CASE WHEN kind = 'invoiced' THEN amount ELSE 0 END,
-           CASE WHEN kind = 'waived' THEN amount ELSE 0 END
+           CASE WHEN kind = 'invoiced' AND charge_type = 'interest'
+                THEN amount ELSE 0 END,
+           CASE WHEN kind = 'waived' AND charge_type = 'interest'
+                THEN amount ELSE 0 END,
+           0,
+           CASE WHEN kind = 'invoiced' AND charge_type = 'fee' THEN amount ELSE 0 END,
+           CASE WHEN kind = 'waived' AND charge_type = 'fee' THEN amount ELSE 0 END
       FROM collection_interest_charge
 ),
 k AS (
@@ -347,7 +364,10 @@ k AS (
            SUM(f.installments_due) AS installments_due,
            SUM(f.interest_accrued) AS interest_accrued,
            SUM(f.interest_invoiced) AS interest_invoiced,
-           SUM(f.interest_waived) AS interest_waived
+           SUM(f.interest_waived) AS interest_waived,
+           SUM(f.fee_accrued) AS fee_accrued,
+           SUM(f.fee_invoiced) AS fee_invoiced,
+           SUM(f.fee_waived) AS fee_waived
       FROM facts f
       JOIN res_partner p ON p.id = f.partner_id
       JOIN res_company c ON c.id = f.company_id
@@ -365,7 +385,8 @@ SELECT ROW_NUMBER() OVER (ORDER BY k.date, k.company_id, k.user_id) AS id, k.*,
           k.aged_61_90, k.aged_91, k.due_amount, k.paid_by_due, k.reminded,
           k.reminded_paid, k.promises_kept, k.promises_closed,
           k.installments_paid, k.installments_due, k.interest_accrued,
-          k.interest_invoiced, k.interest_waived
+          k.interest_invoiced, k.interest_waived, k.fee_accrued, k.fee_invoiced,
+          k.fee_waived
                 """,
                 **ratios,
             )

@@ -14,8 +14,9 @@ INTEREST_START = [
 INTEREST_PRESETS = [("chile", "Chile (Ley 19.983)"), ("custom", "Custom")]
 # What the Chilean preset sets: the rate published monthly by the CMF (annual,
 # the monthly one being a twelfth of it: a 360-day year), from the
-# day after the due date, no grace, simple interest (Ley 19.983 art. 2, Ley
-# 18.010 art. 6). See readme/CONFIGURE.md.
+# day after the due date, no grace, simple interest, and the fixed collection
+# fee of 1% of what is owed (Ley 19.983 art. 2, Ley 18.010 art. 6). See
+# readme/CONFIGURE.md.
 INTEREST_PRESET_VALUES = {
     "chile": {
         "collection_interest_rate_source": "table",
@@ -23,6 +24,7 @@ INTEREST_PRESET_VALUES = {
         "collection_interest_basis": "360",
         "collection_interest_start": "due",
         "collection_interest_grace_days": 0,
+        "collection_fee_percent": 1.0,
     },
 }
 
@@ -45,7 +47,8 @@ class ResCompany(models.Model):
         default="custom",
         required=True,
         help="Chile (Ley 19.983, art. 2): the rate published monthly by the CMF "
-        "(Interest Rates), from the day after the due date, simple interest.",
+        "(Interest Rates), from the day after the due date, simple interest, "
+        "and a collection fee of 1% of what is owed.",
     )
     collection_interest_rate_source = fields.Selection(
         INTEREST_RATE_SOURCES,
@@ -85,6 +88,14 @@ class ResCompany(models.Model):
     collection_interest_grace_days = fields.Integer(
         string="Grace Days",
         help="Days after the due date before any interest.",
+    )
+    collection_fee_percent = fields.Float(
+        string="Collection Fee (%)",
+        digits=(16, 4),
+        help="Charged once on each amount due that goes late, as a share of what "
+        "was still unpaid when the grace days ended (Chile: 1%, the fixed fee "
+        "for the recovery of collection costs of Ley 19.983, art. 2). Zero: "
+        "no fee.",
     )
     collection_interest_min_amount = fields.Monetary(
         string="Minimum to Invoice",
@@ -141,12 +152,17 @@ class ResCompany(models.Model):
         "collection_interest_min_amount",
         "collection_interest_enabled",
         "collection_interest_rate_source",
+        "collection_fee_percent",
     )
     def _check_collection_interest(self):
         for company in self:
             if not 0 <= company.collection_interest_rate < 1000:
                 raise ValidationError(
                     self.env._("The interest rate is between 0 and 1000%.")
+                )
+            if not 0 <= company.collection_fee_percent <= 100:
+                raise ValidationError(
+                    self.env._("The collection fee is between 0 and 100%.")
                 )
             if not 0 <= company.collection_interest_grace_days <= 3650:
                 raise ValidationError(

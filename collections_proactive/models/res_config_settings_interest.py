@@ -32,6 +32,9 @@ class ResConfigSettings(models.TransientModel):
     collection_interest_grace_days = fields.Integer(
         related="company_id.collection_interest_grace_days", readonly=False
     )
+    collection_fee_percent = fields.Float(
+        related="company_id.collection_fee_percent", readonly=False
+    )
     collection_interest_min_amount = fields.Monetary(
         related="company_id.collection_interest_min_amount", readonly=False
     )

@@ -147,6 +147,8 @@ class ReportCustomerStatement(models.AbstractModel):
                 SELECT m.name, l.date, l.date_maturity,
                        GREATEST(COALESCE(l.collection_interest_accrued, 0)
                                 - COALESCE(l.collection_interest_charged, 0), 0),
+                       GREATEST(COALESCE(l.collection_fee_accrued, 0)
+                                - COALESCE(l.collection_fee_charged, 0), 0),
                        l.balance - COALESCE((
                            SELECT SUM(CASE WHEN apr.debit_move_id = l.id
                                            THEN apr.amount ELSE -apr.amount END)
@@ -169,7 +171,7 @@ class ReportCustomerStatement(models.AbstractModel):
         )
         open_items, aging = [], dict.fromkeys((key for _b, key in BUCKETS), 0.0)
         interest_on = company.collection_interest_enabled
-        for name, day, due, interest, left in cr.fetchall():
+        for name, day, due, interest, fee, left in cr.fetchall():
             if company.currency_id.is_zero(left):
                 continue
             late = (date_to - due).days if due else 0
@@ -179,11 +181,14 @@ class ReportCustomerStatement(models.AbstractModel):
                 "due": due,
                 "days_overdue": max(late, 0),
                 "amount": left,
-                # Late interest accrued (as of today) and not yet invoiced.
+                # Late interest accrued (as of today) and the collection fee,
+                # not yet invoiced: one column, two totals below the table.
                 "interest": interest if interest_on else 0.0,
+                "fee": fee if interest_on else 0.0,
             }
+            item["charges"] = item["interest"] + item["fee"]
             item["text"] = text(
-                item, ("date", "due"), ("amount",), blank_if_zero=("interest",)
+                item, ("date", "due"), ("amount",), blank_if_zero=("charges",)
             )
             open_items.append(item)
             aging[self._bucket(late)] += left
@@ -203,6 +208,8 @@ class ReportCustomerStatement(models.AbstractModel):
             "overdue": overdue,
             "interest_enabled": interest_on,
             "interest": sum(item["interest"] for item in open_items),
+            "fee": sum(item["fee"] for item in open_items),
+            "fee_shown": interest_on and bool(company.collection_fee_percent),
             **commitments,
         }
 

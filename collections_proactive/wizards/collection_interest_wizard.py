@@ -10,10 +10,11 @@ from odoo.tools import SQL, format_date
 
 
 class CollectionInterestWizard(models.TransientModel):
-    """Invoice a customer's late interest, when a collector chooses: the
-    computation per amount due, then one interest invoice with a line per
-    amount due, the computation attached (CSV), and a charge per line so that
-    a second invoicing only takes what accrued since."""
+    """Invoice a customer's late interest and collection fees, when a
+    collector chooses: the computation per amount due, then one interest
+    invoice with a line per amount due and charge (interest, fee), the
+    computation attached (CSV), and a charge record per line so that a second
+    invoicing only takes what accrued since."""
 
     _name = "collection.interest.wizard"
     _description = "Invoice Late Interest"
@@ -31,7 +32,7 @@ class CollectionInterestWizard(models.TransientModel):
         "collection.interest.wizard.line", "wizard_id", string="Computation"
     )
     amount_total = fields.Monetary(
-        string="Interest to Invoice", compute="_compute_amount_total"
+        string="Interest and Fees to Invoice", compute="_compute_amount_total"
     )
     warning = fields.Char(string="Rate Warning", compute="_compute_amount_total")
 
@@ -79,8 +80,9 @@ class CollectionInterestWizard(models.TransientModel):
     @api.model
     def _interest_rows(self, partner, company, lock=False):
         """The computation, read again from the database: per receivable line
-        of the customer, the interest accrued and not yet invoiced or waived
-        (up to date as of today), with its days, rate and base."""
+        of the customer, the interest accrued and the collection fee not yet
+        invoiced or waived (up to date as of today), with days, rate and
+        base."""
         self._check_collector(company)
         if not company.collection_interest_enabled:
             raise UserError(
@@ -99,8 +101,10 @@ class CollectionInterestWizard(models.TransientModel):
                       AND m.commercial_partner_id = %(partner)s
                       AND m.move_type = 'out_invoice' AND m.state = 'posted'
                       AND NOT COALESCE(m.collection_interest_invoice, FALSE)
-                      AND l.collection_interest_accrued
-                          > COALESCE(l.collection_interest_charged, 0)
+                      AND (l.collection_interest_accrued
+                           > COALESCE(l.collection_interest_charged, 0)
+                           OR l.collection_fee_accrued
+                           > COALESCE(l.collection_fee_charged, 0))
                     ORDER BY l.date_maturity, l.id %(lock)s""",
                 company=company.id,
                 partner=partner.id,
@@ -109,20 +113,42 @@ class CollectionInterestWizard(models.TransientModel):
         )
         lines = MoveLine.browse([row[0] for row in self.env.cr.fetchall()])
         rate = company._collection_interest_rate_today(fields.Date.context_today(self))
-        return [
-            {
-                "move_line_id": line.id,
-                "days": line.collection_interest_days,
-                "rate": rate,
-                "base": line.balance,
-                "accrued": line.collection_interest_accrued,
-                "charged": line.collection_interest_charged,
-                "amount": company.currency_id.round(
-                    line.collection_interest_accrued - line.collection_interest_charged
-                ),
-            }
-            for line in lines
-        ]
+        currency = company.currency_id
+        rows = []
+        for line in lines:
+            interest = currency.round(
+                line.collection_interest_accrued - line.collection_interest_charged
+            )
+            if currency.compare_amounts(interest, 0) > 0:
+                rows.append(
+                    {
+                        "move_line_id": line.id,
+                        "charge_type": "interest",
+                        "days": line.collection_interest_days,
+                        "rate": rate,
+                        "base": line.balance,
+                        "accrued": line.collection_interest_accrued,
+                        "charged": line.collection_interest_charged,
+                        "amount": interest,
+                    }
+                )
+            fee = currency.round(
+                line.collection_fee_accrued - line.collection_fee_charged
+            )
+            if currency.compare_amounts(fee, 0) > 0:
+                rows.append(
+                    {
+                        "move_line_id": line.id,
+                        "charge_type": "fee",
+                        "days": line.collection_interest_days,
+                        "rate": company.collection_fee_percent,
+                        "base": line.collection_fee_base,
+                        "accrued": line.collection_fee_accrued,
+                        "charged": line.collection_fee_charged,
+                        "amount": fee,
+                    }
+                )
+        return rows
 
     def action_invoice(self):
         """One interest invoice for the customer, exactly once per accrued
@@ -206,8 +232,9 @@ class CollectionInterestWizard(models.TransientModel):
         lines = (
             self.env["account.move.line"]
             .sudo()
-            .browse([row["move_line_id"] for row in rows])
+            .browse(dict.fromkeys(row["move_line_id"] for row in rows))
         )
+        line_of = {line.id: line for line in lines}
         Move = self.env["account.move"].sudo().with_company(company)
         values = {
             "move_type": "out_invoice",
@@ -219,14 +246,16 @@ class CollectionInterestWizard(models.TransientModel):
             "invoice_line_ids": [
                 Command.create(
                     {
-                        "name": self._line_label(line, row, company),
+                        "name": self._line_label(
+                            line_of[row["move_line_id"]], row, company
+                        ),
                         "account_id": account.id,
                         "quantity": 1,
                         "price_unit": row["amount"],
                         "tax_ids": [Command.clear()],
                     }
                 )
-                for line, row in zip(lines, rows, strict=True)
+                for row in rows
                 if currency.compare_amounts(row["amount"], 0) > 0
             ],
         }
@@ -240,6 +269,7 @@ class CollectionInterestWizard(models.TransientModel):
                     "partner_id": partner.id,
                     "company_id": company.id,
                     "kind": "invoiced",
+                    "charge_type": row["charge_type"],
                     "date": today,
                     "days": row["days"],
                     "rate": row["rate"],
@@ -257,7 +287,7 @@ class CollectionInterestWizard(models.TransientModel):
                 "res_model": "account.move",
                 "res_id": move.id,
                 "mimetype": "text/csv",
-                "datas": base64.b64encode(self._computation_csv(lines, rows)),
+                "datas": base64.b64encode(self._computation_csv(line_of, rows)),
             }
         )
         if company.collection_interest_post:
@@ -266,6 +296,15 @@ class CollectionInterestWizard(models.TransientModel):
 
     def _line_label(self, line, row, company):
         rate = "{:g}".format(row["rate"])
+        if row["charge_type"] == "fee":
+            return self.env._(
+                "Collection fee on %(invoice)s due %(due)s: %(rate)s%% of %(base)s "
+                "unpaid when it went late",
+                invoice=line.move_id.name,
+                due=format_date(self.env, line.date_maturity),
+                rate=rate,
+                base=company.currency_id.format(row["base"]),
+            )
         return self.env._(
             "Late interest on %(invoice)s due %(due)s: %(days)s days at %(rate)s%% "
             "on %(base)s",
@@ -276,26 +315,34 @@ class CollectionInterestWizard(models.TransientModel):
             base=company.currency_id.format(row["base"]),
         )
 
-    def _computation_csv(self, lines, rows):
+    def _computation_csv(self, line_of, rows):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(
             [
                 self.env._("Invoice"),
                 self.env._("Due date"),
+                self.env._("Charge"),
                 self.env._("Amount due"),
                 self.env._("Days late"),
-                self.env._("Rate today (%)"),
-                self.env._("Interest accrued"),
+                self.env._("Rate (%)"),
+                self.env._("Accrued"),
                 self.env._("Already invoiced or waived"),
                 self.env._("Invoiced now"),
             ]
         )
-        for line, row in zip(lines, rows, strict=True):
+        types = dict(
+            self.env["collection.interest.charge"]
+            ._fields["charge_type"]
+            ._description_selection(self.env)
+        )
+        for row in rows:
+            line = line_of[row["move_line_id"]]
             writer.writerow(
                 [
                     line.move_id.name,
                     line.date_maturity,
+                    types[row["charge_type"]],
                     row["base"],
                     row["days"],
                     row["rate"],

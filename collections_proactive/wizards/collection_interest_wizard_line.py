@@ -1,8 +1,11 @@
 from odoo import fields, models
 
+from ..models.collection_interest_charge import CHARGE_TYPES
+
 
 class CollectionInterestWizardLine(models.TransientModel):
-    """One amount due in the interest computation shown before invoicing."""
+    """The interest, or the collection fee, of one amount due in the
+    computation shown before invoicing."""
 
     _name = "collection.interest.wizard.line"
     _description = "Late Interest Computation Line"
@@ -16,8 +19,11 @@ class CollectionInterestWizardLine(models.TransientModel):
     )
     invoice_id = fields.Many2one(related="move_line_id.move_id", string="Invoice")
     date_maturity = fields.Date(related="move_line_id.date_maturity")
+    charge_type = fields.Selection(
+        CHARGE_TYPES, string="Charge", default="interest", readonly=True
+    )
     days = fields.Integer(string="Days Late", readonly=True)
-    rate = fields.Float(string="Rate Today (%)", digits=(16, 4), readonly=True)
+    rate = fields.Float(string="Rate (%)", digits=(16, 4), readonly=True)
     base = fields.Monetary(string="Amount", readonly=True)
     accrued = fields.Monetary(readonly=True)
     charged = fields.Monetary(string="Invoiced or Waived", readonly=True)

@@ -8,6 +8,7 @@ from ..report.collection_aging_report import AGING_DATE_KEY
 KPI_FIELDS = ["dso", "best_dso", "add", "cei", "paid_by_due_rate"]
 KPI_FIELDS += ["reminder_effectiveness", "promise_kept_rate", "plan_adherence"]
 KPI_FIELDS += ["interest_accrued", "interest_invoiced", "interest_waived"]
+KPI_FIELDS += ["fee_accrued", "fee_invoiced", "fee_waived"]
 AGING_FIELDS = {
     "0_not_due": "ar_current",
     "1_30": "aged_1_30",
@@ -71,6 +72,15 @@ class CollectionOverview(models.TransientModel):
     interest_accrued = fields.Monetary(compute="_compute_figures")
     interest_invoiced = fields.Monetary(compute="_compute_figures")
     interest_waived = fields.Monetary(compute="_compute_figures")
+    fee_accrued = fields.Monetary(
+        string="Collection Fees Accrued", compute="_compute_figures"
+    )
+    fee_invoiced = fields.Monetary(
+        string="Collection Fees Invoiced", compute="_compute_figures"
+    )
+    fee_waived = fields.Monetary(
+        string="Collection Fees Waived", compute="_compute_figures"
+    )
     period = fields.Char(compute="_compute_figures")
     target_ids = fields.Many2many(
         "collection.target",

@@ -70,18 +70,56 @@ class AccountMoveLine(models.Model):
     @api.depends("move_id.line_ids.date_maturity", "display_type")
     def _compute_collection_term_label(self):
         """Which of its invoice's due dates the line is, in the reader's words:
-        empty for an invoice with one due date."""
+        empty for an invoice with one due date.
+
+        Ranked by the database for the saved lines (a reminder batch lists
+        thousands: reading every line of their invoices, products and taxes
+        included, cost most of the rendering); new lines, in a form, by their
+        invoice's lines in memory."""
+        saved = self.filtered("id")
+        ranks = {}
+        if saved:
+            self.env["account.move.line"].flush_model(
+                ["move_id", "display_type", "date_maturity", "date"]
+            )
+            self.env.cr.execute(
+                SQL(
+                    """SELECT id, rank, count FROM (
+                           SELECT l.id, l.move_id,
+                                  ROW_NUMBER() OVER (
+                                      PARTITION BY l.move_id
+                                      ORDER BY COALESCE(l.date_maturity, l.date), l.id
+                                  ) AS rank,
+                                  COUNT(*) OVER (PARTITION BY l.move_id) AS count
+                             FROM account_move_line l
+                            WHERE l.move_id IN (SELECT move_id FROM account_move_line
+                                                 WHERE id = ANY(%(ids)s))
+                              AND l.display_type = 'payment_term') terms
+                        WHERE id = ANY(%(ids)s) AND count > 1""",
+                    ids=saved.ids,
+                )
+            )
+            ranks = {
+                line_id: (rank, count)
+                for line_id, rank, count in self.env.cr.fetchall()
+            }
         for line in self:
-            terms = line.move_id.line_ids.filtered(
-                lambda term: term.display_type == "payment_term"
-            ).sorted(lambda term: (term.date_maturity or term.date, term.id))
+            if line.id:
+                rank = ranks.get(line.id)
+            else:
+                terms = line.move_id.line_ids.filtered(
+                    lambda term: term.display_type == "payment_term"
+                ).sorted(lambda term: (term.date_maturity or term.date, term.id))
+                rank = (
+                    (list(terms).index(line) + 1, len(terms))
+                    if len(terms) > 1 and line in terms
+                    else None
+                )
             line.collection_term_label = (
                 self.env._(
-                    "installment %(index)s of %(count)s",
-                    index=list(terms).index(line) + 1,
-                    count=len(terms),
+                    "installment %(index)s of %(count)s", index=rank[0], count=rank[1]
                 )
-                if len(terms) > 1 and line in terms
+                if rank
                 else False
             )
 

@@ -4,6 +4,8 @@ from markupsafe import Markup, escape
 from odoo import Command, models
 from odoo.tools import SQL, safe_eval
 
+from ..tools.money import format_amount_in
+
 # Placeholders of the body and the customer's name in a layout rendered once.
 LAYOUT_BODY = "collections-proactive-layout-body-4f1d9c"
 LAYOUT_NAME = "collections-proactive-layout-name-4f1d9c"
@@ -136,9 +138,9 @@ class CollectionReminderEmail(models.Model):
             env = self.with_context(lang=lang).env if lang else self.env
             values = env["mail.render.mixin"]._render_eval_context()
             # A message lists many amounts and dates, and a batch many messages:
-            # each formatted once per language (the same function, remembered).
-            for helper in ("format_date", "format_amount"):
-                values[helper] = _remembered(values[helper])
+            # the language read once, each date formatted once.
+            values["format_date"] = _remembered(values["format_date"])
+            values["format_amount"] = format_amount_in(env)
             qweb = env["ir.qweb"]._prepare_environment(values)
             safe_eval.check_values(values)
             source = localized.body_html or ""

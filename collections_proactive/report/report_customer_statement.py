@@ -1,12 +1,10 @@
-import ast
 from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import SQL, float_round, format_date, get_lang
+from odoo.tools import SQL, format_date, get_lang
 
-from odoo.addons.base.models.res_lang import intersperse
-
+from ..tools.money import amount_formatter
 from ..tools.portal_access import report_docs
 
 # Days overdue: (upper bound, label key) of the statement's aging buckets.
@@ -226,27 +224,8 @@ class ReportCustomerStatement(models.AbstractModel):
         each call, took over a second of a long statement's rendering. The
         language is read once; dates repeat, each is formatted once."""
         lang = get_lang(env, env.lang)
-        grouping = ast.literal_eval(lang.grouping)
-        separator, point = lang.thousands_sep or "", lang.decimal_point
-        digits = f"%.{currency.decimal_places}f"
-        symbol = currency.symbol or ""
-        if currency.position == "before":
-            pre, post = f"{symbol}\N{NO-BREAK SPACE}", ""
-        else:
-            pre, post = "", f"\N{NO-BREAK SPACE}{symbol}"
-        rounding = currency.rounding
+        amount = amount_formatter(lang, currency)
         dates = {}
-
-        def amount(value):
-            rounded = float_round(value, precision_rounding=rounding)
-            parts = (digits % rounded).split(".")
-            parts[0] = intersperse(parts[0], grouping, separator)[0]
-            number = (
-                point.join(parts)
-                .replace(" ", "\N{NO-BREAK SPACE}")
-                .replace("-", "-\N{ZERO WIDTH NO-BREAK SPACE}")
-            )
-            return f"{pre}{number}{post}"
 
         def text(line, date_keys, amount_keys, blank_if_zero=()):
             values = {}

@@ -11,7 +11,8 @@ the same work, set up on this scratch copy before anything is timed:
 - the company's contact policy wide open (``OPEN_CONTACT_POLICY``: every day, no
   gap between messages, no weekly cap, no holidays), so nothing is deferred;
 - ours: one invoice strategy for every customer (default and every risk band, the
-  others archived) with one step, the shipped overdue email ``--overdue-days``
+  others archived) with one step, the shipped overdue email (reset from this
+  checkout's file: a ledger made by an older version holds its own copy) ``--overdue-days``
   after each receivable line's due date; OCA's: a policy with one level, an email
   ``--overdue-days`` net days after the line's due date, listing the lines
   (``mail_show_invoice_detail``), no PDF (our emails attach none either);
@@ -54,6 +55,10 @@ def equal_work(env, company, overdue_days):
     from odoo import Command
 
     company.write(OPEN_CONTACT_POLICY)
+    # The email as this version ships it: a ledger made by an older version
+    # keeps its copy on update (noupdate), as a company's database would.
+    overdue = env.ref("collections_proactive.mail_template_reminder_overdue")
+    overdue.reset_template()
     Strategy = env["collection.strategy"].with_context(active_test=False)
     Strategy.search(
         [("company_id", "=", company.id), ("applies_to", "=", "invoices")]
@@ -81,9 +86,7 @@ def equal_work(env, company, overdue_days):
                     {
                         "name": f"Reminder {overdue_days} days overdue",
                         "offset_days": overdue_days,
-                        "mail_template_id": env.ref(
-                            "collections_proactive.mail_template_reminder_overdue"
-                        ).id,
+                        "mail_template_id": overdue.id,
                     }
                 )
             ],

@@ -5,3 +5,4 @@ from . import offer
 from . import statement
 from . import autopay
 from . import whatsapp
+from . import invoice_link

@@ -2,6 +2,7 @@ from . import res_company
 from . import res_config_settings
 from . import res_partner
 from . import account_move
+from . import account_move_link
 from . import account_move_line
 from . import account_move_line_prediction
 from . import account_partial_reconcile

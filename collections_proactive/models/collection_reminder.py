@@ -204,6 +204,16 @@ class CollectionReminder(models.Model):
     # Links rendered in messages
     # ------------------------------------------------------------------
 
+    def _collection_invoice_url(self, move):
+        """The link to ``move``'s portal page that a message carries: signed,
+        no login needed; the page's access token is made when it is followed
+        (``account_move_link``)."""
+        self.ensure_one()
+        return (
+            f"{self.partner_id.get_base_url()}/collections/invoice/{move.id}/"
+            f"{move._collection_link_signature()}"
+        )
+
     def _compute_links(self):
         for reminder in self:
             partner = reminder.partner_id
@@ -219,7 +229,7 @@ class CollectionReminder(models.Model):
                         line.id,
                     )
                 )[:1].move_id
-                reminder.pay_url = first and base + first.sudo().get_portal_url()
+                reminder.pay_url = first and reminder._collection_invoice_url(first)
             reminder.offer_url = (
                 not reminder.installment_id and reminder.id and reminder._offer_url()
             )

@@ -480,15 +480,24 @@ class CollectionReminderSending(models.Model):
         )
 
     def _ensure_portal_tokens(self):
-        """Give the listed invoices their portal access token (the pay links carry
-        it) in one statement: written through the ORM, each token would re-sync the
-        invoice's journal lines, most of the cost of a reminder. Returns the
-        reminders with an invoice another worker gave its token after this
-        transaction began: this one cannot see that token, so they wait for the
-        next call."""
+        """Give the plans of installment reminders their portal access token,
+        and the invoices listed by an email whose template still builds the
+        invoice links from the portal URL (a template rewritten before the
+        signed links, ``_collection_invoice_url``) theirs, in one statement:
+        written through the ORM, each token would re-sync the invoice's journal
+        lines, most of the cost of a reminder. Returns the reminders with an
+        invoice another worker gave its token after this transaction began:
+        this one cannot see that token, so they wait for the next call."""
         for plan in self.plan_id.filtered(lambda plan: not plan.access_token):
             plan._portal_ensure_token()
-        moves = self.line_ids.move_id
+        legacy = {}
+        for reminder in self.filtered(lambda r: r.channel == "email"):
+            template = reminder._mail_template()
+            if template not in legacy:
+                legacy[template] = "get_portal_url" in str(template.body_html or "")
+        moves = self.filtered(
+            lambda r: r.channel == "email" and legacy[r._mail_template()]
+        ).line_ids.move_id
         if not moves:
             return self.browse()
         self.env.flush_all()

@@ -21,6 +21,12 @@ class TestReminders(CollectionsCommon, SMSCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.Reminder = cls.env["collection.reminder"]
+        # The emails as the module ships them (a database updated from an older
+        # version may hold older copies: the templates are kept on update).
+        for kind in ("issued", "notice", "due", "overdue"):
+            cls.env.ref(
+                f"collections_proactive.mail_template_reminder_{kind}"
+            ).reset_template()
         cls.company.partner_id.tz = "America/Santiago"
         cls.strategies = cls.env["collection.strategy"].search(
             [("company_id", "=", cls.company.id)]
@@ -88,11 +94,37 @@ class TestReminders(CollectionsCommon, SMSCase):
         self.assertIn("upcoming due date", mail.subject)
         body = str(mail.body_html)
         self.assertIn(self.invoice.name, body)
-        self.assertIn("access_token=", body, "the pay link works without a login")
+        self.assertIn(
+            self.invoice._collection_link_signature(),
+            body,
+            "the pay link is signed: it works without a login",
+        )
+        self.assertFalse(
+            self.invoice.access_token, "the portal token is made when it is followed"
+        )
         self.assertIn("/collections/optout/email/", body)
         self.assertNotIn("past their due date", body, "a notice is not a demand")
         self.assertIn(reminder.message_id, self.customer.message_ids)
         self.assertIn("Collection reminder", self.invoice.message_ids[0].body)
+
+    def test_rewritten_template_of_portal_links_gets_the_tokens(self):
+        """A notice template a company rewrote before the signed links, which
+        still builds them from the portal URL: its invoices get their tokens
+        when it is sent (in one statement), so that its links work."""
+        template = self.env.ref("collections_proactive.mail_template_reminder_notice")
+        template.body_html = str(template.body_html).replace(
+            "object._collection_invoice_url(line.move_id)",
+            "object.partner_id.get_base_url() + line.move_id.sudo().get_portal_url()",
+        )
+        self.assertIn("get_portal_url", str(template.body_html))
+        self._run(datetime(2026, 3, 17, 13, 0))
+        self.invoice.invalidate_recordset(["access_token"])
+        self.assertTrue(self.invoice.access_token)
+        body = str(self._mails().body_html)
+        self.assertIn(
+            f"/my/invoices/{self.invoice.id}?access_token={self.invoice.access_token}",
+            body,
+        )
 
     def test_cron_plans_once_per_run_not_on_each_call(self):
         other = self._cp_customer("Cliente Dos", tz="America/Santiago")

@@ -112,13 +112,14 @@ class TestRealSmtp(CollectionsCommon):
 
     def _check_message(self, key, subject, optout):
         """The one message the customer received: its subject and opt-out line in
-        the customer's language, its invoice's portal link with the token."""
+        the customer's language, its invoice's signed link."""
         [message] = self._received(key)
         invoice = self.invoice[key]
         self.assertIn(subject, message["Subject"])
         body = message.get_body(("html",)).get_content()
         self.assertIn(
-            f"/my/invoices/{invoice.id}?access_token={invoice.access_token}", body
+            f"/collections/invoice/{invoice.id}/{invoice._collection_link_signature()}",
+            body,
         )
         self.assertIn("/collections/optout/email/", body)
         self.assertIn(optout, body)

@@ -137,7 +137,7 @@ class TestWhatsapp(WhatsappCommon, SMSCase):
         self.assertEqual(len(texts), 4)
         self.assertEqual(texts[0], "Cliente Uno")
         self.assertIn("1.000", texts[1])
-        self.assertIn("/my/invoices/", texts[3])
+        self.assertIn("/collections/invoice/", texts[3], "the signed pay link")
         self.assertEqual(message.state, "sent")
         self.assertEqual(message.wamid, self.fake.sent[0][0])
 

@@ -20,8 +20,8 @@ in-process against a scratch database and an ``aiosmtpd`` server on 127.0.0.1:
    default 40% of the queue), in the middle of the queue:
    the open session is cut, new connections are refused. Checked on every
    message that arrives, in this run or later: recipient, subject in the
-   customer's language, every invoice's portal link with its actual access
-   token, the opt-out link and its text in the customer's language, one PDF per
+   customer's language, every invoice's signed link (``/collections/invoice/``,
+   the portal token made when it is followed), the opt-out link and its text in the customer's language, one PDF per
    invoice where the step attaches them. Checked after the cut: each undelivered
    mail failed with a reason.
 4. Later runs, ``--next-run-after`` hours apart (time moved with freezegun):
@@ -443,7 +443,7 @@ class Checker:
 
 def check_content(checker, parsed, reminder, expected):
     """One received message against its reminder (``expected``: customer, lang,
-    kind, invoices with their tokens, whether PDFs are attached)."""
+    kind, invoices with their link signatures, whether PDFs are attached)."""
     rid = reminder
     email, lang, kind = expected["email"], expected["lang"], expected["kind"]
     checker.check(email in (parsed["to"] or ""), f"wrong recipient: reminder {rid}")
@@ -454,10 +454,10 @@ def check_content(checker, parsed, reminder, expected):
         f" {parsed['subject']!r}, expected {subject!r}",
     )
     html = parsed["html"].replace("&amp;", "&")
-    for move_id, token in expected["invoices"]:
+    for move_id, signature in expected["invoices"]:
         checker.check(
-            bool(token) and f"/my/invoices/{move_id}?access_token={token}" in html,
-            f"portal link with token missing: reminder {rid}, invoice {move_id}",
+            f"/collections/invoice/{move_id}/{signature}" in html,
+            f"signed invoice link missing: reminder {rid}, invoice {move_id}",
         )
     optout = re.search(
         rf'href="[^"]*/collections/optout/email/{expected["partner"]}/[0-9a-f]+"'
@@ -495,7 +495,8 @@ def expectations(env, company, steps):
             "kind": kinds.get(reminder.step_id.id),
             "pdf": reminder.step_id.attach_invoices,
             "invoices": [
-                (move.id, move.access_token) for move in reminder.line_ids.move_id
+                (move.id, move._collection_link_signature())
+                for move in reminder.line_ids.move_id
             ],
         }
         for reminder in reminders

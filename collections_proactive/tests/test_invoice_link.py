@@ -1,3 +1,4 @@
+from odoo import tools
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
@@ -15,6 +16,13 @@ class TestInvoiceLink(PortalCommon):
 
     def test_followed_link_opens_the_invoice(self):
         invoice = self.overdue[0]
+        self.assertEqual(
+            invoice._collection_link_signature(),
+            tools.hmac(self.env(su=True), "collections_proactive-invoice", invoice.id)[
+                :32
+            ],
+            "Odoo's HMAC of the invoice, keyed by the database secret",
+        )
         self.assertFalse(invoice.access_token)
         url = self._link(invoice.id, invoice._collection_link_signature())
         response = self.url_open(url, allow_redirects=False)

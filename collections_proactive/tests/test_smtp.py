@@ -48,6 +48,12 @@ class TestRealSmtp(CollectionsCommon):
         cls.env["ir.module.module"]._load_module_terms(
             ["collections_proactive"], ["es_CL"]
         )
+        # The emails as the module ships them, in both languages (a database
+        # updated from an older version may hold older copies).
+        for kind in ("notice", "due", "overdue"):
+            cls.env.ref(
+                f"collections_proactive.mail_template_reminder_{kind}"
+            ).reset_template()
         cls.company.partner_id.tz = "America/Santiago"
         cls.company.email = "billing@smtp.example.com"
         with socket.socket() as probe:

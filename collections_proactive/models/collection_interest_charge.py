@@ -13,9 +13,8 @@ class CollectionInterestCharge(models.Model):
 
     Each charge covers what accrued after the line's previous charge of its
     type, so that an amount is invoiced or waived once: a second invoicing only
-    takes the new accrual, and the
-    database refuses two charges of a line and type as of the same day (two
-    clicks at once)."""
+    takes the new accrual, and the database refuses two charges of a line and
+    type as of the same day (two clicks at once)."""
 
     _name = "collection.interest.charge"
     _description = "Late Interest Charge"

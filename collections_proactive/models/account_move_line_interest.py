@@ -172,6 +172,46 @@ class AccountMoveLine(models.Model):
                     )
             line.update(values)
 
+    def _collection_pending_charges(self, rate_today):
+        """What of this line's interest and collection fee is not yet invoiced
+        or waived: a dict per charge type with something left (its amount,
+        accrued, charged, days, rate and base; ``rate_today``: the interest
+        rate shown beside it)."""
+        self.ensure_one()
+        company = self.company_id
+        currency = company.currency_id
+        charges = []
+        for charge_type, accrued, charged, rate, base in (
+            (
+                "interest",
+                self.collection_interest_accrued,
+                self.collection_interest_charged,
+                rate_today,
+                self.balance,
+            ),
+            (
+                "fee",
+                self.collection_fee_accrued,
+                self.collection_fee_charged,
+                company.collection_fee_percent,
+                self.collection_fee_base,
+            ),
+        ):
+            amount = currency.round(accrued - charged)
+            if currency.compare_amounts(amount, 0) > 0:
+                charges.append(
+                    {
+                        "charge_type": charge_type,
+                        "days": self.collection_interest_days,
+                        "rate": rate,
+                        "base": base,
+                        "accrued": accrued,
+                        "charged": charged,
+                        "amount": amount,
+                    }
+                )
+        return charges
+
     @api.model
     def _cron_interest_accrual(self):
         """Daily: the interest of every open overdue receivable line of each

@@ -1,5 +1,8 @@
 from odoo import fields, models
 
+# What a charge keeps of a line's pending interest or fee.
+CHARGE_KEYS = ("charge_type", "days", "rate", "base", "amount")
+
 
 class CollectionPaymentPlan(models.Model):
     """A plan can waive the late interest and collection fees of its amounts
@@ -43,47 +46,25 @@ class CollectionPaymentPlan(models.Model):
             Line._collection_accrue_interest(
                 company, partner=plan.partner_id, but_plan=plan
             )
-            currency = company.currency_id
             today_charged = set(
                 Charge.search(
                     [("move_line_id", "in", lines.ids), ("date", "=", today)]
                 ).mapped(lambda charge: (charge.move_line_id.id, charge.charge_type))
             )
-            values = []
-            for line in lines:
-                pending = {
-                    "interest": (
-                        line.collection_interest_accrued
-                        - line.collection_interest_charged,
-                        company._collection_interest_rate_today(today),
-                        line.balance,
-                    ),
-                    "fee": (
-                        line.collection_fee_accrued - line.collection_fee_charged,
-                        company.collection_fee_percent,
-                        line.collection_fee_base,
-                    ),
+            rate = company._collection_interest_rate_today(today)
+            values = [
+                {
+                    "move_line_id": line.id,
+                    "partner_id": plan.partner_id.id,
+                    "company_id": company.id,
+                    "kind": "waived",
+                    "date": today,
+                    "plan_id": plan.id,
+                    **{key: charge[key] for key in CHARGE_KEYS},
                 }
-                for charge_type, (amount, rate, base) in pending.items():
-                    amount = currency.round(amount)
-                    if (
-                        currency.compare_amounts(amount, 0) > 0
-                        and (line.id, charge_type) not in today_charged
-                    ):
-                        values.append(
-                            {
-                                "move_line_id": line.id,
-                                "partner_id": plan.partner_id.id,
-                                "company_id": company.id,
-                                "kind": "waived",
-                                "charge_type": charge_type,
-                                "date": today,
-                                "days": line.collection_interest_days,
-                                "rate": rate,
-                                "base": base,
-                                "amount": amount,
-                                "plan_id": plan.id,
-                            }
-                        )
+                for line in lines
+                for charge in line._collection_pending_charges(rate)
+                if (line.id, charge["charge_type"]) not in today_charged
+            ]
             charges = Charge.create(values)
             plan.sudo().interest_waived = sum(charges.mapped("amount"))

@@ -49,6 +49,67 @@ class InterestCommon(CollectionsCommon):
     def _accrue(self, on):
         return self.Line._collection_accrue_interest(self.company, today=on)
 
+    def _waiving_plan(self, invoice, on):
+        """A plan of ``invoice`` that waives its interest, accepted ``on``."""
+        with freeze_time(on):
+            plan = self.env["collection.payment.plan"].create(
+                {
+                    "partner_id": invoice.partner_id.id,
+                    "invoice_ids": [Command.set(invoice.ids)],
+                    "installment_count": 3,
+                    "frequency": "monthly",
+                    "first_date": on + timedelta(days=7),
+                    "waive_interest": True,
+                }
+            )
+            plan.action_propose()
+            plan.action_record_acceptance("María Pérez", note="Por teléfono")
+        return plan
+
+    def _reminder(self, partner, invoice, template_xmlid, index=0):
+        step = self.env["collection.strategy.step"].search(
+            [("company_id", "=", self.company.id)], limit=2
+        )[index]
+        term = self._term(invoice)
+        reminder = (
+            self.env["collection.reminder"]
+            .sudo()
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "company_id": self.company.id,
+                    "step_id": step.id,
+                    "channel": "email",
+                    "planned_date": D0,
+                    "line_ids": [
+                        Command.create(
+                            {
+                                "move_id": invoice.id,
+                                "move_line_id": term.id,
+                                "step_id": step.id,
+                                "channel": "email",
+                            }
+                        )
+                    ],
+                }
+            )
+        )
+        template = self.env.ref(template_xmlid)
+        # The body as the module ships it (the test database may hold an older
+        # copy: the templates are kept on update), and its Spanish as i18n/es.po
+        # carries it once merged: the same with the interest sentence called.
+        self.env["res.lang"]._activate_lang("es_ES")
+        template.reset_template()
+        spanish = template.with_context(lang="es_ES")
+        if "interest_line_mail" not in (spanish.body_html or ""):
+            spanish.body_html = re.sub(
+                r"(</tr>)(\s*</t>\s*</table>)",
+                r'\1<t t-call="collections_proactive.interest_line_mail"/>\2',
+                str(spanish.body_html),
+                count=1,
+            )
+        return template, reminder
+
 
 @tagged("post_install", "-at_install")
 class TestInterestAccrual(InterestCommon):
@@ -378,19 +439,7 @@ class TestInterestInvoicing(InterestCommon):
             self.assertFalse(self._interest_moves())
 
     def test_plan_waives_on_acceptance(self):
-        with freeze_time(D0 + timedelta(days=10)):
-            plan = self.env["collection.payment.plan"].create(
-                {
-                    "partner_id": self.customer.id,
-                    "invoice_ids": [Command.set(self.invoice.ids)],
-                    "installment_count": 3,
-                    "frequency": "monthly",
-                    "first_date": D0 + timedelta(days=17),
-                    "waive_interest": True,
-                }
-            )
-            plan.action_propose()
-            plan.action_record_acceptance("María Pérez", note="Por teléfono")
+        plan = self._waiving_plan(self.invoice, D0 + timedelta(days=10))
         self.assertAlmostEqual(plan.interest_waived, 10.0)
         charge = self.env["collection.interest.charge"].search(
             [("plan_id", "=", plan.id)]
@@ -454,49 +503,6 @@ class TestInterestShown(InterestCommon):
             .decode()
         )
         self.assertNotIn("Late interest", html)
-
-    def _reminder(self, partner, invoice, template_xmlid, index=0):
-        step = self.env["collection.strategy.step"].search(
-            [("company_id", "=", self.company.id)], limit=2
-        )[index]
-        term = self._term(invoice)
-        reminder = (
-            self.env["collection.reminder"]
-            .sudo()
-            .create(
-                {
-                    "partner_id": partner.id,
-                    "company_id": self.company.id,
-                    "step_id": step.id,
-                    "channel": "email",
-                    "planned_date": D0,
-                    "line_ids": [
-                        Command.create(
-                            {
-                                "move_id": invoice.id,
-                                "move_line_id": term.id,
-                                "step_id": step.id,
-                                "channel": "email",
-                            }
-                        )
-                    ],
-                }
-            )
-        )
-        template = self.env.ref(template_xmlid)
-        # The body as the module ships it (the test database may hold an older
-        # copy: the templates are kept on update), and its Spanish as i18n/es.po
-        # carries it once merged: the same with the interest sentence called.
-        template.reset_template()
-        spanish = template.with_context(lang="es_ES")
-        if "interest_line_mail" not in (spanish.body_html or ""):
-            spanish.body_html = re.sub(
-                r"(</tr>)(\s*</t>\s*</table>)",
-                r'\1<t t-call="collections_proactive.interest_line_mail"/>\2',
-                str(spanish.body_html),
-                count=1,
-            )
-        return template, reminder
 
     def test_reminders_say_it_in_the_customers_language(self):
         self.env["res.lang"]._activate_lang("es_ES")

@@ -2,7 +2,6 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 
-from odoo import Command
 from odoo.exceptions import ValidationError
 from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
@@ -167,19 +166,7 @@ class TestCollectionFeeInvoicing(FeeCommon):
         self.assertAlmostEqual(term.collection_fee_pending, 10.0)
 
     def test_plan_waives_the_fee(self):
-        with freeze_time(D0 + timedelta(days=10)):
-            plan = self.env["collection.payment.plan"].create(
-                {
-                    "partner_id": self.customer.id,
-                    "invoice_ids": [Command.set(self.invoice.ids)],
-                    "installment_count": 3,
-                    "frequency": "monthly",
-                    "first_date": D0 + timedelta(days=17),
-                    "waive_interest": True,
-                }
-            )
-            plan.action_propose()
-            plan.action_record_acceptance("María Pérez", note="Por teléfono")
+        plan = self._waiving_plan(self.invoice, D0 + timedelta(days=10))
         charges = self.env["collection.interest.charge"].search(
             [("plan_id", "=", plan.id)]
         )
@@ -208,14 +195,23 @@ class TestCollectionFeeShown(FeeCommon):
         with freeze_time(D0 - timedelta(days=3)):
             invoice.invalidate_recordset()
             self.assertIn("collection fee of", invoice.collection_interest_text)
-            template, reminder = self._reminder(invoice, "notice")
+            template, reminder = self._reminder(
+                self.customer,
+                invoice,
+                "collections_proactive.mail_template_reminder_notice",
+            )
             body = template._render_field("body_html", reminder.ids)[reminder.id]
             self.assertIn("to avoid a collection fee of", body)
         self._accrue(D0 + timedelta(days=10))
         with freeze_time(D0 + timedelta(days=10)):
             self.env.invalidate_all()
             self.assertAlmostEqual(invoice.collection_fee_pending, 10.0)
-            template, reminder = self._reminder(invoice, "overdue", index=1)
+            template, reminder = self._reminder(
+                self.customer,
+                invoice,
+                "collections_proactive.mail_template_reminder_overdue",
+                index=1,
+            )
             body = template._render_field("body_html", reminder.ids)[reminder.id]
             self.assertIn("Collection fee for paying late", body)
             html = (
@@ -229,37 +225,6 @@ class TestCollectionFeeShown(FeeCommon):
             )
         self.assertIn("Interest and fees", html)
         self.assertIn("Collection fees for paying late, not yet invoiced", html)
-
-    def _reminder(self, invoice, kind, index=0):
-        step = self.env["collection.strategy.step"].search(
-            [("company_id", "=", self.company.id)], limit=2
-        )[index]
-        reminder = (
-            self.env["collection.reminder"]
-            .sudo()
-            .create(
-                {
-                    "partner_id": self.customer.id,
-                    "company_id": self.company.id,
-                    "step_id": step.id,
-                    "channel": "email",
-                    "planned_date": D0,
-                    "line_ids": [
-                        Command.create(
-                            {
-                                "move_id": invoice.id,
-                                "move_line_id": self._term(invoice).id,
-                                "step_id": step.id,
-                                "channel": "email",
-                            }
-                        )
-                    ],
-                }
-            )
-        )
-        template = self.env.ref(f"collections_proactive.mail_template_reminder_{kind}")
-        template.reset_template()
-        return template, reminder
 
 
 @tagged("post_install", "-at_install")

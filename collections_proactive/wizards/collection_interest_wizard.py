@@ -113,42 +113,11 @@ class CollectionInterestWizard(models.TransientModel):
         )
         lines = MoveLine.browse([row[0] for row in self.env.cr.fetchall()])
         rate = company._collection_interest_rate_today(fields.Date.context_today(self))
-        currency = company.currency_id
-        rows = []
-        for line in lines:
-            interest = currency.round(
-                line.collection_interest_accrued - line.collection_interest_charged
-            )
-            if currency.compare_amounts(interest, 0) > 0:
-                rows.append(
-                    {
-                        "move_line_id": line.id,
-                        "charge_type": "interest",
-                        "days": line.collection_interest_days,
-                        "rate": rate,
-                        "base": line.balance,
-                        "accrued": line.collection_interest_accrued,
-                        "charged": line.collection_interest_charged,
-                        "amount": interest,
-                    }
-                )
-            fee = currency.round(
-                line.collection_fee_accrued - line.collection_fee_charged
-            )
-            if currency.compare_amounts(fee, 0) > 0:
-                rows.append(
-                    {
-                        "move_line_id": line.id,
-                        "charge_type": "fee",
-                        "days": line.collection_interest_days,
-                        "rate": company.collection_fee_percent,
-                        "base": line.collection_fee_base,
-                        "accrued": line.collection_fee_accrued,
-                        "charged": line.collection_fee_charged,
-                        "amount": fee,
-                    }
-                )
-        return rows
+        return [
+            {"move_line_id": line.id, **charge}
+            for line in lines
+            for charge in line._collection_pending_charges(rate)
+        ]
 
     def action_invoice(self):
         """One interest invoice for the customer, exactly once per accrued

@@ -622,6 +622,23 @@ class TestInterestPortal(PortalCommon):
             other = self.url_open(f"/my/invoices/{self.other_invoice.id}")
         self.assertNotIn("Late interest accrued", other.text)
 
+    def test_invoice_page_shows_the_fee(self):
+        self.company.collection_fee_percent = 1.0
+        self.env["account.move.line"]._collection_accrue_interest(self.company)
+        self.authenticate("cp_portal", "cp_portal")
+        page = self.url_open(self.overdue[0].get_portal_url())
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("Collection fee for paying late", page.text)
+        # 1% of the 900 overdue.
+        self.assertIn("9.00", page.text)
+        listing = self.url_open("/my/invoices")
+        self.assertIn("o_collections_fee", listing.text)
+        soon = self.url_open(self.soon.get_portal_url())
+        self.assertIn("to avoid a collection fee of", soon.text)
+        with mute_logger("odoo.http"):
+            other = self.url_open(f"/my/invoices/{self.other_invoice.id}")
+        self.assertNotIn("Collection fee for paying late", other.text)
+
     def test_plan_offer_says_the_interest_is_waived(self):
         plan = self._cp_portal_plan(self.customer, self.overdue)
         plan.waive_interest = True

@@ -4,9 +4,7 @@ from freezegun import freeze_time
 
 from odoo.exceptions import ValidationError
 from odoo.tests import Form, tagged
-from odoo.tools import mute_logger
 
-from .common import PortalCommon
 from .test_interest import D0, InterestCommon
 
 
@@ -225,39 +223,3 @@ class TestCollectionFeeShown(FeeCommon):
             )
         self.assertIn("Interest and fees", html)
         self.assertIn("Collection fees for paying late, not yet invoiced", html)
-
-
-@tagged("post_install", "-at_install")
-class TestCollectionFeePortal(PortalCommon):
-    """The customer sees its own fees on the portal, never another's."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.company.write(
-            {
-                "collection_interest_enabled": True,
-                "collection_interest_rate": 3.0,
-                "collection_interest_period": "month",
-                "collection_fee_percent": 1.0,
-                "collection_interest_account_id": cls.company_data[
-                    "default_account_revenue"
-                ].id,
-            }
-        )
-        cls.env["account.move.line"]._collection_accrue_interest(cls.company)
-
-    def test_invoice_page_shows_the_fee(self):
-        self.authenticate("cp_portal", "cp_portal")
-        page = self.url_open(self.overdue[0].get_portal_url())
-        self.assertEqual(page.status_code, 200)
-        self.assertIn("Collection fee for paying late", page.text)
-        # 1% of the 900 overdue.
-        self.assertIn("9.00", page.text)
-        listing = self.url_open("/my/invoices")
-        self.assertIn("o_collections_fee", listing.text)
-        soon = self.url_open(self.soon.get_portal_url())
-        self.assertIn("to avoid a collection fee of", soon.text)
-        with mute_logger("odoo.http"):
-            other = self.url_open(f"/my/invoices/{self.other_invoice.id}")
-        self.assertNotIn("Collection fee for paying late", other.text)

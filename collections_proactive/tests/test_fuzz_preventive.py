@@ -1,5 +1,6 @@
-"""Fuzzing the preventive routes (see fuzz_common.py): the choices link of a
-message (no login), automatic debit on the portal and the statement."""
+"""Fuzzing the preventive routes (see fuzz_common.py): the choices link and
+the invoice links of a message (no login), automatic debit on the portal and
+the statement."""
 
 import unittest
 from datetime import timedelta
@@ -111,6 +112,54 @@ class TestFuzzPreventive(PortalFuzzCommon):
                 ),
                 1,
             )
+
+    def test_fuzz_invoice_link(self):
+        """GET /collections/invoice/<id>/<signature>: only an invoice's own
+        signature opens it (its portal page, no login); a tampered, foreign or
+        hostile link is a 404 that shows no invoice and writes no token."""
+        invoices = self.invoices_of[self.customer] | self.invoices_of[self.other]
+
+        @given(
+            invoice=st.sampled_from(list(invoices)),
+            tamper=st.sampled_from(["none", "none", "other", "flip", "id", "text"]),
+            junk=self.url_text,
+            actor=self.actors,
+        )
+        @fuzz_settings(EXAMPLES)
+        def run(invoice, tamper, junk, actor):
+            with self._example("invoice link"):
+                move_id, signature = invoice.id, invoice._collection_link_signature()
+                if tamper == "other":
+                    signature = (invoices - invoice)[:1]._collection_link_signature()
+                elif tamper == "flip":
+                    signature = signature[:-1] + ("a" if signature[-1] != "a" else "b")
+                elif tamper == "id":
+                    move_id = invoices.ids[-1] + 1000
+                elif tamper == "text":
+                    signature = junk.replace("/", "").replace("?", "") or "x"
+                self._login(actor)
+                invoices.invalidate_recordset(["access_token"])
+                tokens = {move.id: move.access_token for move in invoices}
+                response = self._get(f"/collections/invoice/{move_id}/{signature}")
+                victims = {
+                    partner: (self.invoices_of[partner] - invoice).mapped("name")
+                    for partner in (self.customer, self.other)
+                }
+                self._assert_safe(response, victims, "invoice link")
+                invoices.invalidate_recordset(["access_token"])
+                if tamper == "none":
+                    self.assertEqual(response.status_code, 200)
+                    self.assertIn(invoice.name, response.text)
+                    self.assertTrue(invoice.access_token)
+                else:
+                    self.assertEqual(response.status_code, 404)
+                    self.assertEqual(
+                        {move.id: move.access_token for move in invoices},
+                        tokens,
+                        "a refused link writes no token",
+                    )
+
+        run()
 
     def test_fuzz_autopay_and_statement(self):
         """POST /my/autopay/enable and /my/autopay/<id>/<action>, GET

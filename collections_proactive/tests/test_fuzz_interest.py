@@ -98,6 +98,9 @@ class TestFuzzInterest(FuzzMixin, CollectionsCommon):
                     ),
                     "collection_interest_start": st.sampled_from(["due", "grace"]),
                     "collection_interest_min_amount": numbers,
+                    "collection_fee_percent": st.one_of(
+                        st.sampled_from([0.0, 1.0, 1.0]), numbers
+                    ),
                     "collection_interest_post": st.booleans(),
                     "collection_interest_account_id": st.sampled_from(
                         [self.income.id, False]
@@ -150,6 +153,9 @@ class TestFuzzInterest(FuzzMixin, CollectionsCommon):
                 self.assertLessEqual(
                     line.collection_interest_charged,
                     line.collection_interest_accrued + 0.001,
+                )
+                self.assertLessEqual(
+                    line.collection_fee_charged, line.collection_fee_accrued + 0.001
                 )
             # A second click the same day invoices nothing more.
             after = self._counts()

@@ -12,9 +12,10 @@ the same work, set up on this scratch copy before anything is timed:
   gap between messages, no weekly cap, no holidays), so nothing is deferred;
 - ours: one invoice strategy for every customer (default and every risk band, the
   others archived) with one step, the shipped overdue email (reset from this
-  checkout's file: a ledger made by an older version holds its own copy) ``--overdue-days``
-  after each receivable line's due date; OCA's: a policy with one level, an email
-  ``--overdue-days`` net days after the line's due date, listing the lines
+  checkout's file: a ledger made by an older version holds its own copy)
+  ``--overdue-days`` after each receivable line's due date; OCA's: a policy with
+  one level, an email ``--overdue-days`` net days after the line's due date,
+  listing the lines
   (``mail_show_invoice_detail``), no PDF (our emails attach none either);
 - so both send one email to every customer with an overdue receivable line, and
   each email lists all of that customer's overdue lines. The script checks it:

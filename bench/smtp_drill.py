@@ -21,9 +21,9 @@ in-process against a scratch database and an ``aiosmtpd`` server on 127.0.0.1:
    the open session is cut, new connections are refused. Checked on every
    message that arrives, in this run or later: recipient, subject in the
    customer's language, every invoice's signed link (``/collections/invoice/``,
-   the portal token made when it is followed), the opt-out link and its text in the customer's language, one PDF per
-   invoice where the step attaches them. Checked after the cut: each undelivered
-   mail failed with a reason.
+   the portal token made when it is followed), the opt-out link and its text in
+   the customer's language, one PDF per invoice where the step attaches them.
+   Checked after the cut: each undelivered mail failed with a reason.
 4. Later runs, ``--next-run-after`` hours apart (time moved with freezegun):
    ``--outage-runs`` with the server still down, then ``--runs`` with it back on
    the same port, each the reminder cron then the mail queue. When the server

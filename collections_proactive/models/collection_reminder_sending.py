@@ -490,14 +490,11 @@ class CollectionReminderSending(models.Model):
         this one cannot see that token, so they wait for the next call."""
         for plan in self.plan_id.filtered(lambda plan: not plan.access_token):
             plan._portal_ensure_token()
-        legacy = {}
-        for reminder in self.filtered(lambda r: r.channel == "email"):
-            template = reminder._mail_template()
-            if template not in legacy:
-                legacy[template] = "get_portal_url" in str(template.body_html or "")
-        moves = self.filtered(
-            lambda r: r.channel == "email" and legacy[r._mail_template()]
-        ).line_ids.move_id
+        moves = self.env["account.move"]
+        emails = self.filtered(lambda r: r.channel == "email")
+        for template, reminders in emails.grouped(lambda r: r._mail_template()).items():
+            if "get_portal_url" in str(template.body_html or ""):
+                moves |= reminders.line_ids.move_id
         if not moves:
             return self.browse()
         self.env.flush_all()

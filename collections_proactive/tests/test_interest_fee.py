@@ -63,10 +63,17 @@ class TestCollectionFeeAccrual(FeeCommon):
         )
         self.assertFalse(self._term(refund).collection_fee_accrued)
 
-    def test_no_fee_when_zero_and_no_interest_on_interest(self):
-        self.company.collection_fee_percent = 0.0
+    def test_no_fee_on_an_interest_invoice_nor_at_zero(self):
         invoice = self._cp_invoice(self.customer, 1000, D0, D0)
+        charged = self._cp_invoice(self.customer, 50, D0, D0)
+        charged.collection_interest_invoice = True
         self._accrue(D0 + timedelta(days=10))
+        self.assertAlmostEqual(self._term(invoice).collection_fee_accrued, 10.0)
+        self.assertFalse(
+            self._term(charged).collection_fee_accrued, "no fee on late interest"
+        )
+        self.company.collection_fee_percent = 0.0
+        self._accrue(D0 + timedelta(days=11))
         self.assertFalse(self._term(invoice).collection_fee_accrued)
         self.assertFalse(self._term(invoice).collection_fee_base)
 

@@ -25,9 +25,18 @@ profile. Without ``--terms`` the ledger is the same as before, draw for draw.
 
     $VENV/bin/python bench/generate_receivables.py --db bench_terms \\
         --customers 5000 --invoices 200000 --terms 30,60,90 --terms-share 0.5
+
+A real history instead of drawn profiles: ``--history invoices.csv`` (columns
+``customer, invoice_date, due_date, paid_date, amount``) writes one customer per
+``customer`` and one invoice per row, ``Bench Customer <n>`` and
+``BINV<seed>/<row number>``, as the ledger stood on ``--today``: a payment dated
+later is not made yet, and an invoice issued later is posted, unpaid (it is what
+``risk_quality_odoo.py`` scores). Without an issue date, the issue is the due date
+minus ``--history-term`` days.
 """
 
 import argparse
+import csv
 import io
 import random
 import sys
@@ -84,6 +93,42 @@ def copy_rows(cr, table, cols, rows):
         buffer.write("\t".join("\\N" if v is None else str(v) for v in row) + "\n")
     buffer.seek(0)
     cr._obj.copy_expert(f"COPY {table} ({', '.join(cols)}) FROM STDIN", buffer)
+
+
+def read_history(path, term):
+    """``[(customer, issued, due, paid or None, amount)]`` from a CSV history, in
+    file order (a row's number names its invoice)."""
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            due = date.fromisoformat(r["due_date"])
+            issued = (
+                date.fromisoformat(r["invoice_date"])
+                if r["invoice_date"]
+                else due - timedelta(days=term)
+            )
+            paid = date.fromisoformat(r["paid_date"]) if r["paid_date"] else None
+            amount = round(float(r["amount"] or 0), 2)
+            if amount > 0:
+                rows.append((r["customer"], issued, due, paid, amount))
+    return rows
+
+
+def history_rows(history, partner_of, move_ids, today):
+    """The invoice, receivable line and payment rows of a real history as it
+    stood on ``today``."""
+    inv_rows, term_rows, pay_rows = [], [], []
+    for g, (customer, issued, due, paid_on, amount) in enumerate(history):
+        pid, move_id = partner_of[customer], move_ids[g]
+        paid = paid_on is not None and paid_on <= today
+        term_rows.append((g, move_id, due, amount, 0 if paid else amount))
+        if paid:
+            pay_rows.append((g, pid, paid_on, amount, True))
+        state = "paid" if paid else "not_paid"
+        inv_rows.append(
+            (move_id, g, pid, issued, due, amount, 0 if paid else amount, state, False)
+        )
+    return inv_rows, term_rows, pay_rows
 
 
 def make_templates(env, company, customer):
@@ -146,6 +191,16 @@ def main():
         "others keep one due date)",
     )
     parser.add_argument(
+        "--history",
+        help="a real history (CSV) instead of drawn customers and invoices",
+    )
+    parser.add_argument(
+        "--history-term",
+        type=int,
+        default=30,
+        help="with --history: days from issue to due when a row has no issue date",
+    )
+    parser.add_argument(
         "--extra-addons",
         action="append",
         default=[],
@@ -154,6 +209,10 @@ def main():
     add_odoo_path(parser)
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    history = read_history(args.history, args.history_term) if args.history else None
+    if history:
+        customers = sorted({row[0] for row in history})
+        args.customers, args.invoices = len(customers), len(history)
     cr, env = open_env(args.db, args.odoo_path, args.extra_addons)
     from odoo import Command
 
@@ -218,7 +277,7 @@ def main():
                 break
         else:
             profile_of[pid] = 0
-    shares = term_shares(args.terms) if args.terms else None
+    shares = term_shares(args.terms) if args.terms and not history else None
     payment_term = (
         env["account.payment.term"].create(
             {
@@ -236,7 +295,7 @@ def main():
                 ],
             }
         )
-        if args.terms
+        if shares
         else None
     )
     # One row per invoice, one per receivable line (its installments), one per
@@ -248,7 +307,14 @@ def main():
     )
     move_ids = [row[0] for row in cr.fetchall()]
     span = 450
-    for g, move_id in enumerate(move_ids):
+    if history:
+        inv_rows, term_rows, pay_rows = history_rows(
+            history,
+            dict(zip(customers, partner_ids, strict=True)),
+            move_ids,
+            args.today,
+        )
+    for g, move_id in enumerate(move_ids if not history else ()):
         pid = (
             partner_ids[g % len(partner_ids)]
             if g < len(partner_ids)

@@ -187,7 +187,7 @@ def read_real(directory, term):
     minus ``term`` days when the file has none. Returns (ledger, assumed)."""
     ledger, assumed = defaultdict(list), False
     with open(Path(directory) / "invoices.csv", newline="") as f:
-        for r in csv.DictReader(f):
+        for index, r in enumerate(csv.DictReader(f)):
             due = date.fromisoformat(r["due_date"])
             if r["invoice_date"]:
                 issued = date.fromisoformat(r["invoice_date"])
@@ -195,9 +195,14 @@ def read_real(directory, term):
                 issued, assumed = due - timedelta(days=term), True
             amount = float(r["amount"]) if r["amount"] else 0.0
             ledger[r["customer"]].append(
-                (issued, due, date.fromisoformat(r["paid_date"]), amount)
+                (issued, index, due, date.fromisoformat(r["paid_date"]), amount)
             )
-    return {c: sorted(rows) for c, rows in ledger.items()}, assumed
+    # By issue date, then as listed in the file: the order in which the engine
+    # reads the same history from Odoo (invoice date, then id).
+    return {
+        c: [(issued, *rest) for issued, _index, *rest in sorted(rows)]
+        for c, rows in ledger.items()
+    }, assumed
 
 
 def as_of(rows, today):
@@ -220,16 +225,17 @@ def cut_off_of(truth):
 # ----------------------------------------------------------------------------
 
 
-def training_sample(known, today, window_days):
+def training_sample(known, today, window_days, seed=1):
     """The customers the engine reads to learn: a seeded shuffle, up to
-    MAX_TRAINING_INVOICES invoices over two windows."""
+    MAX_TRAINING_INVOICES invoices over two windows (the engine seeds it with the
+    company's id and lists the customers by id)."""
     start = today - timedelta(days=2 * window_days)
     counts = [
         (c, sum(1 for row in rows if row[1] >= start))
         for c, rows in sorted(known.items(), key=lambda kv: str(kv[0]))
     ]
     counts = [(c, n) for c, n in counts if n]
-    random.Random(1).shuffle(counts)
+    random.Random(seed).shuffle(counts)
     chosen, total = {}, 0
     for customer, count in counts:
         if total >= MAX_TRAINING_INVOICES:
@@ -239,10 +245,10 @@ def training_sample(known, today, window_days):
     return chosen
 
 
-def run_engine(known, today, tests, holidays=()):
+def run_engine(known, today, tests, holidays=(), seed=1):
     """The model's (probability, predicted date, low, high) for each test
     invoice ``(customer, issued, due, amount)``, and the learnt parameters."""
-    sample = training_sample(known, today, WINDOW)
+    sample = training_sample(known, today, WINDOW, seed)
     params = rm.learn(sample, today, WINDOW, holidays=holidays)
     window_start = today - timedelta(days=WINDOW)
     stats = {

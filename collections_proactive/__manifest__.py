@@ -4,7 +4,7 @@
     "name": "Proactive Collections",
     "summary": "Risk scoring, pre-due reminders, follow-up board, payment plans "
     "and a customer portal for accounts receivable",
-    "version": "18.0.1.3.0",
+    "version": "18.0.1.4.0",
     "category": "Accounting/Accounting",
     "website": "https://github.com/collections-proactive/collections-proactive",
     "author": "collections_proactive contributors",

@@ -4,6 +4,7 @@ from . import res_partner
 from . import account_move
 from . import account_move_link
 from . import account_move_line
+from . import collection_line_prediction
 from . import account_move_line_prediction
 from . import account_partial_reconcile
 from . import collection_risk_scoring

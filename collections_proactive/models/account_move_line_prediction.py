@@ -25,35 +25,39 @@ class AccountMoveLine(models.Model):
     """Per receivable line (one due date of an invoice): how likely it is to be
     paid after its own due date, and when it is expected to be paid, with the
     10th-90th percentile interval. Written in bulk by ``collection.risk.scoring``
-    for the open lines of customer invoices."""
+    for the open lines of customer invoices, into ``collection.line.prediction``
+    (a narrow table: see there why); these fields read and write it."""
 
     _inherit = "account.move.line"
 
     collection_late_probability = fields.Float(
         string="Late Payment Probability",
+        compute="_compute_collection_prediction",
+        inverse="_inverse_collection_prediction",
         readonly=True,
-        copy=False,
-        aggregator="avg",
         help="How likely this due date is to be paid after it; never certain "
         "before the due date.",
     )
     collection_predicted_payment_date = fields.Date(
         string="Expected Payment Date",
+        compute="_compute_collection_prediction",
+        inverse="_inverse_collection_prediction",
         readonly=True,
-        copy=False,
         help="The most likely payment date of this due date, from the customer's "
         "recent payments (its delays, the weekday and the company's holidays).",
     )
     collection_predicted_date_low = fields.Date(
         string="Expected From",
+        compute="_compute_collection_prediction",
+        inverse="_inverse_collection_prediction",
         readonly=True,
-        copy=False,
         help="Paid before this date in only one case out of ten.",
     )
     collection_predicted_date_high = fields.Date(
         string="Expected By",
+        compute="_compute_collection_prediction",
+        inverse="_inverse_collection_prediction",
         readonly=True,
-        copy=False,
         help="Paid by this date in nine cases out of ten.",
     )
     collection_expected_text = fields.Char(
@@ -62,6 +66,42 @@ class AccountMoveLine(models.Model):
         help="When this due date is expected to be paid: from the date paid "
         "before in one case out of ten to the date paid by in nine out of ten.",
     )
+
+    def _compute_collection_prediction(self):
+        ids = [line_id for line_id in self.ids if line_id]
+        stored = {}
+        if ids:
+            self.env["collection.line.prediction"].flush_model()
+            self.env.cr.execute(
+                SQL(
+                    """SELECT move_line_id, late_probability, predicted_date,
+                              date_low, date_high
+                         FROM collection_line_prediction
+                        WHERE move_line_id = ANY(%s)""",
+                    ids,
+                )
+            )
+            stored = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        for line in self:
+            p, day, low, high = stored.get(line.id) or (0.0, False, False, False)
+            line.collection_late_probability = p or 0.0
+            line.collection_predicted_payment_date = day or False
+            line.collection_predicted_date_low = low or False
+            line.collection_predicted_date_high = high or False
+
+    def _inverse_collection_prediction(self):
+        self._collection_write_predictions(
+            [
+                (
+                    line.id,
+                    line.collection_late_probability,
+                    line.collection_predicted_payment_date or None,
+                    line.collection_predicted_date_low or None,
+                    line.collection_predicted_date_high or None,
+                )
+                for line in self
+            ]
+        )
 
     @api.depends_context("lang")
     @api.depends("collection_predicted_date_low", "collection_predicted_date_high")
@@ -94,15 +134,10 @@ class AccountMoveLine(models.Model):
 
     @api.model
     def _collection_write_predictions(self, rows):
-        """Bulk-write ``(line id, probability, date, low, high)`` rows; unchanged
-        lines are not rewritten."""
-        fnames = [
-            "collection_late_probability",
-            "collection_predicted_payment_date",
-            "collection_predicted_date_low",
-            "collection_predicted_date_high",
-        ]
-        self.flush_model(fnames)
+        """Bulk-write ``(line id, probability, date, low, high)`` rows into the
+        lines' predictions; unchanged ones are not rewritten."""
+        predictions = self.env["collection.line.prediction"]
+        predictions.flush_model()
         for page in range(0, len(rows), WRITE_PAGE):
             values = SQL(", ").join(
                 SQL("(%s::int, %s::float, %s::date, %s::date, %s::date)", *row)
@@ -110,22 +145,30 @@ class AccountMoveLine(models.Model):
             )
             self.env.cr.execute(
                 SQL(
-                    """UPDATE account_move_line l
-                          SET collection_late_probability = v.p,
-                              collection_predicted_payment_date = v.predicted,
-                              collection_predicted_date_low = v.low,
-                              collection_predicted_date_high = v.high
-                         FROM (VALUES %s) AS v(id, p, predicted, low, high)
-                        WHERE l.id = v.id
-                          AND (l.collection_late_probability IS DISTINCT FROM v.p
-                               OR l.collection_predicted_payment_date
-                                  IS DISTINCT FROM v.predicted
-                               OR l.collection_predicted_date_low
-                                  IS DISTINCT FROM v.low
-                               OR l.collection_predicted_date_high
-                                  IS DISTINCT FROM v.high)""",
+                    """INSERT INTO collection_line_prediction AS c
+                              (move_line_id, late_probability, predicted_date,
+                               date_low, date_high)
+                       VALUES %s
+                       ON CONFLICT (move_line_id) DO UPDATE
+                          SET late_probability = EXCLUDED.late_probability,
+                              predicted_date = EXCLUDED.predicted_date,
+                              date_low = EXCLUDED.date_low,
+                              date_high = EXCLUDED.date_high
+                        WHERE (c.late_probability, c.predicted_date, c.date_low,
+                               c.date_high)
+                              IS DISTINCT FROM
+                              (EXCLUDED.late_probability, EXCLUDED.predicted_date,
+                               EXCLUDED.date_low, EXCLUDED.date_high)""",
                     values,
                 )
             )
-        self.invalidate_model(fnames)
+        predictions.invalidate_model()
+        self.invalidate_model(
+            [
+                "collection_late_probability",
+                "collection_predicted_payment_date",
+                "collection_predicted_date_low",
+                "collection_predicted_date_high",
+            ]
+        )
         return len(rows)

@@ -146,12 +146,13 @@ class CollectionManagerDigest(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT CASE WHEN l.collection_late_probability < %(b1)s THEN 'likely'
-                            WHEN l.collection_late_probability < %(b2)s
+                SELECT CASE WHEN lp.late_probability < %(b1)s THEN 'likely'
+                            WHEN lp.late_probability < %(b2)s
                             THEN 'uncertain' ELSE 'late' END,
                        COUNT(*), SUM(l.amount_residual)
                   FROM account_move_line l
                   JOIN account_move m ON m.id = l.move_id
+                  LEFT JOIN collection_line_prediction lp ON lp.move_line_id = l.id
                  WHERE l.company_id = %(company)s AND %(open)s
                    AND l.date_maturity BETWEEN %(today)s AND %(horizon)s
                  GROUP BY 1
@@ -172,12 +173,13 @@ class CollectionManagerDigest(models.Model):
                                 FILTER (WHERE l.date_maturity BETWEEN %(today)s
                                                               AND %(horizon)s), 0),
                        COALESCE(SUM(l.amount_residual)
-                                FILTER (WHERE l.collection_predicted_payment_date
+                                FILTER (WHERE lp.predicted_date
                                               BETWEEN %(today)s AND %(horizon)s), 0),
                        COALESCE(SUM(l.amount_residual)
                                 FILTER (WHERE l.date_maturity < %(today)s), 0)
                   FROM account_move_line l
                   JOIN account_move m ON m.id = l.move_id
+                  LEFT JOIN collection_line_prediction lp ON lp.move_line_id = l.id
                  WHERE l.company_id = %(company)s AND %(open)s
                 """,
                 company=company.id,

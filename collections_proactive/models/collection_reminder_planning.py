@@ -127,7 +127,7 @@ class CollectionReminderPlanner(models.AbstractModel):
                            l.date_maturity AS due,
                            m.invoice_date AS issued,
                            l.amount_residual AS residual,
-                           l.collection_late_probability AS late_p,
+                           lp.late_probability AS late_p,
                            m.collection_followup_hold AS hold,
                            p.collection_no_followup AS partner_hold,
                            %(strategy_of)s AS strategy_id,
@@ -136,6 +136,7 @@ class CollectionReminderPlanner(models.AbstractModel):
                       FROM account_move_line l
                       JOIN account_move m ON m.id = l.move_id
                       JOIN res_partner p ON p.id = m.commercial_partner_id
+                      LEFT JOIN collection_line_prediction lp ON lp.move_line_id = l.id
                      WHERE l.company_id = %(company)s AND %(open)s
                        AND (%(reachable)s)
                        -- paid by automatic debit: the debit notice instead

@@ -246,9 +246,10 @@ class CollectionRiskAlert(models.Model):
                 SELECT m.commercial_partner_id, ARRAY_AGG(l.id ORDER BY l.id)
                   FROM account_move_line l
                   JOIN account_move m ON m.id = l.move_id
+                  JOIN collection_line_prediction lp ON lp.move_line_id = l.id
                  WHERE l.company_id = %(company)s AND %(open)s
                    AND l.date_maturity >= %(today)s
-                   AND l.collection_late_probability >= %(threshold)s
+                   AND lp.late_probability >= %(threshold)s
                    -- invoiced since the warnings began: older amounts were
                    -- already there, not news
                    AND l.create_date > %(since)s

@@ -210,13 +210,14 @@ class CollectionStrategy(models.Model):
                        l.date_maturity AS due,
                        m.invoice_date AS issued,
                        l.amount_residual AS residual,
-                       l.collection_late_probability AS late_p,
+                       lp.late_probability AS late_p,
                        m.collection_followup_hold IS NOT NULL
                            OR COALESCE(p.collection_no_followup, FALSE) AS held,
                        %(strategy_of)s AS strategy_id
                   FROM account_move_line l
                   JOIN account_move m ON m.id = l.move_id
                   JOIN res_partner p ON p.id = m.commercial_partner_id
+                  LEFT JOIN collection_line_prediction lp ON lp.move_line_id = l.id
                  WHERE l.company_id = %(company)s AND %(open)s
                    %(move_filter)s
             ),

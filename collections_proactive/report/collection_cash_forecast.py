@@ -27,9 +27,6 @@ class CollectionCashForecast(models.Model):
         "account.move.line": [
             "account_id",
             "amount_residual",
-            "collection_predicted_date_high",
-            "collection_predicted_date_low",
-            "collection_predicted_payment_date",
             "company_currency_id",
             "company_id",
             "date_maturity",
@@ -39,6 +36,12 @@ class CollectionCashForecast(models.Model):
             "reconciled",
         ],
         "account.move": ["collection_risk_band", "move_type"],
+        "collection.line.prediction": [
+            "date_high",
+            "date_low",
+            "move_line_id",
+            "predicted_date",
+        ],
         "res.partner": ["commercial_partner_id"],
     }
 
@@ -88,15 +91,14 @@ SELECT l.id::bigint * 1000 + w.n AS id, w.week, l.id AS move_line_id, l.move_id,
   FROM account_move_line l
   JOIN account_move m ON m.id = l.move_id
   LEFT JOIN res_partner p ON p.id = l.partner_id
+  LEFT JOIN collection_line_prediction lp ON lp.move_line_id = l.id
  CROSS JOIN LATERAL (
        SELECT LEAST(x.low, x.mid) AS low, x.mid, GREATEST(x.high, x.mid) AS high
-         FROM (SELECT COALESCE(l.collection_predicted_payment_date,
+         FROM (SELECT COALESCE(lp.predicted_date,
                                l.date_maturity, l.date) AS mid,
-                      COALESCE(l.collection_predicted_date_low,
-                               l.collection_predicted_payment_date,
+                      COALESCE(lp.date_low, lp.predicted_date,
                                l.date_maturity, l.date) AS low,
-                      COALESCE(l.collection_predicted_date_high,
-                               l.collection_predicted_payment_date,
+                      COALESCE(lp.date_high, lp.predicted_date,
                                l.date_maturity, l.date) AS high) x
        ) d
  CROSS JOIN LATERAL (

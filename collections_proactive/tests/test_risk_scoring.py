@@ -440,6 +440,61 @@ class TestRiskScoring(CollectionsCommon):
         self.assertTrue(paid_lines)
         self.assertFalse(any(paid_lines.mapped("collection_predicted_payment_date")))
 
+    def test_line_predictions_in_their_own_table(self):
+        """The lines' predictions are rows of ``collection.line.prediction``, one
+        per open receivable line: a second run rewrites them in place, a line's
+        fields read and write its row, and ``account_move_line`` is not
+        written."""
+        self._score()
+        predictions = self.env["collection.line.prediction"].sudo()
+        open_lines = self.env["account.move.line"].search(
+            [
+                ("partner_id", "in", self.customers.ids),
+                ("display_type", "=", "payment_term"),
+                ("reconciled", "=", False),
+                ("amount_residual", ">", 0),
+                ("parent_state", "=", "posted"),
+            ]
+        )
+        rows = predictions.search([("move_line_id", "in", open_lines.ids)])
+        self.assertEqual(rows.move_line_id, open_lines)
+        self.assertEqual(len(rows), len(open_lines))
+        self.env.cr.execute(
+            "SELECT MAX(write_date) FROM account_move_line WHERE id = ANY(%s)",
+            [open_lines.ids],
+        )
+        written = self.env.cr.fetchone()[0]
+        count = predictions.search_count([])
+        self.company.collection_risk_full_requested = True
+        self.scoring._compute_risk(companies=self.company)
+        self.assertEqual(predictions.search_count([]), count)
+        self.assertEqual(
+            predictions.search([("move_line_id", "in", open_lines.ids)]), rows
+        )
+        self.env.cr.execute(
+            "SELECT MAX(write_date) FROM account_move_line WHERE id = ANY(%s)",
+            [open_lines.ids],
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], written)
+        line = open_lines[0]
+        line.write(
+            {
+                "collection_late_probability": 0.42,
+                "collection_predicted_payment_date": date(2026, 8, 3),
+                "collection_predicted_date_low": date(2026, 7, 30),
+                "collection_predicted_date_high": date(2026, 8, 10),
+            }
+        )
+        line.invalidate_recordset()
+        row = predictions.search([("move_line_id", "=", line.id)])
+        self.assertEqual(len(row), 1)
+        self.assertEqual(
+            (row.late_probability, row.predicted_date, row.date_low, row.date_high),
+            (0.42, date(2026, 8, 3), date(2026, 7, 30), date(2026, 8, 10)),
+        )
+        self.assertEqual(line.collection_late_probability, 0.42)
+        self.assertIn("expected", line.collection_expected_text)
+
     def test_cash_forecast_spreads_each_line_over_its_weeks(self):
         """The weekly cash-in forecast spreads what is due on each open line over
         the weeks between its expected-from and expected-by dates, all of it."""

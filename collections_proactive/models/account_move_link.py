@@ -1,12 +1,9 @@
-import hashlib
-import hmac
-
 from odoo import models, tools
 
-# The scope of the signature (``tools.hmac``'s) and where a transaction keeps
-# the key: a message signs a link per listed invoice, a run tens of thousands.
+from ..tools.signing import sign
+
+# The scope of the signature (``tools.hmac``'s).
 SCOPE = "collections_proactive-invoice"
-KEY_CACHE = "collections_proactive.invoice_link_key"
 
 
 class AccountMove(models.Model):
@@ -25,14 +22,7 @@ class AccountMove(models.Model):
         """The invoice's signature (128 bits of an HMAC keyed by the
         database's secret): short enough for an SMS."""
         self.ensure_one()
-        # ``tools.hmac(env(su=True), SCOPE, self.id)``, the secret read once per
-        # transaction rather than through the parameters' cache at each link.
-        key = self.env.cr.cache.get(KEY_CACHE)
-        if key is None:
-            secret = self.env["ir.config_parameter"].sudo().get_param("database.secret")
-            key = self.env.cr.cache[KEY_CACHE] = secret.encode()
-        message = repr((SCOPE, self.id)).encode()
-        return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+        return sign(self.env, SCOPE, self.id)[:32]
 
     def _collection_link_check(self, signature):
         """Whether ``signature`` opens this customer invoice or credit note."""

@@ -6,6 +6,8 @@ import psycopg2
 from odoo import api, fields, models, tools
 from odoo.tools import mute_logger
 
+from ..tools.signing import sign
+
 _logger = logging.getLogger(__name__)
 
 # Days the choices link of a message keeps working after its last due date.
@@ -112,6 +114,9 @@ class CollectionReminder(models.Model):
     )
     attempt_count = fields.Integer(readonly=True)
     pay_url = fields.Char(compute="_compute_links", string="Payment Link")
+    # The customer's base URL, read once per message for all the links it
+    # carries (one per listed invoice).
+    base_url = fields.Char(compute="_compute_links")
     optout_email_url = fields.Char(compute="_compute_links")
     optout_sms_url = fields.Char(compute="_compute_links")
     offer_url = fields.Char(
@@ -210,14 +215,14 @@ class CollectionReminder(models.Model):
         (``account_move_link``)."""
         self.ensure_one()
         return (
-            f"{self.partner_id.get_base_url()}/collections/invoice/{move.id}/"
+            f"{self.base_url}/collections/invoice/{move.id}/"
             f"{move._collection_link_signature()}"
         )
 
     def _compute_links(self):
         for reminder in self:
             partner = reminder.partner_id
-            base = partner.get_base_url()
+            base = reminder.base_url = partner.get_base_url()
             # The portal link carries the access token: no login needed.
             if reminder.installment_id:
                 reminder.pay_url = base + reminder.plan_id.sudo().get_portal_url()
@@ -235,7 +240,7 @@ class CollectionReminder(models.Model):
             )
             for channel in partner.COLLECTION_OPTOUT_FIELDS:
                 reminder[f"optout_{channel}_url"] = partner._collection_optout_url(
-                    channel
+                    channel, base
                 )
 
     # ------------------------------------------------------------------
@@ -253,8 +258,8 @@ class CollectionReminder(models.Model):
         """The signature binding the link to this message, its customer and its
         expiry: the one place it is computed."""
         self.ensure_one()
-        return tools.hmac(
-            self.env(su=True),
+        return sign(
+            self.env,
             "collections_proactive-offer",
             (self.id, self.partner_id.id, expires),
         )

@@ -9,6 +9,7 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, ValidationError
 
 from ..tools.portal_access import thread_access_kwargs
+from ..tools.signing import sign
 from .res_company import RISK_MODEL_STATES
 
 RISK_BANDS = [
@@ -164,14 +165,13 @@ class ResPartner(models.Model):
         """The signature of this customer's unsubscribe link for ``channel``:
         the one place it is computed, for the messages and the controller."""
         self.ensure_one()
-        return tools.hmac(
-            self.env(su=True), "collections_proactive-optout", (self.id, channel)
-        )
+        return sign(self.env, "collections_proactive-optout", (self.id, channel))
 
-    def _collection_optout_url(self, channel):
+    def _collection_optout_url(self, channel, base_url=None):
         self.ensure_one()
         return (
-            f"{self.get_base_url()}/collections/optout/{channel}/{self.id}/"
+            f"{base_url or self.get_base_url()}/collections/optout/{channel}/"
+            f"{self.id}/"
             f"{self._collection_optout_token(channel)}"
         )
 
@@ -189,9 +189,7 @@ class ResPartner(models.Model):
             return self.browse()
         # A signature is computed even for an id that does not exist, so that
         # both take the same time.
-        expected = tools.hmac(
-            self.env(su=True), "collections_proactive-optout", (self.id, channel)
-        )
+        expected = self._collection_optout_token(channel)
         partner = self.sudo().exists()
         if not (partner and tools.consteq(expected, token)):
             return self.browse()

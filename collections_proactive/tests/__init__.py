@@ -35,6 +35,7 @@ from . import test_interest
 from . import test_interest_fee
 from . import test_money
 from . import test_invoice_link
+from . import test_signing
 from . import test_fuzz_interest
 from . import test_whatsapp
 from . import test_fuzz_whatsapp

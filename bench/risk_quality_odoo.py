@@ -23,6 +23,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import risk_quality as rq
@@ -39,11 +40,14 @@ from odoo_env import (
 )
 
 HERE = Path(__file__).resolve().parent
+# Later than any date of a history: with it, the ledger holds every payment.
+LAST_DAY = date(2100, 1, 1)
 
 
 def load(args, cut_off):
-    """The history written into a fresh copy of the template, as of ``cut_off``:
-    the company's id."""
+    """The history written into a fresh copy of the template, as of ``cut_off``
+    (with ``--all-payments``, every payment made, later ones too): the
+    company's id."""
     template = template_database("cp_quality_tpl", args.odoo_path)
     close_all()
     drop_database(args.db)
@@ -59,7 +63,7 @@ def load(args, cut_off):
             "--history-term",
             str(args.term),
             "--today",
-            cut_off.isoformat(),
+            (LAST_DAY if args.all_payments else cut_off).isoformat(),
             "--seed",
             "1",
             "--odoo-path",
@@ -118,6 +122,13 @@ def main():
     parser.add_argument(
         "--keep", action="store_true", help="keep the database (dropped otherwise)"
     )
+    parser.add_argument(
+        "--all-payments",
+        action="store_true",
+        help="write the whole history, payments after the cut-off included, and"
+        " score with the cut-off as today: the engine must ignore what it could"
+        " not have known (a payment dated later counts as not made yet)",
+    )
     add_odoo_path(parser)
     args = parser.parse_args()
     if not (Path(args.real) / "invoices.csv").exists():
@@ -128,7 +139,8 @@ def main():
 
     start = clock()
     company_id = load(args, cut_off)
-    print(f"history of {len(history)} invoices loaded as of {cut_off}"
+    loaded = "with every payment" if args.all_payments else f"as of {cut_off}"
+    print(f"history of {len(history)} invoices loaded {loaded}"
           f" in {clock() - start:.0f} s")  # fmt: skip
     stored, seconds = score(args, company_id, cut_off)
     print(f"full recompute at the cut-off: {seconds:.1f} s")

@@ -67,6 +67,7 @@ class AccountMoveLine(models.Model):
         "before in one case out of ten to the date paid by in nine out of ten.",
     )
 
+    @api.depends("reconciled", "amount_residual")
     def _compute_collection_prediction(self):
         ids = [line_id for line_id in self.ids if line_id]
         stored = {}
@@ -83,7 +84,12 @@ class AccountMoveLine(models.Model):
             )
             stored = {row[0]: row[1:] for row in self.env.cr.fetchall()}
         for line in self:
-            p, day, low, high = stored.get(line.id) or (0.0, False, False, False)
+            # A due date paid since the last run keeps its row until the next:
+            # nothing is expected of it any more.
+            settled = line.reconciled or not line.amount_residual
+            p, day, low, high = (
+                not settled and stored.get(line.id) or (0.0, False, False, False)
+            )
             line.collection_late_probability = p or 0.0
             line.collection_predicted_payment_date = day or False
             line.collection_predicted_date_low = low or False

@@ -494,6 +494,16 @@ class TestRiskScoring(CollectionsCommon):
         )
         self.assertEqual(line.collection_late_probability, 0.42)
         self.assertIn("expected", line.collection_expected_text)
+        # Paid since the run: its row waits for the next run, the line shows
+        # nothing expected any more.
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=line.move_id.ids
+        ).create({"payment_date": TODAY})._create_payments()
+        self.assertTrue(line.reconciled)
+        self.assertTrue(predictions.search([("move_line_id", "=", line.id)]))
+        self.assertEqual(line.collection_late_probability, 0.0)
+        self.assertFalse(line.collection_predicted_payment_date)
+        self.assertFalse(line.collection_expected_text)
 
     def test_cash_forecast_spreads_each_line_over_its_weeks(self):
         """The weekly cash-in forecast spreads what is due on each open line over

@@ -154,6 +154,28 @@ class TestRiskModelLearning(BaseCase):
         index = rm.FEATURES.index("calendar_late")
         self.assertGreater(weekend_row[index], weekday_row[index])
 
+    def test_rule_dates_are_business_days_with_an_interval(self):
+        """When the company's back-test prefers rule 2 (issue date + median
+        days-to-pay), its date is a business day too, and the interval is the
+        customer's own spread of days-to-pay, not a single day."""
+        rows = []
+        for i, days in enumerate((20, 25, 30, 30, 31, 35, 40, 45, 30, 28)):
+            issued = date(2026, 1, 5) + timedelta(days=7 * i)
+            due, paid = issued + timedelta(days=30), issued + timedelta(days=days)
+            rows.append((issued, due, paid, 100.0))
+        today = date(2026, 4, 1)
+        s = rm.stats_from_history(rows, today, today - timedelta(days=365))
+        prior = rm.Prior()
+        issued = date(2026, 4, 2)  # + 30 days: a Saturday
+        day, low, high = rm.payment_dates(
+            s, prior, today, issued, issued + timedelta(days=30), rule=True
+        )
+        self.assertEqual(day, date(2026, 5, 4))  # the Monday after
+        self.assertLess(low, day)
+        self.assertLess(day, high)
+        for d in (day, low, high):
+            self.assertLess(d.weekday(), 5)
+
     def test_payment_date_finds_check_run_and_month_end(self):
         """A weekly check run (every Thursday, whatever the due date) and a
         month-end run are found on the customer's own record; an erratic payer

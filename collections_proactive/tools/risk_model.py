@@ -373,7 +373,9 @@ def training_samples(history, today, window_days, prior, holidays=()):
                     _choice, residuals = date_choice(s, prior, holidays)
                     dates = (
                         *payment_dates(s, prior, t, invoice_date, due, holidays),
-                        payment_dates(s, prior, t, invoice_date, due, rule=True)[0],
+                        payment_dates(
+                            s, prior, t, invoice_date, due, holidays, rule=True
+                        )[0],
                         paid_on,
                         *residual_band(residuals, prior),
                     )

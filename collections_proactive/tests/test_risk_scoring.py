@@ -459,6 +459,29 @@ class TestRiskScoring(CollectionsCommon):
         rows = predictions.search([("move_line_id", "in", open_lines.ids)])
         self.assertEqual(rows.move_line_id, open_lines)
         self.assertEqual(len(rows), len(open_lines))
+        # A manager reads the rows of the companies selected, no others; a
+        # collector reads them only through the lines.
+        other = self.setup_other_company(name="Predictions Elsewhere")["company"]
+        self.collections_manager.company_ids |= other
+        as_manager = self.env["collection.line.prediction"].with_user(
+            self.collections_manager
+        )
+        domain = [("move_line_id", "in", open_lines.ids)]
+        self.assertEqual(as_manager.with_company(self.company).search(domain), rows)
+        self.assertFalse(
+            as_manager.with_context(allowed_company_ids=other.ids).search(domain)
+        )
+        with self.assertRaises(AccessError):
+            self.env["collection.line.prediction"].with_user(self.collector).search(
+                domain
+            )
+        as_collector = open_lines.with_user(self.collector)
+        self.assertEqual(
+            as_collector.mapped("collection_late_probability"),
+            rows.sorted(lambda row: open_lines.ids.index(row.move_line_id.id)).mapped(
+                "late_probability"
+            ),
+        )
         self.env.cr.execute(
             "SELECT MAX(write_date) FROM account_move_line WHERE id = ANY(%s)",
             [open_lines.ids],

@@ -138,7 +138,7 @@ def _business_day(day, holidays):
 def _row_facts(row):
     """What the predictors read of a paid invoice ``(invoice_date, due, paid_on,
     amount)``: days paid after the due date as payers see it, days after issue,
-    the term, the weekday and the day-of-month key it was paid on."""
+    the term, the weekday and the day-of-month key it was paid on, the day."""
     invoice_date, due, paid, _amount = row
     return (
         (paid - weekday_on_or_after(due)).days,
@@ -146,6 +146,7 @@ def _row_facts(row):
         (due - invoice_date).days,
         paid.weekday(),
         monthday_key(paid),
+        paid,
     )
 
 
@@ -167,17 +168,42 @@ def _count(counts, value, step=1):
         del counts[value]
 
 
+class _Habits:
+    """The weekdays and day-of-month keys a customer paid on, counted over the
+    distinct days it paid: a payment run settling twenty invoices is one day of
+    payment, not twenty (counted per invoice, a single large run made a
+    day-of-month habit of a customer that pays whenever its invoices fall due).
+    Payments come and go one invoice at a time (:meth:`add`, step -1 to drop)."""
+
+    __slots__ = ("days", "keys", "weekdays")
+
+    def __init__(self, facts=()):
+        self.days, self.weekdays, self.keys = {}, {}, {}
+        for fact in facts:
+            self.add(fact)
+
+    def add(self, fact, step=1):
+        count = self.days.get(fact[5], 0) + step
+        if count:
+            self.days[fact[5]] = count
+        else:
+            del self.days[fact[5]]
+        if count == (1 if step > 0 else 0):
+            _count(self.weekdays, fact[3], step)
+            _count(self.keys, fact[4], step)
+
+    def habits(self):
+        n = len(self.days)
+        return (
+            _habit(self.weekdays, n, WEEKDAY_SHARE),
+            _habit(self.keys, n, MONTHDAY_SHARE),
+        )
+
+
 def _habits(history):
     """The weekday and the day-of-month key the customer pays on, or None, from
     the :func:`_row_facts` of its latest paid invoices."""
-    weekdays, keys = {}, {}
-    for facts in history:
-        _count(weekdays, facts[3])
-        _count(keys, facts[4])
-    return (
-        _habit(weekdays, len(history), WEEKDAY_SHARE),
-        _habit(keys, len(history), MONTHDAY_SHARE),
-    )
+    return _Habits(history).habits()
 
 
 def date_anchors(last, facts, prior, holidays, habits):
@@ -273,26 +299,17 @@ def date_backtest(s, prior, holidays=()):
     errors = {name: [] for name in DATE_PREDICTORS}
     start = max(len(chrono) - DATE_BACKTEST, 1)
     # The habits of the DATE_HIST invoices before each step, kept step by step.
-    weekdays, keys = {}, {}
-    for fact in facts[max(start - DATE_HIST, 0) : start]:
-        _count(weekdays, fact[3])
-        _count(keys, fact[4])
+    window = _Habits(facts[max(start - DATE_HIST, 0) : start])
     for j in range(start, len(chrono)):
         invoice_date, due, paid_on, _amount = chrono[j]
-        n = min(j, DATE_HIST)
-        habits = (
-            _habit(weekdays, n, WEEKDAY_SHARE),
-            _habit(keys, n, MONTHDAY_SHARE),
-        )
+        habits = window.habits()
         first = max(j - DATE_N, 0)
         anchors = date_anchors(chrono[first:j], facts[first:j], prior, holidays, habits)
         for name, day in anchored_dates(anchors, invoice_date, due, holidays).items():
             errors[name].append((paid_on - day).days)
-        _count(weekdays, facts[j][3])
-        _count(keys, facts[j][4])
+        window.add(facts[j])
         if j >= DATE_HIST:
-            _count(weekdays, facts[j - DATE_HIST][3], -1)
-            _count(keys, facts[j - DATE_HIST][4], -1)
+            window.add(facts[j - DATE_HIST], -1)
     return errors
 
 

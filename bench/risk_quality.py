@@ -461,9 +461,9 @@ def print_table(title, info, model, rule1, rule2):
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
+def add_history_args(parser):
+    """``--real`` (the real history's folder) and ``--term``, shared with
+    ``risk_quality_odoo.py``."""
     parser.add_argument(
         "--real", default=str(ROOT.parent / "shared" / "data" / "h2h_closed")
     )
@@ -473,6 +473,12 @@ def main():
         default=30,
         help="days from issue to due assumed when the data has no issue date",
     )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    add_history_args(parser)
     parser.add_argument(
         "--verbose", action="store_true", help="one table per synthetic seed too"
     )

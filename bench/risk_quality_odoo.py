@@ -109,16 +109,8 @@ def score(args, company_id, cut_off):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--real", default=str(Path(REPO).parent / "shared" / "data" / "h2h_closed")
-    )
+    rq.add_history_args(parser)
     parser.add_argument("--db", default="cp_quality")
-    parser.add_argument(
-        "--term",
-        type=int,
-        default=30,
-        help="days from issue to due assumed when the data has no issue date",
-    )
     parser.add_argument(
         "--keep", action="store_true", help="keep the database (dropped otherwise)"
     )

@@ -51,8 +51,8 @@ DATE_PREDICTORS = ("due", "issue", "recent", "weekday", "monthday")
 # few invoices tell little, of an erratic payer even less).
 DATE_MARGIN = 1.0
 DATE_GAIN = 0.25
-# A weekday or day-of-month habit needs this many payments on it, and this share
-# of the customer's payments (by chance a fifth fall on any weekday).
+# A weekday or day-of-month habit needs this many days paid on it, and this share
+# of the days the customer paid (by chance a fifth fall on any weekday).
 HABIT_MIN = 3
 WEEKDAY_SHARE = 0.5
 MONTHDAY_SHARE = 0.3
@@ -151,8 +151,8 @@ def _row_facts(row):
 
 
 def _habit(counts, n, share):
-    """The most frequent value of ``counts`` ({value: count} over ``n`` paid
-    invoices) if it occurs at least HABIT_MIN times and makes ``share`` of them,
+    """The most frequent value of ``counts`` ({value: count} over ``n`` days
+    paid) if it occurs at least HABIT_MIN times and makes ``share`` of them,
     else None (of equally frequent values, the lowest)."""
     if not counts:
         return None

@@ -116,7 +116,7 @@ class CollectionReminder(models.Model):
     pay_url = fields.Char(compute="_compute_links", string="Payment Link")
     # The customer's base URL, read once per message for all the links it
     # carries (one per listed invoice).
-    base_url = fields.Char(compute="_compute_links")
+    base_url = fields.Char(compute="_compute_links", string="Base URL")
     optout_email_url = fields.Char(compute="_compute_links")
     optout_sms_url = fields.Char(compute="_compute_links")
     offer_url = fields.Char(

@@ -96,22 +96,22 @@ def copy_rows(cr, table, cols, rows):
 
 
 def read_history(path, term):
-    """``[(customer, issued, due, paid or None, amount)]`` from a CSV history, in
-    file order (a row's number names its invoice)."""
-    rows = []
+    """``([(customer, issued, due, paid or None, amount)], assumed)`` from a CSV
+    history, in file order (a row's number names its invoice); ``assumed``: some
+    issue date was missing, taken as the due date minus ``term`` days."""
+    rows, assumed = [], False
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
             due = date.fromisoformat(r["due_date"])
-            issued = (
-                date.fromisoformat(r["invoice_date"])
-                if r["invoice_date"]
-                else due - timedelta(days=term)
-            )
+            if r["invoice_date"]:
+                issued = date.fromisoformat(r["invoice_date"])
+            else:
+                issued, assumed = due - timedelta(days=term), True
             paid = date.fromisoformat(r["paid_date"]) if r["paid_date"] else None
             amount = round(float(r["amount"] or 0), 2)
             if amount > 0:
                 rows.append((r["customer"], issued, due, paid, amount))
-    return rows
+    return rows, assumed
 
 
 def history_rows(history, partner_of, move_ids, today):
@@ -209,7 +209,7 @@ def main():
     add_odoo_path(parser)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    history = read_history(args.history, args.history_term) if args.history else None
+    history = read_history(args.history, args.history_term)[0] if args.history else None
     if history:
         customers = sorted({row[0] for row in history})
         args.customers, args.invoices = len(customers), len(history)

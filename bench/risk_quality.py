@@ -38,7 +38,6 @@ Pure Python, no Odoo needed: ``python3 bench/risk_quality.py [--seeds 5]``.
 """
 
 import argparse
-import csv
 import importlib
 import math
 import random
@@ -49,6 +48,8 @@ import types
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
+
+from generate_receivables import read_history
 
 ROOT = Path(__file__).resolve().parent.parent
 # The addon's ``tools`` folder as a package of its own, so that the relative
@@ -182,27 +183,24 @@ def _month_end(day):
     return following - timedelta(days=1)
 
 
-def read_real(directory, term):
-    """{customer: rows} from ``invoices.csv``; the issue date is the due date
-    minus ``term`` days when the file has none. Returns (ledger, assumed)."""
-    ledger, assumed = defaultdict(list), False
-    with open(Path(directory) / "invoices.csv", newline="") as f:
-        for index, r in enumerate(csv.DictReader(f)):
-            due = date.fromisoformat(r["due_date"])
-            if r["invoice_date"]:
-                issued = date.fromisoformat(r["invoice_date"])
-            else:
-                issued, assumed = due - timedelta(days=term), True
-            amount = float(r["amount"]) if r["amount"] else 0.0
-            ledger[r["customer"]].append(
-                (issued, index, due, date.fromisoformat(r["paid_date"]), amount)
-            )
-    # By issue date, then as listed in the file: the order in which the engine
-    # reads the same history from Odoo (invoice date, then id).
+def ledger_of(history):
+    """{customer: [(issued, due, paid_on, amount)]} of :func:`read_history`'s rows,
+    by issue date, then as listed in the file: the order in which the engine
+    reads the same history from Odoo (invoice date, then id)."""
+    ledger = defaultdict(list)
+    for index, (customer, issued, due, paid_on, amount) in enumerate(history):
+        ledger[customer].append((issued, index, due, paid_on, amount))
     return {
         c: [(issued, *rest) for issued, _index, *rest in sorted(rows)]
         for c, rows in ledger.items()
-    }, assumed
+    }
+
+
+def read_real(directory, term):
+    """{customer: rows} from ``invoices.csv`` (see :func:`read_history`), and
+    whether issue dates were assumed."""
+    history, assumed = read_history(Path(directory) / "invoices.csv", term)
+    return ledger_of(history), assumed
 
 
 def as_of(rows, today):

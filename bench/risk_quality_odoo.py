@@ -125,8 +125,8 @@ def main():
     args = parser.parse_args()
     if not (Path(args.real) / "invoices.csv").exists():
         raise SystemExit(f"no invoices.csv in {args.real}")
-    history = read_history(Path(args.real) / "invoices.csv", args.term)
-    truth, assumed = rq.read_real(args.real, args.term)
+    history, assumed = read_history(Path(args.real) / "invoices.csv", args.term)
+    truth = rq.ledger_of(history)
     cut_off = rq.cut_off_of(truth)
 
     start = clock()

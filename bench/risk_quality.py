@@ -478,7 +478,15 @@ def main():
     parser.add_argument("--seeds", type=int, default=5)
     add_history_args(parser)
     parser.add_argument(
-        "--verbose", action="store_true", help="one table per synthetic seed too"
+        "--sample",
+        type=int,
+        default=0,
+        help="score random samples of this many customers of the real history"
+        " (a smaller company), one per --seeds, instead of the whole history:"
+        " their mean (--verbose: each)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="one table per seed or sample too"
     )
     parser.add_argument(
         "--sklearn",
@@ -493,41 +501,68 @@ def main():
         title = f"real history: {args.real}"
         if assumed:
             title += f" (no issue dates: issue = due - {args.term} days, assumed)"
+        if args.sample:
+            customers = sorted(truth, key=str)
+            print_means(
+                f"{title}, samples of {args.sample} customers",
+                (
+                    (
+                        f"sample {seed}",
+                        {
+                            c: truth[c]
+                            for c in random.Random(seed).sample(customers, args.sample)
+                        },
+                        None,
+                    )
+                    for seed in range(args.seeds)
+                ),
+                args,
+                "samples",
+            )
+            return
         print_table(title, *evaluate(truth, sklearn=args.sklearn))
     for label, simulator in (
         ("synthetic ledger", simulate),
         ("synthetic payer habits", simulate_habits),
     ):
-        totals, names = defaultdict(list), ["model", "rule1", "rule2"]
-        for seed in range(args.seeds):
-            info, *results = evaluate(simulator(seed), CUT_OFF, sklearn=args.sklearn)
-            if args.verbose:
-                print_table(f"{label}, seed {seed}", info, *results)
-            extra = [(name.split(" (fit")[0], values) for name, values in info["extra"]]
-            for name, values in zip(names[:3], results, strict=True):
-                for key, value in values.items():
-                    totals[name, key].append(value)
-            for name, values in extra:
-                if name not in names:
-                    names.append(name)
-                for key, value in values.items():
-                    totals[name, key].append(value)
-        if args.seeds:
-            mean = {
-                name: {
-                    key: statistics.mean(v)
-                    for (n, key), v in totals.items()
-                    if n == name
-                }
-                for name in names
-            }
-            print_table(
-                f"{label}, mean over {args.seeds} seeds",
-                {"extra": [(name, mean[name]) for name in names[3:]]},
-                mean["model"],
-                mean["rule1"],
-                mean["rule2"],
-            )
+        print_means(
+            label,
+            ((f"seed {seed}", simulator(seed), CUT_OFF) for seed in range(args.seeds)),
+            args,
+        )
+
+
+def print_means(label, ledgers, args, unit="seeds"):
+    """The figures of each ledger ``(name, truth, today)`` (with ``--verbose``)
+    and their mean over all of them."""
+    totals, names, runs = defaultdict(list), ["model", "rule1", "rule2"], 0
+    for name, truth, today in ledgers:
+        info, *results = evaluate(truth, today, sklearn=args.sklearn)
+        runs += 1
+        if args.verbose:
+            print_table(f"{label}, {name}", info, *results)
+        extra = [(n.split(" (fit")[0], values) for n, values in info["extra"]]
+        for n, values in zip(names[:3], results, strict=True):
+            for key, value in values.items():
+                totals[n, key].append(value)
+        for n, values in extra:
+            if n not in names:
+                names.append(n)
+            for key, value in values.items():
+                totals[n, key].append(value)
+    if not runs:
+        return
+    mean = {
+        name: {key: statistics.mean(v) for (n, key), v in totals.items() if n == name}
+        for name in names
+    }
+    print_table(
+        f"{label}, mean over {runs} {unit}",
+        {"extra": [(name, mean[name]) for name in names[3:]]},
+        mean["model"],
+        mean["rule1"],
+        mean["rule2"],
+    )
 
 
 if __name__ == "__main__":

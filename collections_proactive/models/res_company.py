@@ -50,7 +50,7 @@ WHATSAPP_SECRET_GROUPS = (
 )
 RISK_MODEL_STATES = [
     ("model", "Learnt model"),
-    ("weak", "Rules (model not accurate enough)"),
+    ("weak", "Rules (the model did no better)"),
     ("thin", "Rules (not enough history)"),
 ]
 

@@ -83,7 +83,6 @@ __all__ = [
     "INTERVAL_COVERAGE",
     "INTERVAL_SCALES",
     "LAST_N",
-    "MIN_AUC",
     "P_FLOOR",
     "QUANTILES",
     "RECENT_DAYS",
@@ -125,7 +124,6 @@ __all__ = [
 # Below these, a back-test says nothing and the transparent rules score instead.
 MIN_TRAINING_SAMPLES = 200
 MIN_CLASS_SAMPLES = 30
-MIN_AUC = 0.70
 # A pure-Python fit costs samples x features^2 per iteration: cap the samples.
 MAX_FIT_SAMPLES = 6000
 # A customer with thousands of invoices would fill the training set: at most this
@@ -590,7 +588,10 @@ def learn(history, today, window_days, holidays=()):
     params["interval_scale"] = interval_scale(
         [s.dates for s in samples if s.dates and s.t >= half]
     )
-    if report["blend"] == 0 or report["model"]["auc"] < MIN_AUC:
+    # Judged against the rule, not against a fixed bar: on a small or noisy
+    # history a model with a modest AUC that still beats rule 1 there is better
+    # than rule 1 alone (the blend's weight already says how much better).
+    if report["blend"] == 0:
         params["mode"] = "weak"
         return params
     c = _split(samples, 0.75)

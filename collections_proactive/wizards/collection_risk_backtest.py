@@ -3,8 +3,6 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
-from ..tools.risk_model import MIN_AUC
-
 
 class CollectionRiskBacktest(models.TransientModel):
     """The risk model of the current company: its back-test beside the two simple
@@ -25,7 +23,6 @@ class CollectionRiskBacktest(models.TransientModel):
     auc = fields.Float(related="company_id.collection_risk_model_auc")
     accuracy = fields.Float(related="company_id.collection_risk_model_accuracy")
     brier = fields.Float(related="company_id.collection_risk_model_brier")
-    min_auc = fields.Float(default=MIN_AUC, readonly=True)
     full_requested = fields.Boolean(related="company_id.collection_risk_full_requested")
     comparison_html = fields.Html(
         string="Model and Simple Rules",

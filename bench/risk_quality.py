@@ -30,7 +30,11 @@ Data:
 - synthetic payer habits (``--seeds``): 100 customers paying on a weekly check
   run, a monthly run (month end or a fixed day), a constant lag after issue or
   after the due date, or drifting, terms varying per invoice, one payment in ten
-  a surprise: whether the date model finds regularities real payers show.
+  a surprise: whether the date model finds regularities real payers show;
+- synthetic steady payers (``--seeds``): 100 customers each paying its own number
+  of days after issue, give or take about a week, nothing changing over time:
+  where the two rules are close to the best possible, and the model must match
+  them.
 
 Pure Python, no Odoo needed: ``python3 bench/risk_quality.py [--seeds 5]``.
 ``--sklearn`` adds scikit-learn's learners on the same features and snapshots
@@ -174,6 +178,33 @@ def simulate_habits(seed, customers=100, invoices_per_customer=30):
                 )
             amount = round(base_amount * math.exp(rng.gauss(0, 0.5)))
             rows.append((invoice_date, due, paid_on, float(amount)))
+        ledger[customer] = sorted(rows)
+    return ledger
+
+
+def simulate_steady(seed, customers=100, invoices_per_customer=25):
+    """A ledger of steady payers, where the two rules are close to the best one
+    can do: each customer pays its own number of days after issue (20 to 60)
+    give or take about a week, on business days, terms of 30 days, nothing
+    changing over time. A model must at least match the rules here."""
+    rng = random.Random(2000 + seed)
+    ledger = {}
+    span = (END - START).days
+    for customer in range(customers):
+        mean_days = rng.choice([20, 25, 30, 30, 35, 40, 50, 60])
+        spread = rng.uniform(4, 12)
+        rows = []
+        for _ in range(max(3, int(rng.gauss(invoices_per_customer, 6)))):
+            invoice_date = START + timedelta(days=rng.randint(0, span))
+            paid_on = invoice_date + timedelta(
+                days=max(1, round(rng.gauss(mean_days, spread)))
+            )
+            while paid_on.weekday() >= 5:
+                paid_on += timedelta(days=1)
+            amount = float(round(math.exp(rng.gauss(9, 1))))
+            rows.append(
+                (invoice_date, invoice_date + timedelta(days=30), paid_on, amount)
+            )
         ledger[customer] = sorted(rows)
     return ledger
 
@@ -524,6 +555,7 @@ def main():
     for label, simulator in (
         ("synthetic ledger", simulate),
         ("synthetic payer habits", simulate_habits),
+        ("synthetic steady payers", simulate_steady),
     ):
         print_means(
             label,

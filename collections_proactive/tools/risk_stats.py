@@ -29,7 +29,8 @@ QUANTILES = (0.1, 0.5, 0.9)
 # on the latest DATE_BACKTEST of them, each predicted from those paid before.
 DATE_HIST = 20
 DATE_BACKTEST = 8
-# Pseudo-invoices of the company's distribution mixed into a customer's own.
+# Pseudo-invoices of the company's distribution mixed into a customer's own
+# quantiles (its median date: see risk_dates.DATE_MEDIAN_SHRINK).
 DATE_SHRINK = 1.0
 # Days before the due date at which still-unpaid invoices are looked at again.
 CHECKPOINTS = (10, 3)

@@ -327,8 +327,11 @@ class CollectionDemoLoader(models.AbstractModel):
         rut = self.env.ref("l10n_cl.it_RUT", raise_if_not_found=False)
         if rut and "l10n_latam_identification_type_id" in partners._fields:
             values["l10n_latam_identification_type_id"] = rut.id
-        if values:
-            partners.write(values)
+        # One write per customer, each with its own values: l10n_cl's write
+        # formats the first record's RUT into the values it is given, and writes
+        # that RUT on every record (and on the next write with the same dict).
+        for partner in partners if values else ():
+            partner.write(dict(values))
 
     def _demo_create_users(self, company):
         """The collector (login and password ``cobrador``) and the collections

@@ -174,7 +174,7 @@ class CollectionReminder(models.Model):
                 continue
             listed = sorted(
                 (*facts[line_id][:2], line_id)
-                for line_id in reminder.line_ids.move_line_id._ids
+                for line_id in reminder.line_ids.move_line_id.ids
                 if line_id in facts
             )
             reminder.due_line_ids = Line.browse([key[2] for key in listed])

@@ -611,6 +611,12 @@ class TestRiskScoring(CollectionsCommon):
             f"{params['backtest']['rule_late']['auc']:.2f}",
         ):
             self.assertIn(text, html)
+        # In Spanish, the figures read with a decimal comma, as the fields do.
+        self.env["res.lang"]._activate_lang("es_CL")
+        spanish = str(wizard.with_context(lang="es_CL").comparison_html)
+        auc = f"{params['backtest']['final']['auc']:.2f}"
+        self.assertIn(auc.replace(".", ","), spanish)
+        self.assertNotIn(auc, spanish)
         chart = str(wizard.reliability_html)
         self.assertIn("Risk announced", chart)
         self.assertEqual(

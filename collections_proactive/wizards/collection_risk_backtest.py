@@ -2,6 +2,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
+from odoo.tools import formatLang
 
 
 class CollectionRiskBacktest(models.TransientModel):
@@ -53,8 +54,9 @@ class CollectionRiskBacktest(models.TransientModel):
         model, rule_late = report["final"], report.get("rule_late", {})
         dates, rule_date = report.get("model", {}), report.get("rule_date", {})
 
+        # In the reader's number format, as the fields above the table show theirs.
         def number(value, digits=2):
-            return "" if value is None else f"{value:.{digits}f}"
+            return "" if value is None else formatLang(self.env, value, digits=digits)
 
         def percent(value):
             return "" if value is None else f"{round(100 * value)}%"
@@ -63,7 +65,7 @@ class CollectionRiskBacktest(models.TransientModel):
             if value is None:
                 return ""
             # Formatted apart: the translation extractor reads literal arguments.
-            shown = f"{value:.1f}"
+            shown = formatLang(self.env, value, digits=1)
             return self.env._("%(days)s days", days=shown)
 
         rows = [

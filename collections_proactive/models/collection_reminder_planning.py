@@ -498,30 +498,32 @@ class CollectionReminderPlanner(models.AbstractModel):
         one; returns how many lines another worker planned meanwhile."""
 
         def insert(page):
-            values = SQL(", ").join(
-                SQL(
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    *line,
-                    company.id,
-                    uid,
-                    now,
-                    uid,
-                    now,
-                )
-                for line in page
-            )
+            # One array per column: a page of thousands of lines is sent and
+            # parsed as six values, not as thousands of rows of literals.
             self.env.cr.execute(
                 SQL(
                     """INSERT INTO collection_reminder_line
                            (reminder_id, move_line_id, move_id, step_id, channel,
                             amount_residual, company_id, create_uid,
                             create_date, write_uid, write_date)
-                       VALUES %s
+                       SELECT v.reminder_id, v.move_line_id, v.move_id, v.step_id,
+                              v.channel, v.residual, %s, %s, %s, %s, %s
+                         FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[],
+                                     %s::varchar[], %s::numeric[])
+                              WITH ORDINALITY AS v(reminder_id, move_line_id,
+                                                   move_id, step_id, channel,
+                                                   residual, position)
+                        ORDER BY v.position
                        ON CONFLICT ON CONSTRAINT
                           collection_reminder_line_move_line_step_channel_unique
                           DO NOTHING
                        RETURNING reminder_id""",
-                    values,
+                    company.id,
+                    uid,
+                    now,
+                    uid,
+                    now,
+                    *(list(column) for column in zip(*page, strict=True)),
                 )
             )
             kept.update(row[0] for row in self.env.cr.fetchall())

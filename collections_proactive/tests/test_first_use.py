@@ -5,7 +5,7 @@ from psycopg2 import IntegrityError
 
 from odoo import Command
 from odoo.tests import Form, tagged
-from odoo.tools import format_date, mute_logger
+from odoo.tools import SQL, format_date, mute_logger
 
 from ..models.res_company import CONTACT_PRESET_VALUES
 from .common import CollectionsCommon
@@ -437,6 +437,24 @@ class TestReceivableLineIsTheUnit(CollectionsCommon):
         self.assertEqual(march.ar_current, 500, "the second half is not due yet")
         self.assertEqual(may.due_amount, 500)
         self.assertEqual(may.paid_by_due, 0)
+
+    def test_open_lines_read_through_their_index(self):
+        """The engine's SQL of the open receivable lines is one PostgreSQL can
+        answer from the partial index of the open lines: if the two drift
+        apart, every run reads the whole ledger again."""
+        self.env.flush_all()
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
+        self.addCleanup(self.env.cr.execute, "RESET enable_seqscan")
+        self.env.cr.execute(
+            SQL(
+                """EXPLAIN SELECT l.id FROM account_move_line l
+                    WHERE l.company_id = %s AND %s""",
+                self.company.id,
+                self.env["account.move.line"]._collection_open_sql(),
+            )
+        )
+        plan = "\n".join(row[0] for row in self.env.cr.fetchall())
+        self.assertIn("account_move_line_collection_open_index", plan)
 
     def test_one_definition_of_open(self):
         """The invoice is open while one of its amounts due is, whichever way

@@ -136,6 +136,12 @@ class CollectionReminderEmail(models.Model):
         bodies = {}
         for lang, (localized, ids) in template._classify_per_lang(self.ids).items():
             env = self.with_context(lang=lang).env if lang else self.env
+            # The messages' "installment 2 of 3" labels, one query per language
+            # for the batch instead of one per thousand lines listed.
+            lines = env[self._name].browse(ids).due_line_ids
+            label = lines._fields["collection_term_label"]
+            with env.protecting([label], lines):
+                lines._compute_collection_term_label()
             values = env["mail.render.mixin"]._render_eval_context()
             # A message lists many amounts and dates, and a batch many messages:
             # the language read once, each date formatted once.

@@ -12,7 +12,8 @@ class CollectionReminderLine(models.Model):
 
     _name = "collection.reminder.line"
     _description = "Collection Reminder Amount Due"
-    _order = "reminder_id, move_id, id"
+    # The order the planner inserts them in: by invoice within a reminder.
+    _order = "id"
 
     reminder_id = fields.Many2one(
         "collection.reminder", required=True, ondelete="cascade", index=True

@@ -88,6 +88,17 @@ def addon_columns(cr):
     return [row[0] for row in cr.fetchall()]
 
 
+def addon_indexes(cr):
+    """The addon's indexes on tables that are not its own."""
+    cr.execute(
+        """SELECT indexname FROM pg_indexes
+            WHERE schemaname = 'public' AND indexname LIKE '%%collection%%'
+              AND tablename NOT LIKE 'collection%%'
+            ORDER BY 1"""
+    )
+    return [row[0] for row in cr.fetchall()]
+
+
 def accounting(cr):
     """What the addon must never change: moves, their lines' balances per account,
     reconciliations, payments."""
@@ -354,6 +365,7 @@ def main():
     )
     cr, env = open_env(args.db, args.odoo_path)
     tables, columns = addon_tables(cr), addon_columns(cr)
+    indexes = addon_indexes(cr)
     # Demo records the books refer to (the demo company, its customers, their
     # invoices) cannot be deleted, so Odoo keeps them and their xml ids; anything
     # else of the addon left behind is a defect.
@@ -376,6 +388,8 @@ def main():
         problems.append(f"uninstall: tables left {tables}")
     if columns:
         problems.append(f"uninstall: columns left {columns}")
+    if indexes:
+        problems.append(f"uninstall: indexes left {indexes}")
     if xmlids:
         problems.append(f"uninstall: xml ids left {xmlids}")
     if state != "uninstalled":
@@ -386,7 +400,8 @@ def main():
     if left_books != books:
         problems.append(f"uninstall: the accounting changed {books} -> {left_books}")
     print(
-        f"   tables left {len(tables)}, columns left {len(columns)}, other xml ids"
+        f"   tables left {len(tables)}, columns left {len(columns)}, indexes left"
+        f" {len(indexes)}, other xml ids"
         f" left {sum(xmlids.values())}; demo records the books keep: {kept};"
         f" accounting unchanged: {left_books == books}"
     )

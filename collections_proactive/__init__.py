@@ -4,3 +4,5 @@ from . import demo
 from . import report
 from . import tools
 from . import wizards
+
+from .hooks import uninstall_hook

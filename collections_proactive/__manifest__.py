@@ -12,6 +12,7 @@
     "development_status": "Alpha",
     "application": True,
     "depends": ["account", "account_payment", "sms", "portal", "mail"],
+    "uninstall_hook": "uninstall_hook",
     "external_dependencies": {"python": ["python-stdnum", "num2words"]},
     "data": [
         "security/collections_proactive_groups.xml",

@@ -62,17 +62,24 @@ class AccountMoveLine(models.Model):
     def _collection_open_sql(self, line="l", move="m", owed_only=False):
         """The same as SQL on ``line`` (account_move_line) joined to its
         ``move`` (account_move); the account is checked against the receivable
-        accounts' ids, read once (an array, not a subquery: PostgreSQL then
-        uses the index on the account rather than reading every line of each
-        customer), so that the caller needs no join of its own."""
+        accounts' ids, read here and written in the SQL as values: PostgreSQL
+        then looks the lines up by account in the open lines' index (with the
+        ids known only when the query runs, it read every open line of the
+        company, a customer's unreconciled payments on other accounts
+        included, and filtered them), and the caller needs no join of its
+        own."""
         line, move = SQL.identifier(line), SQL.identifier(move)
+        self.env["account.account"].flush_model(["account_type"])
+        self.env.cr.execute(
+            "SELECT id FROM account_account WHERE account_type = 'asset_receivable'"
+        )
+        receivable = [row[0] for row in self.env.cr.fetchall()]
         sql = SQL(
             """%(line)s.parent_state = 'posted' AND NOT %(line)s.reconciled
                AND %(line)s.amount_residual != 0
-               AND %(line)s.account_id = ANY(ARRAY(
-                   SELECT id FROM account_account
-                    WHERE account_type = 'asset_receivable'))""",
+               AND %(line)s.account_id = ANY(%(receivable)s::int[])""",
             line=line,
+            receivable=receivable,
         )
         if owed_only:
             sql = SQL(

@@ -66,36 +66,29 @@ def odoo(args, odoo_path, db, stdin=None):
     return result
 
 
-def addon_tables(cr):
-    cr.execute(
-        """SELECT table_name FROM information_schema.tables
-            WHERE table_schema = 'public'
-              AND (table_name LIKE 'collection%%'
-                   OR table_name LIKE 'collections%%')
-              AND table_type = 'BASE TABLE'
-            ORDER BY table_name"""
-    )
-    return [row[0] for row in cr.fetchall()]
+# What the addon leaves in the database, by kind: each query lists names.
+ADDON_LEFTOVERS = {
+    "tables": """SELECT table_name FROM information_schema.tables
+                  WHERE table_schema = 'public'
+                    AND (table_name LIKE 'collection%%'
+                         OR table_name LIKE 'collections%%')
+                    AND table_type = 'BASE TABLE'
+                  ORDER BY table_name""",
+    "columns": """SELECT table_name || '.' || column_name
+                    FROM information_schema.columns
+                   WHERE table_schema = 'public' AND column_name LIKE 'collection%%'
+                     AND table_name NOT LIKE 'collection%%'
+                   ORDER BY 1""",
+    # its indexes on tables that are not its own
+    "indexes": """SELECT indexname FROM pg_indexes
+                   WHERE schemaname = 'public' AND indexname LIKE '%%collection%%'
+                     AND tablename NOT LIKE 'collection%%'
+                   ORDER BY 1""",
+}
 
 
-def addon_columns(cr):
-    cr.execute(
-        """SELECT table_name || '.' || column_name FROM information_schema.columns
-            WHERE table_schema = 'public' AND column_name LIKE 'collection%%'
-              AND table_name NOT LIKE 'collection%%'
-            ORDER BY 1"""
-    )
-    return [row[0] for row in cr.fetchall()]
-
-
-def addon_indexes(cr):
-    """The addon's indexes on tables that are not its own."""
-    cr.execute(
-        """SELECT indexname FROM pg_indexes
-            WHERE schemaname = 'public' AND indexname LIKE '%%collection%%'
-              AND tablename NOT LIKE 'collection%%'
-            ORDER BY 1"""
-    )
+def addon_leftovers(cr, kind):
+    cr.execute(ADDON_LEFTOVERS[kind])
     return [row[0] for row in cr.fetchall()]
 
 
@@ -126,7 +119,7 @@ def addon_snapshot(env):
     """Counts of every table of the addon, and the company settings."""
     cr = env.cr
     counts = {}
-    for table in addon_tables(cr):
+    for table in addon_leftovers(cr, "tables"):
         cr.execute(f'SELECT count(*) FROM "{table}"')
         counts[table] = cr.fetchone()[0]
     settings = {
@@ -297,9 +290,20 @@ def update(args, before, settings, books):
     if accounting(cr) != books:
         problems.append("update: the accounting changed")
     history = line_history(cr)
+    # Made by init() on update (step 3 checks it is gone after uninstalling).
+    cr.execute(
+        "SELECT COUNT(*) FROM pg_indexes"
+        " WHERE indexname = 'account_move_line_collection_open_index'"
+    )
+    open_index = cr.fetchone()[0] == 1
+    if not open_index:
+        problems.append("update: no index of the open receivable lines")
     cr.close()
     kept = sum(after.get(table, 0) for table in before)
-    print(f"   rows kept: {kept} of {sum(before.values())}")
+    print(
+        f"   rows kept: {kept} of {sum(before.values())};"
+        f" index of the open receivable lines: {open_index}"
+    )
     print(
         "   by receivable line: "
         + "; ".join(
@@ -364,8 +368,9 @@ def main():
         ),
     )
     cr, env = open_env(args.db, args.odoo_path)
-    tables, columns = addon_tables(cr), addon_columns(cr)
-    indexes = addon_indexes(cr)
+    tables, columns, indexes = (
+        addon_leftovers(cr, kind) for kind in ("tables", "columns", "indexes")
+    )
     # Demo records the books refer to (the demo company, its customers, their
     # invoices) cannot be deleted, so Odoo keeps them and their xml ids; anything
     # else of the addon left behind is a defect.
@@ -409,7 +414,7 @@ def main():
     print(f"4. install {ADDON} again")
     odoo(["-i", ADDON], args.odoo_path, args.db)
     cr, env = open_env(args.db, args.odoo_path)
-    again = addon_tables(cr)
+    again = addon_leftovers(cr, "tables")
     strategies = env["collection.strategy"].search_count([])
     cr.close()
     if set(again) != tables_updated:

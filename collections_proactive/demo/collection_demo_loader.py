@@ -330,8 +330,9 @@ class CollectionDemoLoader(models.AbstractModel):
         # One write per customer, each with its own values: l10n_cl's write
         # formats the first record's RUT into the values it is given, and writes
         # that RUT on every record (and on the next write with the same dict).
-        for partner in partners if values else ():
-            partner.write(dict(values))
+        if values:
+            for partner in partners:
+                partner.write(dict(values))
 
     def _demo_create_users(self, company):
         """The collector (login and password ``cobrador``) and the collections

@@ -345,17 +345,15 @@ class CollectionCase(models.Model):
                         customer=case.partner_id.display_name,
                     )
                 )
-            if (
-                stage.is_closed
-                and case.currency_id.compare_amounts(case._current_due(), 0) > 0
-            ):
+            overdue = stage.is_closed and case._current_overdue()
+            if overdue and case.currency_id.compare_amounts(overdue, 0) > 0:
                 raise UserError(
                     self.env._(
-                        "%(customer)s still owes %(amount)s: the case closes once "
-                        "nothing is owed. Pause the follow-up instead if it must "
+                        "%(customer)s has %(amount)s overdue: the case closes once "
+                        "nothing is overdue. Pause the follow-up instead if it must "
                         "wait.",
                         customer=case.partner_id.display_name,
-                        amount=case.currency_id.format(case._current_due()),
+                        amount=case.currency_id.format(overdue),
                     )
                 )
 
@@ -374,6 +372,31 @@ class CollectionCase(models.Model):
             ["amount_residual:sum"],
         )
         return due or 0.0
+
+    def _current_overdue(self):
+        """What the customer has overdue now, as the case sync counts it: its
+        amounts past their due date less its credits (credits settle the oldest
+        debts first)."""
+        self.ensure_one()
+        Line = self.env["account.move.line"].sudo()
+        # The company's day, as the sync counts it.
+        today = fields.Datetime.context_timestamp(
+            self.with_context(tz=self.company_id.partner_id.tz or "UTC"),
+            fields.Datetime.now(),
+        ).date()
+        domain = Line._collection_open_domain() + [
+            ("partner_id.commercial_partner_id", "=", self.partner_id.id),
+            ("company_id", "=", self.company_id.id),
+        ]
+        [(past_due,)] = Line._read_group(
+            domain + [("amount_residual", ">", 0), ("date_maturity", "<", today)],
+            [],
+            ["amount_residual:sum"],
+        )
+        [(credits,)] = Line._read_group(
+            domain + [("amount_residual", "<", 0)], [], ["amount_residual:sum"]
+        )
+        return max((past_due or 0.0) + (credits or 0.0), 0.0)
 
     def _schedule_escalation(self):
         for case in self:

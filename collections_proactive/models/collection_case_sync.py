@@ -49,7 +49,9 @@ class CollectionCaseSync(models.Model):
     def _open_for_alerts(self, partners, company):
         """The open cases of ``partners`` in ``company``, opened at the
         *Upcoming* stage for those that owe something and have none: an early
-        warning is worked on the case, before anything is overdue."""
+        warning is worked on the case, before anything is overdue. The caller
+        syncs them once the warning is on them (their figures and next step;
+        without it, the sync would close a case that needs no attention)."""
         upcoming = self.env["collection.stage"]._for_role("upcoming", company)
         if upcoming and partners:
             self.env.flush_all()
@@ -86,11 +88,8 @@ class CollectionCaseSync(models.Model):
                     ),
                 )
             )
-            opened = self.browse([row[0] for row in self.env.cr.fetchall()])
-            if opened:
-                # Their figures and next step, as any case has them.
+            if self.env.cr.fetchall():
                 self.invalidate_model()
-                self._sync_cases(company, opened.partner_id)
         return self.search(
             [
                 ("partner_id", "in", partners.ids),
@@ -160,10 +159,15 @@ class CollectionCaseSync(models.Model):
         """Open, update and close the cases of ``companies`` (all by default) from
         the ledger in a few statements per company, whatever their number.
 
-        A customer needs a case when something is overdue, or when it is high or
-        critical risk with invoices due within the company's horizon; an open
-        case stays open while anything is owed, and closes (to the Resolved
-        stage) when nothing is. Returns ``{"opened": n, "closed": n, "updated": n}``.
+        A customer needs a case when something is overdue, when it is high or
+        critical risk with invoices due within the company's horizon, or while it
+        has an open promise or an active payment plan. A case closes (to the
+        Resolved stage) when nothing is owed, or, while it sits in a stage where
+        the engine places cases (up to Overdue on the board), as soon as the
+        customer no longer needs one: a customer who paid what was overdue and
+        owes only invoices not yet due leaves the board instead of showing
+        "overdue 0" there for good. Returns ``{"opened": n, "closed": n,
+        "updated": n}``.
         """
         self = self.sudo().with_context(collection_case_sync=True)  # noqa: PLW0642
         counts = {"opened": 0, "closed": 0, "updated": 0}
@@ -242,10 +246,49 @@ class CollectionCaseSync(models.Model):
             )
         )
         cr.execute("CREATE INDEX ON collection_case_sync (partner_id)")
-        # Close: nothing owed any more.
+        # Why a customer needs a case (``s``: its figures, ``p``: the partner).
+        attention = SQL(
+            """(s.overdue > 0
+                OR (s.due_soon AND p.collection_risk_band->>%(key)s
+                                   IN ('high', 'critical'))
+                OR EXISTS (SELECT 1 FROM collection_promise pr
+                            WHERE pr.partner_id = s.partner_id
+                              AND pr.company_id = %(company)s
+                              AND pr.state = 'open')
+                OR EXISTS (SELECT 1 FROM collection_payment_plan pl
+                            WHERE pl.partner_id = s.partner_id
+                              AND pl.company_id = %(company)s
+                              AND pl.state = 'active'))""",
+            key=key,
+            company=company.id,
+        )
+        # An open early warning on the case is the collector's to work on.
+        alert_type = self.env.ref(
+            "collections_proactive.mail_activity_type_risk_alert", False
+        )
+        warned = SQL(
+            """EXISTS (SELECT 1 FROM mail_activity a
+                        WHERE a.res_model = 'collection.case' AND a.res_id = c.id
+                          AND a.activity_type_id = %s)""",
+            alert_type.id if alert_type else None,
+        )
+        # Close: nothing owed any more, or, in a stage where the engine put it,
+        # nothing that needs attention.
         cr.execute(
             SQL(
                 """
+                WITH ending AS (
+                    SELECT c.id, COALESCE(s.due, 0) > 0 AS owes
+                      FROM collection_case c
+                      JOIN res_partner p ON p.id = c.partner_id
+                 LEFT JOIN collection_case_sync s ON s.partner_id = c.partner_id
+                     WHERE c.company_id = %(company)s AND c.state = 'open'
+                           %(case_filter)s
+                       AND (COALESCE(s.due, 0) <= 0
+                            OR (c.stage_id = ANY(%(engine_stages)s)
+                                AND NOT COALESCE(%(attention)s, FALSE)
+                                AND NOT %(warned)s))
+                )
                 UPDATE collection_case c
                    SET state = 'closed', stage_id = %(resolved)s,
                        closed_date = %(now)s, amount_due = 0, amount_overdue = 0,
@@ -253,19 +296,23 @@ class CollectionCaseSync(models.Model):
                        next_step_date = NULL, next_check_date = NULL,
                        next_action_date = NULL,
                        write_date = %(now)s, write_uid = %(uid)s
-                 WHERE c.company_id = %(company)s AND c.state = 'open' %(case_filter)s
-                   AND NOT EXISTS (SELECT 1 FROM collection_case_sync s
-                                    WHERE s.partner_id = c.partner_id AND s.due > 0)
-                RETURNING c.id
+                  FROM ending e
+                 WHERE e.id = c.id
+                RETURNING c.id, e.owes
                 """,
                 resolved=resolved.id,
                 now=now,
                 uid=self.env.uid,
                 company=company.id,
                 case_filter=case_filter,
+                engine_stages=self.env["collection.stage"]._engine_stages(company).ids,
+                attention=attention,
+                warned=warned,
             )
         )
-        closed = self.browse([row[0] for row in cr.fetchall()])
+        ended = cr.fetchall()
+        closed = self.browse([case_id for case_id, _owes in ended])
+        cured = {case_id for case_id, owes in ended if owes}
         # Open: customers that need attention and have no open case.
         cr.execute(
             SQL(
@@ -279,18 +326,7 @@ class CollectionCaseSync(models.Model):
                        %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM collection_case_sync s
                   JOIN res_partner p ON p.id = s.partner_id
-                 WHERE s.due > 0
-                   AND (s.overdue > 0
-                        OR (s.due_soon AND p.collection_risk_band->>%(key)s
-                                           IN ('high', 'critical'))
-                        OR EXISTS (SELECT 1 FROM collection_promise pr
-                                    WHERE pr.partner_id = s.partner_id
-                                      AND pr.company_id = %(company)s
-                                      AND pr.state = 'open')
-                        OR EXISTS (SELECT 1 FROM collection_payment_plan pl
-                                    WHERE pl.partner_id = s.partner_id
-                                      AND pl.company_id = %(company)s
-                                      AND pl.state = 'active'))
+                 WHERE s.due > 0 AND %(attention)s
                 ON CONFLICT (partner_id, company_id) WHERE state = 'open' DO NOTHING
                 RETURNING id
                 """,
@@ -300,6 +336,7 @@ class CollectionCaseSync(models.Model):
                 key=key,
                 now=now,
                 uid=self.env.uid,
+                attention=attention,
             )
         )
         opened = self.browse([row[0] for row in cr.fetchall()])
@@ -308,32 +345,42 @@ class CollectionCaseSync(models.Model):
             # bulk opening, PostgreSQL plans for a nearly empty table and scans
             # the invoices once per case.
             cr.execute("ANALYZE collection_case")
-        # A case waiting before the due date moves on once something is overdue.
+        # A case waiting before the due date moves on once something is overdue,
+        # and back once nothing is (kept open by a risky customer's invoice due
+        # soon, a promise or a plan): the Overdue column holds what is overdue.
         if overdue and upcoming:
             cr.execute(
                 SQL(
                     """
-                    UPDATE collection_case c SET stage_id = %(overdue)s
+                    UPDATE collection_case c
+                       SET stage_id = CASE WHEN c.stage_id = %(upcoming)s
+                                           THEN %(overdue)s ELSE %(upcoming)s END
                       FROM collection_case_sync s
                      WHERE s.partner_id = c.partner_id AND c.company_id = %(company)s
-                       AND c.state = 'open' AND c.stage_id = %(upcoming)s
-                       AND s.overdue > 0
+                       AND c.state = 'open' %(case_filter)s
+                       AND ((c.stage_id = %(upcoming)s AND s.overdue > 0)
+                            OR (c.stage_id = %(overdue)s AND s.overdue <= 0))
                     """,
                     overdue=overdue.id,
                     upcoming=upcoming.id,
                     company=company.id,
+                    case_filter=case_filter,
                 )
             )
         opened._assign_collectors(company)
         self.env.flush_all()
         updated = self._sync_figures(company, today, key, case_filter)
         if closed:
+            paid = Markup("<p>%s</p>") % self.env._("Closed: nothing is owed any more.")
+            not_due = Markup("<p>%s</p>") % self.env._(
+                "Closed: nothing is overdue any more and what is owed is not yet "
+                "due. A new case opens if something falls overdue."
+            )
             closed._message_log_batch(
-                bodies=dict.fromkeys(
-                    closed.ids,
-                    Markup("<p>%s</p>")
-                    % self.env._("Closed: nothing is owed any more."),
-                )
+                bodies={
+                    case_id: not_due if case_id in cured else paid
+                    for case_id in closed.ids
+                }
             )
         cr.execute("DROP TABLE collection_case_sync")
         return {"opened": len(opened), "closed": len(closed), "updated": updated}

@@ -366,6 +366,8 @@ class CollectionRiskAlert(models.Model):
             self.env["mail.activity"].with_context(
                 mail_activity_quick_update=True
             ).create(to_create)
+        # Figures and next step of the cases just opened, as any case has them.
+        Case._sync_cases(company, self.partner_id)
 
     def _sentence(self):
         """What changed, in words, in the environment's language."""

@@ -32,13 +32,15 @@ class CollectionStage(models.Model):
     is_closed = fields.Boolean(
         string="Closes the Case",
         help="A case moved here is closed; it can only be moved here once nothing "
-        "is owed any more.",
+        "is overdue any more.",
     )
     role = fields.Selection(
         STAGE_ROLES,
         help="How the engine uses this stage. New cases go to the first stage of "
         "role Upcoming or Overdue; Escalation schedules an activity for the "
-        "collections manager; Resolved closes the case when nothing is owed.",
+        "collections manager; Resolved closes the case: the engine moves it there when "
+        "nothing is owed, or, from the stages up to Overdue, when nothing is overdue "
+        "and the customer needs no attention before the due date.",
     )
     company_id = fields.Many2one(
         "res.company",
@@ -74,3 +76,23 @@ class CollectionStage(models.Model):
         )
         own = stages.filtered("company_id")
         return (own or stages)[:1]
+
+    @api.model
+    def _engine_stages(self, company):
+        """The stages of ``company`` where the engine places cases: up to its
+        Overdue stage in the board's order (Upcoming, Reminded and Overdue as
+        shipped). Further on, a case is where a person, a promise or a plan put
+        it, and it stays open while anything is owed."""
+        last = self._for_role("overdue", company) or self._for_role("upcoming", company)
+        if not last:
+            return self.browse()
+        stages = self.sudo().search(
+            [
+                ("company_id", "in", (company.id, False)),
+                ("is_closed", "=", False),
+                ("sequence", "<=", last.sequence),
+            ]
+        )
+        return stages.filtered(
+            lambda stage: stage.role not in ("promise", "plan", "escalated")
+        )

@@ -116,14 +116,67 @@ class TestCases(CollectionsCommon):
         self._sync(datetime(2026, 3, 21, 12))
         self.assertEqual(case.stage_id, self.stage["overdue"])
 
+    def test_paid_overdue_closes_what_needs_no_attention(self):
+        """Paying what is overdue while later invoices are still open: a case the
+        engine placed closes (nothing left for the board); a risky customer's case
+        with an invoice due soon goes back to Upcoming; a case a person escalated
+        stays open while anything is owed."""
+        later = self._cp_invoice(
+            self.customer, 500, date(2026, 3, 10), date(2026, 4, 9)
+        )
+        risky = self._cp_customer("Cliente Riesgoso")
+        self._set_band(risky, "high")
+        risky_old = self._cp_invoice(risky, 700, date(2026, 2, 18), DUE)
+        self._cp_invoice(risky, 300, date(2026, 3, 10), date(2026, 3, 30))
+        escalated = self._cp_customer("Cliente Escalado")
+        escalated_old = self._cp_invoice(escalated, 900, date(2026, 2, 18), DUE)
+        self._cp_invoice(escalated, 200, date(2026, 3, 10), date(2026, 4, 9))
+        self._sync(datetime(2026, 3, 25, 12))
+        case, risky_case, escalated_case = (
+            self._cases(partner) for partner in (self.customer, risky, escalated)
+        )
+        self.assertEqual(
+            (case | risky_case | escalated_case).stage_id, self.stage["overdue"]
+        )
+        escalated_case.stage_id = self.stage["escalated"]
+        for invoice in (self.invoice, risky_old, escalated_old):
+            self._cp_pay(invoice, payment_date=date(2026, 3, 26))
+        result = self._sync(datetime(2026, 3, 26, 12))
+        self.assertEqual(result["opened"], 0)
+        # Only later invoices not yet due: closed into Resolved, saying why.
+        self.assertEqual(case.state, "closed")
+        self.assertEqual(case.stage_id, self.stage["resolved"])
+        self.assertIn("nothing is overdue any more", case.message_ids[0].body)
+        # A high-risk customer with an invoice due in 4 days: back to Upcoming.
+        self.assertEqual(risky_case.state, "open")
+        self.assertEqual(risky_case.stage_id, self.stage["upcoming"])
+        self.assertEqual(risky_case.amount_overdue, 0)
+        self.assertEqual(risky_case.amount_due, 300)
+        # Escalated by a person: open while anything is owed.
+        self.assertEqual(escalated_case.state, "open")
+        self.assertEqual(escalated_case.stage_id, self.stage["escalated"])
+        self.assertEqual(escalated_case.amount_due, 200)
+        # Nothing overdue: a person may close it by hand.
+        with freeze_time(datetime(2026, 3, 26, 12)):
+            escalated_case.stage_id = self.stage["resolved"]
+        self.assertEqual(escalated_case.state, "closed")
+        # The later invoice falls overdue: a new case, the old one is history.
+        self._sync(datetime(2026, 4, 10, 12))
+        cases = self._cases()
+        self.assertEqual(len(cases), 2)
+        self.assertEqual(cases[1].state, "open")
+        self.assertEqual(cases[1].stage_id, self.stage["overdue"])
+        self.assertEqual(cases[1].amount_overdue, later.amount_total)
+        self.assertEqual(risky_case.stage_id, self.stage["overdue"])
+
     def test_stage_moves_keep_the_rules(self):
         self._sync(datetime(2026, 3, 25, 12))
         case = self._cases().with_user(self.collector)
         # A collector drags the card: allowed.
         case.stage_id = self.reminded
         self.assertEqual(case.stage_id, self.reminded)
-        # Resolved while money is owed: refused, nothing written.
-        with self.assertRaisesRegex(UserError, "still owes"):
+        # Resolved while something is overdue: refused, nothing written.
+        with self.assertRaisesRegex(UserError, "overdue: the case closes once"):
             case.stage_id = self.stage["resolved"]
         case.invalidate_recordset()
         self.assertEqual(case.stage_id, self.reminded)

@@ -75,6 +75,18 @@ class TestRiskAlerts(CollectionsCommon):
         self.assertEqual(activity.res_id, case.id)
         self.assertEqual(activity.user_id, self.collector)
         self.assertIn("worsened from Low to High", str(activity.note))
+        # The case carries the warning: the daily sync keeps it open while the
+        # warning is open, though the invoice is not yet within the horizon.
+        Case = self.env["collection.case"]
+        with freeze_time(datetime(2026, 3, 11, 12)):
+            Case._sync_cases(self.company)
+        self.assertEqual(case.state, "open")
+        self.assertEqual(case.amount_due, 1000)
+        # Worked on, and nothing else needs attention: it leaves the board.
+        activity.action_feedback()
+        with freeze_time(datetime(2026, 3, 11, 12)):
+            Case._sync_cases(self.company)
+        self.assertEqual(case.state, "closed")
         self.assertFalse(self._raise(), "nothing changed: nothing told")
         # Better is not news.
         self._set(band="medium")

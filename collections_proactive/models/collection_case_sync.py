@@ -161,13 +161,13 @@ class CollectionCaseSync(models.Model):
 
         A customer needs a case when something is overdue, when it is high or
         critical risk with invoices due within the company's horizon, or while it
-        has an open promise or an active payment plan. A case closes (to the
-        Resolved stage) when nothing is owed, or, while it sits in a stage where
-        the engine places cases (up to Overdue on the board), as soon as the
-        customer no longer needs one: a customer who paid what was overdue and
-        owes only invoices not yet due leaves the board instead of showing
-        "overdue 0" there for good. Returns ``{"opened": n, "closed": n,
-        "updated": n}``.
+        has an open promise, an active payment plan or an open early warning on
+        its case. A case closes (to the Resolved stage) when nothing is owed, or,
+        while it sits in a stage where the engine places cases (up to Overdue on
+        the board), as soon as the customer no longer needs one: a customer who
+        paid what was overdue and owes only invoices not yet due leaves the board
+        instead of showing "overdue 0" there for good. Returns ``{"opened": n,
+        "closed": n, "updated": n}``.
         """
         self = self.sudo().with_context(collection_case_sync=True)  # noqa: PLW0642
         counts = {"opened": 0, "closed": 0, "updated": 0}

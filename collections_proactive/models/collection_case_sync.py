@@ -371,8 +371,10 @@ class CollectionCaseSync(models.Model):
         self.env.flush_all()
         updated = self._sync_figures(company, today, key, case_filter)
         if closed:
-            paid = Markup("<p>%s</p>") % self.env._("Closed: nothing is owed any more.")
-            not_due = Markup("<p>%s</p>") % self.env._(
+            # In the company's language, whoever's payment or run closed them.
+            env = self.with_context(lang=company.partner_id.lang or self.env.lang).env
+            paid = Markup("<p>%s</p>") % env._("Closed: nothing is owed any more.")
+            not_due = Markup("<p>%s</p>") % env._(
                 "Closed: nothing is overdue any more and what is owed is not yet "
                 "due. A new case opens if something falls overdue."
             )

@@ -139,6 +139,12 @@ class TestCases(CollectionsCommon):
             (case | risky_case | escalated_case).stage_id, self.stage["overdue"]
         )
         escalated_case.stage_id = self.stage["escalated"]
+        # The note is in the company's language, whoever's payment syncs it.
+        self.env["res.lang"]._activate_lang("es_CL")
+        self.env["ir.module.module"]._load_module_terms(
+            ["collections_proactive"], ["es_CL"]
+        )
+        self.company.partner_id.lang = "es_CL"
         for invoice in (self.invoice, risky_old, escalated_old):
             self._cp_pay(invoice, payment_date=date(2026, 3, 26))
         result = self._sync(datetime(2026, 3, 26, 12))
@@ -146,7 +152,7 @@ class TestCases(CollectionsCommon):
         # Only later invoices not yet due: closed into Resolved, saying why.
         self.assertEqual(case.state, "closed")
         self.assertEqual(case.stage_id, self.stage["resolved"])
-        self.assertIn("nothing is overdue any more", case.message_ids[0].body)
+        self.assertIn("ya no hay nada vencido", case.message_ids[0].body)
         # A high-risk customer with an invoice due in 4 days: back to Upcoming.
         self.assertEqual(risky_case.state, "open")
         self.assertEqual(risky_case.stage_id, self.stage["upcoming"])

@@ -104,6 +104,31 @@ def naive_sync(env, company, partners):
     env.flush_all()
 
 
+def pay_and_sync(env, company, partner_ids, invoices, label):
+    """Settle the ``invoices`` (an SQL condition on ``account_move``) of these
+    customers, their receivable lines with them, then time a sync."""
+    env.cr.execute(
+        f"""WITH settled AS (
+               UPDATE account_move SET payment_state = 'paid', amount_residual = 0,
+                      amount_residual_signed = 0
+                WHERE commercial_partner_id = ANY(%s) AND company_id = %s
+                  AND {invoices}
+            RETURNING id
+           )
+           UPDATE account_move_line l
+              SET amount_residual = 0, amount_residual_currency = 0, reconciled = TRUE
+             FROM settled
+            WHERE l.move_id = settled.id AND l.display_type = 'payment_term'
+              AND NOT l.reconciled""",
+        (partner_ids, company.id),
+    )
+    env.invalidate_all()
+    with Meter(env.cr) as meter:
+        result = env["collection.case"]._sync_cases(company)
+        env.flush_all()
+    print(f"{label}: {meter.seconds:.2f} s, {meter.queries} queries, {result}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", required=True)
@@ -181,29 +206,10 @@ def main():
     rng = random.Random(7)
     cases = Case.search([("company_id", "=", company.id), ("state", "=", "open")])
     paid = rng.sample(cases.partner_id.ids, min(300, len(cases)))
-    cr.execute(
-        """WITH settled AS (
-               UPDATE account_move SET payment_state = 'paid', amount_residual = 0,
-                      amount_residual_signed = 0
-                WHERE commercial_partner_id = ANY(%s) AND company_id = %s
-                  AND move_type IN ('out_invoice', 'out_refund')
-            RETURNING id
-           )
-           UPDATE account_move_line l
-              SET amount_residual = 0, amount_residual_currency = 0, reconciled = TRUE
-             FROM settled
-            WHERE l.move_id = settled.id AND l.display_type = 'payment_term'
-              AND NOT l.reconciled""",
-        (paid, company.id),
-    )
-    env.invalidate_all()
-    with Meter(cr) as meter:
-        result = Case._sync_cases(company)
-        env.flush_all()
-    print(
-        f"sync after a run (300 customers paid): {meter.seconds:.2f} s,"
-        f" {meter.queries} queries, {result}"
-    )
+    pay_and_sync(
+        env, company, paid, "move_type IN ('out_invoice', 'out_refund')",
+        "sync after a run (300 customers paid)",
+    )  # fmt: skip
     # Then 300 others pay what is overdue and still owe invoices not yet due:
     # their cases close unless they still need attention (a risky customer
     # with an invoice due within the horizon goes back to Upcoming).
@@ -221,29 +227,12 @@ def main():
     )
     candidates = [row[0] for row in cr.fetchall()]
     cured = rng.sample(candidates, min(300, len(candidates)))
-    cr.execute(
-        """WITH settled AS (
-               UPDATE account_move SET payment_state = 'paid', amount_residual = 0,
-                      amount_residual_signed = 0
-                WHERE commercial_partner_id = ANY(%s) AND company_id = %s
-                  AND move_type = 'out_invoice' AND invoice_date_due < CURRENT_DATE
-            RETURNING id
-           )
-           UPDATE account_move_line l
-              SET amount_residual = 0, amount_residual_currency = 0, reconciled = TRUE
-             FROM settled
-            WHERE l.move_id = settled.id AND l.display_type = 'payment_term'
-              AND NOT l.reconciled""",
-        (cured, company.id),
-    )
-    env.invalidate_all()
-    with Meter(cr) as meter:
-        result = Case._sync_cases(company)
-        env.flush_all()
-    print(
+    pay_and_sync(
+        env, company, cured,
+        "move_type = 'out_invoice' AND invoice_date_due < CURRENT_DATE",
         f"sync after {len(cured)} customers paid what was overdue, later invoices"
-        f" still open: {meter.seconds:.2f} s, {meter.queries} queries, {result}"
-    )
+        " still open",
+    )  # fmt: skip
     cr.rollback()
     env.invalidate_all()
 

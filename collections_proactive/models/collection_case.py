@@ -357,46 +357,42 @@ class CollectionCase(models.Model):
                     )
                 )
 
-    def _current_due(self):
-        """What the customer owes now, read from its open receivable lines (not
-        the last sync): credits offset invoices."""
+    def _current_owed(self, domain=()):
+        """The sum of the customer's open receivable lines in ``domain``, read
+        now (not from the last sync)."""
         self.ensure_one()
         Line = self.env["account.move.line"].sudo()
-        [(due,)] = Line._read_group(
+        [(owed,)] = Line._read_group(
             Line._collection_open_domain()
             + [
                 ("partner_id.commercial_partner_id", "=", self.partner_id.id),
                 ("company_id", "=", self.company_id.id),
+                *domain,
             ],
             [],
             ["amount_residual:sum"],
         )
-        return due or 0.0
+        return owed or 0.0
+
+    def _current_due(self):
+        """What the customer owes now: credits offset invoices."""
+        return self._current_owed()
 
     def _current_overdue(self):
         """What the customer has overdue now, as the case sync counts it: its
         amounts past their due date less its credits (credits settle the oldest
         debts first)."""
-        self.ensure_one()
-        Line = self.env["account.move.line"].sudo()
-        # The company's day, as the sync counts it.
-        today = fields.Datetime.context_timestamp(
-            self.with_context(tz=self.company_id.partner_id.tz or "UTC"),
-            fields.Datetime.now(),
-        ).date()
-        domain = Line._collection_open_domain() + [
-            ("partner_id.commercial_partner_id", "=", self.partner_id.id),
-            ("company_id", "=", self.company_id.id),
-        ]
-        [(past_due,)] = Line._read_group(
-            domain + [("amount_residual", ">", 0), ("date_maturity", "<", today)],
-            [],
-            ["amount_residual:sum"],
+        today = fields.Date.context_today(
+            self.with_context(tz=self.company_id.partner_id.tz or "UTC")
         )
-        [(credits,)] = Line._read_group(
-            domain + [("amount_residual", "<", 0)], [], ["amount_residual:sum"]
+        owed = self._current_owed(
+            [
+                "|",
+                ("amount_residual", "<", 0),
+                ("date_maturity", "<", today),
+            ]
         )
-        return max((past_due or 0.0) + (credits or 0.0), 0.0)
+        return max(owed, 0.0)
 
     def _schedule_escalation(self):
         for case in self:

@@ -47,11 +47,13 @@ class CollectionCaseSync(models.Model):
 
     @api.model
     def _open_for_alerts(self, partners, company):
-        """The open cases of ``partners`` in ``company``, opened at the
-        *Upcoming* stage for those that owe something and have none: an early
-        warning is worked on the case, before anything is overdue. The caller
-        syncs them once the warning is on them (their figures and next step;
-        without it, the sync would close a case that needs no attention)."""
+        """``(cases, opened)``: the open cases of ``partners`` in ``company``,
+        and those of them just opened at the *Upcoming* stage for the customers
+        that owe something and had none: an early warning is worked on the case,
+        before anything is overdue. The caller syncs the opened ones once the
+        warning is on them (their figures and next step; without it, the sync
+        would close a case that needs no attention)."""
+        opened = self.browse()
         upcoming = self.env["collection.stage"]._for_role("upcoming", company)
         if upcoming and partners:
             self.env.flush_all()
@@ -88,15 +90,17 @@ class CollectionCaseSync(models.Model):
                     ),
                 )
             )
-            if self.env.cr.fetchall():
+            opened = self.browse([row[0] for row in self.env.cr.fetchall()])
+            if opened:
                 self.invalidate_model()
-        return self.search(
+        cases = self.search(
             [
                 ("partner_id", "in", partners.ids),
                 ("company_id", "=", company.id),
                 ("state", "=", "open"),
             ]
         )
+        return cases, opened
 
     @api.model
     def _advance(self, partners, company, stage):

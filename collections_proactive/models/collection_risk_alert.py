@@ -315,10 +315,8 @@ class CollectionRiskAlert(models.Model):
             "collections_proactive.mail_activity_type_risk_alert"
         )
         by_partner = self.grouped("partner_id")
-        cases = {
-            case.partner_id: case
-            for case in Case._open_for_alerts(self.partner_id, company)
-        }
+        open_cases, opened = Case._open_for_alerts(self.partner_id, company)
+        cases = {case.partner_id: case for case in open_cases}
         open_activities = {
             activity.res_id: activity
             for activity in self.env["mail.activity"].search(
@@ -366,8 +364,9 @@ class CollectionRiskAlert(models.Model):
             self.env["mail.activity"].with_context(
                 mail_activity_quick_update=True
             ).create(to_create)
-        # Figures and next step of the cases just opened, as any case has them.
-        Case._sync_cases(company, self.partner_id)
+        if opened:
+            # Their figures and next step, as any case has them.
+            Case._sync_cases(company, opened.partner_id)
 
     def _sentence(self):
         """What changed, in words, in the environment's language."""

@@ -70,6 +70,7 @@ class TestRiskAlerts(CollectionsCommon):
         case = alert.case_id
         self.assertEqual(case.partner_id, self.customer)
         self.assertEqual(case.stage_id.role, "upcoming", "nothing is overdue yet")
+        self.assertEqual(case.amount_due, 1000, "opened with its figures")
         activity = self._activities()
         self.assertEqual(len(activity), 1)
         self.assertEqual(activity.res_id, case.id)

@@ -282,7 +282,10 @@ class CollectionCaseSync(models.Model):
             SQL(
                 """
                 WITH ending AS (
-                    SELECT c.id, COALESCE(s.due, 0) > 0 AS owes
+                    -- what is still owed, not yet due, stays on the closed case
+                    SELECT c.id, GREATEST(COALESCE(s.due, 0), 0) AS due,
+                           CASE WHEN s.due > 0 THEN s.invoices ELSE 0 END
+                               AS invoices
                       FROM collection_case c
                       JOIN res_partner p ON p.id = c.partner_id
                  LEFT JOIN collection_case_sync s ON s.partner_id = c.partner_id
@@ -295,14 +298,15 @@ class CollectionCaseSync(models.Model):
                 )
                 UPDATE collection_case c
                    SET state = 'closed', stage_id = %(resolved)s,
-                       closed_date = %(now)s, amount_due = 0, amount_overdue = 0,
-                       days_overdue = 0, invoice_count = 0, next_step_id = NULL,
+                       closed_date = %(now)s, amount_due = e.due,
+                       amount_overdue = 0, days_overdue = 0,
+                       invoice_count = e.invoices, next_step_id = NULL,
                        next_step_date = NULL, next_check_date = NULL,
                        next_action_date = NULL,
                        write_date = %(now)s, write_uid = %(uid)s
                   FROM ending e
                  WHERE e.id = c.id
-                RETURNING c.id, e.owes
+                RETURNING c.id, e.due > 0
                 """,
                 resolved=resolved.id,
                 now=now,

@@ -153,6 +153,11 @@ class TestCases(CollectionsCommon):
         self.assertEqual(case.state, "closed")
         self.assertEqual(case.stage_id, self.stage["resolved"])
         self.assertIn("ya no hay nada vencido", case.message_ids[0].body)
+        # It keeps what is still owed, as the invoices it lists say.
+        self.assertEqual(
+            (case.amount_due, case.amount_overdue, case.invoice_count), (500, 0, 1)
+        )
+        self.assertEqual(case.invoice_ids, later)
         # A high-risk customer with an invoice due in 4 days: back to Upcoming.
         self.assertEqual(risky_case.state, "open")
         self.assertEqual(risky_case.stage_id, self.stage["upcoming"])
